@@ -1,0 +1,153 @@
+//! The lowered, validated intermediate representation the emitters print.
+//! Every name in here is final: emitters make no decisions.
+
+use serde_json::Value;
+
+use crate::manifest::{Access, AuthKind};
+use crate::schema::{RustType, TypeDef};
+use crate::spec::Method;
+use std::collections::BTreeMap;
+
+/// Everything to emit.
+#[derive(Debug)]
+pub struct Catalog {
+    /// Products in key order.
+    pub products: Vec<ProductDef>,
+    /// Groups in name order.
+    pub groups: Vec<GroupDef>,
+}
+
+/// A product and its tools.
+#[derive(Debug)]
+pub struct ProductDef {
+    /// Key from tools.yaml.
+    pub key: String,
+    /// Rust module name.
+    pub module: String,
+    /// Title.
+    pub title: String,
+    /// Spec file.
+    pub spec_file: String,
+    /// Spec `info.title`.
+    pub spec_title: String,
+    /// Spec `info.version`.
+    pub spec_version: String,
+    /// Base URL template.
+    pub base_url: String,
+    /// Upstream auth kind.
+    pub auth: AuthKind,
+    /// Tools in manifest order.
+    pub tools: Vec<ToolDef>,
+    /// Body types reachable from the tools.
+    pub types: BTreeMap<String, TypeDef>,
+}
+
+/// A permission group.
+#[derive(Debug)]
+pub struct GroupDef {
+    /// Name.
+    pub name: String,
+    /// Access kind.
+    pub access: Access,
+    /// Product label.
+    pub product: String,
+    /// Description.
+    pub description: String,
+}
+
+/// One tool.
+#[derive(Debug)]
+pub struct ToolDef {
+    /// MCP name.
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// Description for the model.
+    pub description: String,
+    /// Group name.
+    pub group: String,
+    /// `product#operationId` label.
+    pub operation: String,
+    /// HTTP method.
+    pub method: Method,
+    /// Path template as in the spec (for logs and docs).
+    pub path_template: String,
+    /// Path pieces in order.
+    pub path: Vec<PathPart>,
+    /// Arguments struct name.
+    pub args_struct: String,
+    /// Arguments (path and query), in input-schema order.
+    pub params: Vec<ParamDef>,
+    /// Constant query parameters (hidden with a default).
+    pub fixed_query: Vec<(String, Value)>,
+    /// JSON body.
+    pub body: Option<BodyDef>,
+    /// Self-contained input schema.
+    pub input_schema: Value,
+    /// Loose output schema (object responses only).
+    pub output_schema: Option<Value>,
+    /// Annotations.
+    pub read_only: bool,
+    /// Destructive hint.
+    pub destructive: bool,
+    /// Idempotent hint.
+    pub idempotent: bool,
+    /// Reserved consent/snapshot/revert declarations, carried as JSON.
+    pub safety: Option<Value>,
+}
+
+/// A piece of a path.
+#[derive(Debug, Clone)]
+pub enum PathPart {
+    /// Literal text.
+    Literal(String),
+    /// The value of the argument with this Rust identifier.
+    Param {
+        /// Field identifier.
+        ident: String,
+        /// Wire name in the template.
+        api_name: String,
+    },
+}
+
+/// Where an argument goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// Path.
+    Path,
+    /// Query (exploded arrays repeat the key).
+    Query {
+        /// Repeat the key for each array element.
+        explode: bool,
+    },
+}
+
+/// One path or query argument.
+#[derive(Debug, Clone)]
+pub struct ParamDef {
+    /// Wire name.
+    pub api_name: String,
+    /// Name the model uses.
+    pub arg_name: String,
+    /// Rust field identifier.
+    pub ident: String,
+    /// Path or query.
+    pub kind: ParamKind,
+    /// Type (without Option).
+    pub ty: RustType,
+    /// Not `Option` when true.
+    pub required: bool,
+    /// Default sent when the argument is absent.
+    pub default: Option<Value>,
+    /// Doc comment.
+    pub doc: Option<String>,
+}
+
+/// The JSON body argument.
+#[derive(Debug, Clone)]
+pub struct BodyDef {
+    /// Type of the body.
+    pub ty: RustType,
+    /// Required?
+    pub required: bool,
+}

@@ -1,0 +1,673 @@
+//! Manifest + specs → IR. All validation of tools.yaml against the specs and
+//! every naming decision happens here; each problem is a diagnostic.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value, json};
+
+use crate::diagnostics::{Diagnostic, Location};
+use crate::ir::{BodyDef, Catalog, GroupDef, ParamDef, ParamKind, PathPart, ProductDef, ToolDef};
+use crate::manifest::{self, Access, Manifest, Tool};
+use crate::naming;
+use crate::schema::{self, RustType, TypeSpace};
+use crate::spec::{Lookup, Method, Operation, ParamIn, Spec};
+
+/// Longest tool name accepted (Cursor rejects more than 60).
+pub const MAX_TOOL_NAME: usize = 60;
+
+/// Lowers a parsed manifest. Tools with errors are left out of the catalog;
+/// the diagnostics say why.
+pub fn lower(
+    file: &str,
+    manifest: &Manifest,
+    specs: &BTreeMap<String, Spec>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Catalog {
+    let manifest_loc = |tool: Option<&str>| Location::Manifest {
+        file: file.to_owned(),
+        line: 0,
+        column: 0,
+        tool: tool.map(str::to_owned),
+    };
+
+    let groups: Vec<GroupDef> = manifest
+        .groups
+        .iter()
+        .map(|(name, g)| GroupDef {
+            name: name.clone(),
+            access: g.access,
+            product: g.product.clone(),
+            description: g.description.clone(),
+        })
+        .collect();
+
+    let mut products: BTreeMap<String, ProductDef> = BTreeMap::new();
+    let mut spaces: BTreeMap<String, TypeSpace<'_>> = BTreeMap::new();
+    for (key, product) in &manifest.products {
+        let Some(spec) = specs.get(&product.spec) else {
+            diagnostics.push(Diagnostic::error(
+                manifest_loc(None),
+                format!(
+                    "product {key}: spec file {} was not found in the specs directory",
+                    product.spec
+                ),
+            ));
+            continue;
+        };
+        products.insert(
+            key.clone(),
+            ProductDef {
+                key: key.clone(),
+                module: naming::module_name(key),
+                title: product.title.clone(),
+                spec_file: product.spec.clone(),
+                spec_title: spec.title.clone(),
+                spec_version: spec.version.clone(),
+                base_url: product.base_url.clone(),
+                auth: product.auth,
+                tools: Vec::new(),
+                types: BTreeMap::new(),
+            },
+        );
+        spaces.insert(key.clone(), TypeSpace::new(spec));
+    }
+
+    let mut seen_names: BTreeMap<String, usize> = BTreeMap::new();
+    let mut struct_names: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for tool in &manifest.tools {
+        let name = tool.name.value.as_str();
+        let name_loc = manifest::location_of(file, &tool.name, Some(name));
+        let mut ok = check_name(name, &name_loc, diagnostics);
+        if let Some(line) = seen_names.get(name) {
+            diagnostics.push(Diagnostic::error(
+                name_loc.clone(),
+                format!("duplicate tool name {name} (first declared on line {line})"),
+            ));
+            ok = false;
+        } else {
+            seen_names.insert(name.to_owned(), tool.name.referenced.line() as usize);
+        }
+        let group_loc = manifest::location_of(file, &tool.group, Some(name));
+        let Some(group) = manifest.groups.get(&tool.group.value) else {
+            let valid: Vec<&str> = manifest.groups.keys().map(String::as_str).collect();
+            diagnostics.push(Diagnostic::error(
+                group_loc,
+                format!(
+                    "unknown group {:?}; declared groups: {}",
+                    tool.group.value,
+                    valid.join(", ")
+                ),
+            ));
+            continue;
+        };
+        let op_loc = manifest::location_of(file, &tool.operation, Some(name));
+        let Some((product_key, reference)) = tool.operation.value.split_once('#') else {
+            diagnostics.push(Diagnostic::error(
+                op_loc,
+                "operation must be `product#operationId` or `product#METHOD /path`",
+            ));
+            continue;
+        };
+        let (Some(product), Some(space)) =
+            (products.get_mut(product_key), spaces.get_mut(product_key))
+        else {
+            let valid: Vec<&str> = manifest.products.keys().map(String::as_str).collect();
+            diagnostics.push(Diagnostic::error(
+                op_loc,
+                format!(
+                    "unknown product {product_key:?}; declared products: {}",
+                    valid.join(", ")
+                ),
+            ));
+            continue;
+        };
+        let Some(spec) = specs.get(&product.spec_file) else {
+            continue;
+        };
+        let op = match spec.lookup(reference) {
+            Lookup::Found(op) => op,
+            Lookup::Ambiguous(ops) => {
+                let forms: Vec<String> = ops
+                    .iter()
+                    .map(|o| format!("{product_key}#{} {}", o.method.as_str(), o.path))
+                    .collect();
+                diagnostics.push(Diagnostic::error(
+                    op_loc,
+                    format!(
+                        "operationId {reference} is used by {} operations in {}; name one as {}",
+                        ops.len(),
+                        spec.file,
+                        forms.join(" or ")
+                    ),
+                ));
+                continue;
+            }
+            Lookup::Missing(nearest) => {
+                let hint = if nearest.is_empty() {
+                    String::new()
+                } else {
+                    format!("; nearest: {}", nearest.join(", "))
+                };
+                diagnostics.push(Diagnostic::error(
+                    op_loc,
+                    format!("unknown operation {reference} in {}{hint}", spec.file),
+                ));
+                continue;
+            }
+        };
+        ok &= check_access(tool, group.access, op, &group_loc, diagnostics);
+        if op.deprecated {
+            diagnostics.push(Diagnostic::warning(
+                op_loc.clone(),
+                format!("{reference} is deprecated in {}", spec.file),
+            ));
+        }
+        let taken = struct_names.entry(product_key.to_owned()).or_default();
+        let args_struct = naming::uniquify(taken, naming::args_struct_name(name));
+        match lower_tool(
+            file,
+            tool,
+            product_key,
+            op,
+            spec,
+            space,
+            args_struct,
+            group.access,
+        ) {
+            Ok(def) if ok => product.tools.push(def),
+            Ok(_) => {}
+            Err(mut errs) => diagnostics.append(&mut errs),
+        }
+    }
+
+    for (key, space) in spaces {
+        diagnostics.extend(space.diagnostics.iter().cloned());
+        if let Some(product) = products.get_mut(&key) {
+            product.types = space.types;
+        }
+    }
+    Catalog {
+        products: products.into_values().collect(),
+        groups,
+    }
+}
+
+fn check_name(name: &str, loc: &Location, diagnostics: &mut Vec<Diagnostic>) -> bool {
+    let mut ok = true;
+    if name.is_empty() || name.chars().count() > MAX_TOOL_NAME {
+        diagnostics.push(Diagnostic::error(
+            loc.clone(),
+            format!(
+                "tool name {name:?} is {} characters; MCP hosts accept at most {MAX_TOOL_NAME}",
+                name.chars().count()
+            ),
+        ));
+        ok = false;
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        diagnostics.push(Diagnostic::error(
+            loc.clone(),
+            format!("tool name {name:?} contains {bad:?}; use only [A-Za-z0-9_.-]"),
+        ));
+        ok = false;
+    }
+    ok
+}
+
+fn check_access(
+    tool: &Tool,
+    access: Access,
+    op: &Operation,
+    loc: &Location,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> bool {
+    let scope = op.connect_scope.as_deref();
+    let method = op.method;
+    let describe = format!(
+        "{} {}{}",
+        method.as_str(),
+        op.path,
+        scope
+            .map(|s| format!(" (x-atlassian-connect-scope {s})"))
+            .unwrap_or_default()
+    );
+    let problem = match access {
+        Access::Read if method == Method::Delete => Some(format!(
+            "a DELETE ({describe}) cannot be in read group {}",
+            tool.group.value
+        )),
+        Access::Read if method != Method::Get && !tool.read_only => Some(format!(
+            "{describe} writes, but group {} is read-only; move it to a write group, or set read_only: true if it only reads",
+            tool.group.value
+        )),
+        Access::Read if method != Method::Get && scope.is_some_and(|s| s != "READ") => Some(
+            format!("read_only: true contradicts {describe}; the spec says this operation writes"),
+        ),
+        Access::Write | Access::Delete if method == Method::Get => {
+            Some(format!("{describe} only reads; put it in a read group"))
+        }
+        Access::Write | Access::Delete if scope == Some("READ") => Some(format!(
+            "{describe} is read-only per the spec; put it in a read group with read_only: true"
+        )),
+        Access::Delete if method != Method::Delete => Some(format!(
+            "group {} holds deletes only; {describe} is not a DELETE",
+            tool.group.value
+        )),
+        Access::Utility => Some(format!(
+            "group {} is for gojira's own tools; Atlassian operations belong in a product group",
+            tool.group.value
+        )),
+        _ => None,
+    };
+    match problem {
+        Some(message) => {
+            diagnostics.push(Diagnostic::error(loc.clone(), message));
+            false
+        }
+        None => true,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn lower_tool(
+    file: &str,
+    tool: &Tool,
+    product_key: &str,
+    op: &Operation,
+    spec: &Spec,
+    space: &mut TypeSpace<'_>,
+    args_struct: String,
+    access: Access,
+) -> Result<ToolDef, Vec<Diagnostic>> {
+    let name = tool.name.value.clone();
+    let loc = manifest::location_of(file, &tool.name, Some(&name));
+    let spec_loc = |pointer: &str| Location::Spec {
+        file: spec.file.clone(),
+        pointer: pointer.to_owned(),
+    };
+    let mut errors = Vec::new();
+
+    // Path template variables, and the path parameters that fill them.
+    let template_vars = template_variables(&op.path);
+    let mut path_params: Vec<&crate::spec::Param> = op
+        .params
+        .iter()
+        .filter(|p| p.location == ParamIn::Path)
+        .collect();
+    let mut renamed_path: BTreeMap<String, String> = BTreeMap::new();
+    let unmatched_params: Vec<String> = path_params
+        .iter()
+        .filter(|p| !template_vars.contains(&p.name))
+        .map(|p| p.name.clone())
+        .collect();
+    let unmatched_vars: Vec<String> = template_vars
+        .iter()
+        .filter(|v| !path_params.iter().any(|p| &&p.name == v))
+        .cloned()
+        .collect();
+    if let ([param], [var]) = (unmatched_params.as_slice(), unmatched_vars.as_slice()) {
+        // org-admin names a parameter `accountId` on a path templated `{userId}`.
+        space.diagnostics.push(Diagnostic::warning(
+            spec_loc(&op.pointer),
+            format!("path parameter {param} does not match template variable {{{var}}}; using the template's name"),
+        ));
+        renamed_path.insert(param.clone(), var.clone());
+    } else if !unmatched_vars.is_empty() || !unmatched_params.is_empty() {
+        errors.push(Diagnostic::error(
+            spec_loc(&op.pointer),
+            format!(
+                "path template {} and its path parameters disagree (template-only: {:?}, parameter-only: {:?})",
+                op.path, unmatched_vars, unmatched_params
+            ),
+        ));
+        return Err(errors);
+    }
+    path_params.sort_by_key(|p| {
+        let wire = renamed_path.get(&p.name).unwrap_or(&p.name);
+        template_vars.iter().position(|v| v == wire)
+    });
+
+    // Check overrides name real parameters.
+    let body_props: BTreeSet<String> = body_property_names(spec, op);
+    for key in tool.params.keys() {
+        let known = if let Some(prop) = key.strip_prefix("body.") {
+            body_props.contains(prop)
+        } else {
+            op.params
+                .iter()
+                .any(|p| &p.name == key && matches!(p.location, ParamIn::Path | ParamIn::Query))
+        };
+        if !known {
+            let mut names: Vec<String> = op
+                .params
+                .iter()
+                .filter(|p| matches!(p.location, ParamIn::Path | ParamIn::Query))
+                .map(|p| p.name.clone())
+                .collect();
+            names.extend(body_props.iter().map(|p| format!("body.{p}")));
+            errors.push(Diagnostic::error(
+                loc.clone(),
+                format!(
+                    "params.{key} names no parameter of {}; parameters: {}",
+                    tool.operation.value,
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            ));
+        }
+    }
+
+    let mut params = Vec::new();
+    let mut fixed_query = Vec::new();
+    let mut props = Map::new();
+    let mut required = Vec::new();
+    let mut idents = BTreeSet::new();
+    let mut arg_names = BTreeSet::new();
+    let hint_base = naming::type_name(args_struct.trim_end_matches("Args"));
+    let ordered: Vec<&crate::spec::Param> = path_params
+        .iter()
+        .copied()
+        .chain(op.params.iter().filter(|p| p.location == ParamIn::Query))
+        .collect();
+    for param in ordered {
+        let over = tool.params.get(&param.name);
+        let wire = renamed_path
+            .get(&param.name)
+            .cloned()
+            .unwrap_or_else(|| param.name.clone());
+        let kind = match param.location {
+            ParamIn::Path => ParamKind::Path,
+            _ => ParamKind::Query {
+                explode: param.explode,
+            },
+        };
+        let default = over.and_then(|o| o.default.clone());
+        if let Some(default) = &default
+            && !is_scalar(default)
+        {
+            errors.push(Diagnostic::error(
+                loc.clone(),
+                format!(
+                    "params.{}.default must be a string, number or boolean",
+                    param.name
+                ),
+            ));
+        }
+        if over.is_some_and(|o| o.hide) {
+            match (&default, param.required) {
+                (Some(value), _) => {
+                    if kind == ParamKind::Path {
+                        errors.push(Diagnostic::error(
+                            loc.clone(),
+                            format!("params.{}: path parameters cannot be hidden", param.name),
+                        ));
+                    }
+                    fixed_query.push((wire.clone(), value.clone()));
+                }
+                (None, true) => errors.push(Diagnostic::error(
+                    loc.clone(),
+                    format!(
+                        "params.{}: a required parameter can be hidden only with a default",
+                        param.name
+                    ),
+                )),
+                (None, false) => {}
+            }
+            continue;
+        }
+        let hint = format!("{hint_base}{}", naming::type_name(&param.name));
+        let (ty, mut json) = space.lower(&param.schema, &param.pointer, &hint);
+        let arg_name = over
+            .and_then(|o| o.rename.clone())
+            .unwrap_or_else(|| wire.clone());
+        if !arg_names.insert(arg_name.clone()) || arg_name == "body" {
+            errors.push(Diagnostic::error(
+                loc.clone(),
+                format!("argument name {arg_name:?} is used twice; rename one in params"),
+            ));
+        }
+        let doc = over
+            .and_then(|o| o.description.clone())
+            .or_else(|| param.description.clone());
+        if let Some(doc) = &doc {
+            let short = if over.and_then(|o| o.description.as_ref()).is_some() {
+                doc.clone()
+            } else {
+                naming::short_description(doc, schema::DESCRIPTION_MAX)
+            };
+            schema::set_description(&mut json, &short);
+        }
+        if let (Some(default), Some(map)) = (&default, json.as_object_mut()) {
+            map.insert("default".into(), default.clone());
+        }
+        let is_required = param.required && default.is_none();
+        if is_required {
+            required.push(Value::String(arg_name.clone()));
+        }
+        props.insert(arg_name.clone(), json);
+        params.push(ParamDef {
+            api_name: wire,
+            ident: naming::uniquify_field(&mut idents, naming::field_ident(&arg_name)),
+            arg_name,
+            kind,
+            ty,
+            required: is_required,
+            default,
+            doc,
+        });
+    }
+
+    // Body.
+    let mut body = None;
+    if let Some(spec_body) = &op.body {
+        match &spec_body.json_schema {
+            Some(schema_value) => {
+                let hint = format!("{hint_base}Body");
+                let (ty, mut json) = space.lower(schema_value, &spec_body.pointer, &hint);
+                apply_body_overrides(tool, &mut json, &loc, &mut errors);
+                if spec_body.required {
+                    required.push(json!("body"));
+                }
+                schema::set_description(&mut json, "Request body (JSON).");
+                props.insert("body".into(), json);
+                idents.insert("body".into());
+                body = Some(BodyDef {
+                    ty,
+                    required: spec_body.required,
+                });
+            }
+            None if spec_body.required => errors.push(Diagnostic::error(
+                spec_loc(&spec_body.pointer),
+                format!(
+                    "request body content type {} is not supported (only application/json)",
+                    spec_body.content_types.join(", ")
+                ),
+            )),
+            None => space.diagnostics.push(Diagnostic::warning(
+                spec_loc(&spec_body.pointer),
+                format!(
+                    "optional request body of type {} is not offered to the model",
+                    spec_body.content_types.join(", ")
+                ),
+            )),
+        }
+    }
+
+    let mut input_schema =
+        json!({"type": "object", "properties": props, "additionalProperties": false});
+    if !required.is_empty()
+        && let Some(map) = input_schema.as_object_mut()
+    {
+        map.insert("required".into(), Value::Array(required));
+    }
+
+    let output_schema = match &op.success {
+        Some(resp) if resp.example_only => {
+            space.diagnostics.push(Diagnostic::warning(
+                spec_loc(&op.pointer),
+                "JSON response has an example but no schema; no outputSchema",
+            ));
+            None
+        }
+        Some(resp) => resp
+            .json_schema
+            .as_ref()
+            .and_then(|s| space.output_schema(s)),
+        None => None,
+    };
+
+    let path = build_path(&op.path, &params);
+    let read_only = access == Access::Read || op.method == Method::Get || tool.read_only;
+    let destructive = !read_only && (op.method == Method::Delete || tool.destructive);
+    let idempotent = matches!(op.method, Method::Get | Method::Put | Method::Delete);
+    let safety = {
+        let mut map = Map::new();
+        for (key, value) in [
+            ("consent", &tool.consent),
+            ("snapshot", &tool.snapshot),
+            ("revert", &tool.revert),
+        ] {
+            if let Some(v) = value {
+                map.insert(key.to_owned(), v.clone());
+            }
+        }
+        (!map.is_empty()).then_some(Value::Object(map))
+    };
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let operation = match &op.operation_id {
+        Some(id) => format!("{product_key}#{id}"),
+        None => format!("{product_key}#{} {}", op.method.as_str(), op.path),
+    };
+    Ok(ToolDef {
+        name,
+        title: tool.title.trim().to_owned(),
+        description: tool.description.trim().to_owned(),
+        group: tool.group.value.clone(),
+        operation,
+        method: op.method,
+        path_template: op.path.clone(),
+        path,
+        args_struct,
+        params,
+        fixed_query,
+        body,
+        input_schema,
+        output_schema,
+        read_only,
+        destructive,
+        idempotent,
+        safety,
+    })
+}
+
+fn is_scalar(value: &Value) -> bool {
+    matches!(value, Value::String(_) | Value::Number(_) | Value::Bool(_))
+}
+
+fn apply_body_overrides(
+    tool: &Tool,
+    json: &mut Value,
+    loc: &Location,
+    errors: &mut Vec<Diagnostic>,
+) {
+    for (key, over) in &tool.params {
+        let Some(prop) = key.strip_prefix("body.") else {
+            continue;
+        };
+        if over.rename.is_some() || over.default.is_some() {
+            errors.push(Diagnostic::error(
+                loc.clone(),
+                format!("params.{key}: body properties support only hide and description"),
+            ));
+            continue;
+        }
+        let Some(map) = json.as_object_mut() else {
+            continue;
+        };
+        let is_required = map
+            .get("required")
+            .and_then(Value::as_array)
+            .is_some_and(|r| r.iter().any(|v| v == prop));
+        if over.hide {
+            if is_required {
+                errors.push(Diagnostic::error(
+                    loc.clone(),
+                    format!("params.{key}: a required body property cannot be hidden"),
+                ));
+            } else if let Some(props) = map.get_mut("properties").and_then(Value::as_object_mut) {
+                props.remove(prop);
+            }
+        }
+        if let Some(description) = &over.description
+            && let Some(target) = map.get_mut("properties").and_then(|p| p.get_mut(prop))
+        {
+            schema::set_description(target, description);
+        }
+    }
+}
+
+fn body_property_names(spec: &Spec, op: &Operation) -> BTreeSet<String> {
+    let Some(schema) = op.body.as_ref().and_then(|b| b.json_schema.as_ref()) else {
+        return BTreeSet::new();
+    };
+    let (resolved, _) = crate::spec::deref(&spec.raw, schema);
+    resolved
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// `{name}` variables of a path template, in order.
+pub fn template_variables(path: &str) -> Vec<String> {
+    let mut vars = Vec::new();
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('}') else { break };
+        vars.push(after[..end].to_owned());
+        rest = &after[end + 1..];
+    }
+    vars
+}
+
+fn build_path(template: &str, params: &[ParamDef]) -> Vec<PathPart> {
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('}') else { break };
+        if start > 0 {
+            parts.push(PathPart::Literal(rest[..start].to_owned()));
+        }
+        let var = &after[..end];
+        if let Some(param) = params
+            .iter()
+            .find(|p| p.kind == ParamKind::Path && p.api_name == var)
+        {
+            parts.push(PathPart::Param {
+                ident: param.ident.clone(),
+                api_name: param.api_name.clone(),
+            });
+        }
+        rest = &after[end + 1..];
+    }
+    if !rest.is_empty() {
+        parts.push(PathPart::Literal(rest.to_owned()));
+    }
+    parts
+}
+
+/// True when the type needs no `Option` to be absent (used by emitters).
+pub fn is_value(ty: &RustType) -> bool {
+    matches!(ty, RustType::Value)
+}

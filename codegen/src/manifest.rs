@@ -1,0 +1,171 @@
+//! Serde types for `tools.yaml`, the manifest that says which Atlassian
+//! operations become MCP tools.
+//!
+//! Every struct denies unknown keys, so a typo is a diagnostic with a line
+//! and column rather than a silently ignored setting.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::diagnostics::{Diagnostic, Location};
+
+/// The whole manifest.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Products keyed by a short name used in `operation` references.
+    pub products: BTreeMap<String, Product>,
+    /// Permission groups keyed by the name operators list in `GOJIRA_ENABLED_GROUPS`.
+    pub groups: BTreeMap<String, Group>,
+    /// The tools, in the order maintainers keep them.
+    #[serde(default)]
+    pub tools: Vec<Tool>,
+}
+
+/// One Atlassian product surface backed by one spec file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Product {
+    /// Human title.
+    pub title: String,
+    /// Spec file name, looked up in the specs directory.
+    pub spec: String,
+    /// Upstream base URL template, e.g. `{api}/admin`.
+    pub base_url: String,
+    /// How the server authenticates upstream for this product.
+    pub auth: AuthKind,
+}
+
+/// How a product is reached upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthKind {
+    /// Per-user OAuth 2.0 (3LO) bearer.
+    Oauth,
+    /// Per-user API token (Basic `email:token`).
+    ApiToken,
+    /// The organization admin API key.
+    OrgAdmin,
+}
+
+/// A permission group.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    /// What members of the group may do.
+    pub access: Access,
+    /// Product label for documentation.
+    pub product: String,
+    /// One line for operators.
+    pub description: String,
+}
+
+/// The kind of access a group grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// Reads only: GET, or a POST marked `read_only`.
+    Read,
+    /// Creates and updates (and deletes of sub-resources).
+    Write,
+    /// Deletes of top-level resources, split out so they can be granted alone.
+    Delete,
+    /// Anything; for the org-admin surface.
+    Admin,
+    /// gojira's own tools.
+    Utility,
+}
+
+/// One MCP tool.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    /// MCP tool name (spanned so diagnostics can point at it).
+    pub name: Spanned<String>,
+    /// `product#operationId` or `product#METHOD /path`.
+    pub operation: Spanned<String>,
+    /// Permission group.
+    pub group: Spanned<String>,
+    /// Human title.
+    pub title: String,
+    /// Description written for a model choosing among many tools.
+    pub description: String,
+    /// A non-GET operation that changes nothing (e.g. a search with a POST body).
+    #[serde(default)]
+    pub read_only: bool,
+    /// A non-DELETE write that destroys data.
+    #[serde(default)]
+    pub destructive: bool,
+    /// Per-parameter overrides keyed by the spec's parameter name, or `body.<prop>`.
+    #[serde(default)]
+    pub params: BTreeMap<String, ParamOverride>,
+    /// Consent rule (filled by the consent issue; accepted and carried through).
+    #[serde(default)]
+    pub consent: Option<serde_json::Value>,
+    /// Snapshot read (reserved for the journal issue).
+    #[serde(default)]
+    pub snapshot: Option<serde_json::Value>,
+    /// Revert inverse (reserved for the journal issue).
+    #[serde(default)]
+    pub revert: Option<serde_json::Value>,
+}
+
+/// An override of one parameter.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamOverride {
+    /// Hide from the tool; the default (if any) is always sent.
+    #[serde(default)]
+    pub hide: bool,
+    /// Default value (scalar).
+    #[serde(default)]
+    pub default: Option<serde_json::Value>,
+    /// Argument name exposed to the model.
+    #[serde(default)]
+    pub rename: Option<String>,
+    /// Description exposed to the model, replacing the spec's.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Parses `tools.yaml`, turning YAML and shape errors into a diagnostic with
+/// line and column.
+pub fn parse(file: &str, text: &str) -> Result<Manifest, Diagnostic> {
+    serde_saphyr::from_str::<Manifest>(text).map_err(|err| {
+        let (line, column) = err
+            .location()
+            .map(|l| (l.line() as usize, l.column() as usize))
+            .unwrap_or((0, 0));
+        let message = first_line(&err.to_string());
+        Diagnostic::error(
+            Location::Manifest {
+                file: file.to_owned(),
+                line,
+                column,
+                tool: None,
+            },
+            message,
+        )
+    })
+}
+
+fn first_line(message: &str) -> String {
+    message
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(message)
+        .trim()
+        .to_owned()
+}
+
+/// The manifest location of a spanned value.
+pub fn location_of<T>(file: &str, spanned: &Spanned<T>, tool: Option<&str>) -> Location {
+    Location::Manifest {
+        file: file.to_owned(),
+        line: spanned.referenced.line() as usize,
+        column: spanned.referenced.column() as usize,
+        tool: tool.map(str::to_owned),
+    }
+}

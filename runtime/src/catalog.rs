@@ -1,0 +1,486 @@
+//! The types generated code fills in (dependency inversion: the runtime
+//! defines them, `gojira-generated` instantiates them), and the indexed
+//! [`Catalog`] the server serves.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::OnceLock;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// HTTP method of an upstream operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// GET
+    Get,
+    /// PUT
+    Put,
+    /// POST
+    Post,
+    /// DELETE
+    Delete,
+    /// PATCH
+    Patch,
+}
+
+impl Method {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Put => "PUT",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+            Method::Patch => "PATCH",
+        }
+    }
+}
+
+/// How a product is reached upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthKind {
+    /// Per-user OAuth bearer.
+    Oauth,
+    /// Per-user API token.
+    ApiToken,
+    /// The organization admin API key.
+    OrgAdmin,
+}
+
+/// What a permission group allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads.
+    Read,
+    /// Creates and updates.
+    Write,
+    /// Deletes.
+    Delete,
+    /// Org administration.
+    Admin,
+    /// gojira's own tools.
+    Utility,
+}
+
+/// A product surface.
+#[derive(Debug)]
+pub struct Product {
+    /// Key from tools.yaml.
+    pub key: &'static str,
+    /// Title.
+    pub title: &'static str,
+    /// Spec file it was generated from.
+    pub spec: &'static str,
+    /// That spec's `info.version`.
+    pub spec_version: &'static str,
+    /// Base URL template (`{jira}`, `{confluence}`, `{api}`, `{workspaceId}`, `{orgId}`, `{cloudId}`).
+    pub base_url: &'static str,
+    /// Upstream auth kind.
+    pub auth: AuthKind,
+}
+
+/// A permission group.
+#[derive(Debug)]
+pub struct Group {
+    /// Name operators list in `GOJIRA_ENABLED_GROUPS`.
+    pub name: &'static str,
+    /// Access kind.
+    pub access: Access,
+    /// Product label.
+    pub product: &'static str,
+    /// One line.
+    pub description: &'static str,
+}
+
+/// MCP tool annotations.
+#[derive(Debug, Clone, Copy)]
+pub struct Annotations {
+    /// Changes nothing.
+    pub read_only: bool,
+    /// May destroy data.
+    pub destructive: bool,
+    /// Repeating it has no further effect.
+    pub idempotent: bool,
+    /// Talks to an external system.
+    pub open_world: bool,
+}
+
+/// One generated tool.
+#[derive(Debug)]
+pub struct ToolSpec {
+    /// MCP name.
+    pub name: &'static str,
+    /// Title.
+    pub title: &'static str,
+    /// Description for the model.
+    pub description: &'static str,
+    /// Permission group.
+    pub group: &'static str,
+    /// Product key.
+    pub product: &'static str,
+    /// `product#operationId`.
+    pub operation: &'static str,
+    /// HTTP method.
+    pub method: Method,
+    /// Path template.
+    pub path: &'static str,
+    /// Input JSON Schema text.
+    pub input_schema: &'static str,
+    /// Output JSON Schema text.
+    pub output_schema: Option<&'static str>,
+    /// Annotations.
+    pub annotations: Annotations,
+    /// Consent/snapshot/revert declarations (JSON), when declared.
+    pub safety: Option<&'static str>,
+    /// Parses arguments and builds the upstream request.
+    pub build: fn(Value) -> Result<UpstreamRequest, ArgsError>,
+}
+
+/// Typed arguments of one tool.
+pub trait ToolArgs: DeserializeOwned {
+    /// Builds the upstream request.
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError>;
+}
+
+/// Deserializes arguments into `T` and builds its request. Generated
+/// `ToolSpec`s point `build` at an instance of this function.
+pub fn build<T: ToolArgs>(args: Value) -> Result<UpstreamRequest, ArgsError> {
+    let args: T = serde_json::from_value(args).map_err(|e| ArgsError::Invalid(e.to_string()))?;
+    args.into_request()
+}
+
+/// Bad arguments, found after schema validation.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ArgsError {
+    /// Arguments do not fit the typed struct.
+    #[error("invalid arguments: {0}")]
+    Invalid(String),
+    /// A path parameter is empty or not a scalar.
+    #[error("argument {name} must be a non-empty string or number for the URL path")]
+    BadPathValue {
+        /// Parameter.
+        name: &'static str,
+    },
+    /// A query parameter has an unsupported shape.
+    #[error("argument {name} must be a scalar or a list of scalars")]
+    BadQueryValue {
+        /// Parameter.
+        name: &'static str,
+    },
+    /// Serializing the body failed.
+    #[error("request body could not be serialized: {0}")]
+    Body(String),
+}
+
+/// Characters percent-encoded inside one path segment (everything but RFC 3986 unreserved).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// An upstream HTTP request, relative to the product's base URL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamRequest {
+    /// Method.
+    pub method: Method,
+    /// Percent-encoded path.
+    pub path: String,
+    /// Query pairs (not yet encoded).
+    pub query: Vec<(String, String)>,
+    /// JSON body.
+    pub body: Option<Value>,
+}
+
+impl UpstreamRequest {
+    /// An empty request.
+    pub fn new(method: Method) -> Self {
+        Self {
+            method,
+            path: String::new(),
+            query: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// Appends literal path text (from the spec's template).
+    pub fn push_path(&mut self, literal: &str) {
+        self.path.push_str(literal);
+    }
+
+    /// Appends one percent-encoded path parameter.
+    pub fn push_path_param(
+        &mut self,
+        name: &'static str,
+        value: &impl Serialize,
+    ) -> Result<(), ArgsError> {
+        let text = match serde_json::to_value(value) {
+            Ok(Value::String(s)) => s,
+            Ok(Value::Number(n)) => n.to_string(),
+            Ok(Value::Bool(b)) => b.to_string(),
+            _ => return Err(ArgsError::BadPathValue { name }),
+        };
+        if text.is_empty() {
+            return Err(ArgsError::BadPathValue { name });
+        }
+        self.path.extend(utf8_percent_encode(&text, SEGMENT));
+        Ok(())
+    }
+
+    /// Adds a query parameter; `None`/null adds nothing. Arrays repeat the
+    /// key when `explode`, else join with commas.
+    pub fn query(
+        &mut self,
+        name: &'static str,
+        value: &impl Serialize,
+        explode: bool,
+    ) -> Result<(), ArgsError> {
+        let value = serde_json::to_value(value).map_err(|_| ArgsError::BadQueryValue { name })?;
+        match value {
+            Value::Null => {}
+            Value::Array(items) => {
+                let mut texts = Vec::with_capacity(items.len());
+                for item in items {
+                    texts.push(scalar_text(&item).ok_or(ArgsError::BadQueryValue { name })?);
+                }
+                if explode {
+                    self.query
+                        .extend(texts.into_iter().map(|t| (name.to_owned(), t)));
+                } else if !texts.is_empty() {
+                    self.query.push((name.to_owned(), texts.join(",")));
+                }
+            }
+            other => {
+                let text = scalar_text(&other).ok_or(ArgsError::BadQueryValue { name })?;
+                self.query.push((name.to_owned(), text));
+            }
+        }
+        Ok(())
+    }
+
+    /// Like [`Self::query`], sending `default` when `value` is `None`.
+    pub fn query_or<T: Serialize, D: Serialize>(
+        &mut self,
+        name: &'static str,
+        value: &Option<T>,
+        default: &D,
+        explode: bool,
+    ) -> Result<(), ArgsError> {
+        match value {
+            Some(v) => self.query(name, v, explode),
+            None => self.query(name, default, explode),
+        }
+    }
+
+    /// Sets the JSON body (`None` sends no body).
+    pub fn json_body(&mut self, body: &impl Serialize) -> Result<(), ArgsError> {
+        let value = serde_json::to_value(body).map_err(|e| ArgsError::Body(e.to_string()))?;
+        self.body = (!value.is_null()).then_some(value);
+        Ok(())
+    }
+}
+
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A tool ready to serve: its spec, parsed schemas and a lazily compiled validator.
+pub struct Tool {
+    /// The generated definition.
+    pub spec: &'static ToolSpec,
+    /// Parsed input schema.
+    pub input_schema: serde_json::Map<String, Value>,
+    /// Parsed output schema.
+    pub output_schema: Option<serde_json::Map<String, Value>>,
+    validator: OnceLock<Result<jsonschema::Validator, String>>,
+}
+
+impl fmt::Debug for Tool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tool")
+            .field("name", &self.spec.name)
+            .finish()
+    }
+}
+
+impl Tool {
+    /// Validates arguments against the input schema; the error lists every
+    /// violation with its JSON pointer.
+    pub fn validate(&self, args: &Value) -> Result<(), String> {
+        let validator = self.validator.get_or_init(|| {
+            jsonschema::draft7::new(&Value::Object(self.input_schema.clone()))
+                .map_err(|e| e.to_string())
+        });
+        let validator = match validator {
+            Ok(v) => v,
+            Err(e) => {
+                return Err(format!(
+                    "the tool's input schema is invalid ({e}); report this to the operator"
+                ));
+            }
+        };
+        let problems: Vec<String> = validator
+            .iter_errors(args)
+            .map(|e| {
+                let at = e.instance_path().to_string();
+                if at.is_empty() {
+                    e.to_string()
+                } else {
+                    format!("{}: {e}", at.trim_start_matches('/').replace('/', "."))
+                }
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+}
+
+/// Errors building the catalog.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// A generated schema is not valid JSON (a generator bug).
+    #[error("tool {tool}: {kind} schema is not a JSON object: {message}")]
+    BadSchema {
+        /// Tool.
+        tool: &'static str,
+        /// input/output.
+        kind: &'static str,
+        /// Parser message.
+        message: String,
+    },
+    /// Unknown group names in the allowlist.
+    #[error("unknown permission group(s) {unknown:?}; valid groups: {valid}")]
+    UnknownGroups {
+        /// The bad names.
+        unknown: Vec<String>,
+        /// All valid names, comma-separated.
+        valid: String,
+    },
+}
+
+/// The served catalog: products, groups and tools by name.
+#[derive(Debug)]
+pub struct Catalog {
+    /// Products by key.
+    pub products: BTreeMap<&'static str, &'static Product>,
+    /// Groups by name.
+    pub groups: BTreeMap<&'static str, &'static Group>,
+    /// Tools by name, in name order.
+    pub tools: BTreeMap<&'static str, Tool>,
+}
+
+impl Catalog {
+    /// Indexes generated statics.
+    pub fn new(
+        products: &'static [Product],
+        groups: &'static [Group],
+        toolsets: &[&'static [ToolSpec]],
+    ) -> Result<Self, CatalogError> {
+        let mut tools = BTreeMap::new();
+        for spec in toolsets.iter().flat_map(|set| set.iter()) {
+            let input_schema = parse_object(spec.name, "input", spec.input_schema)?;
+            let output_schema = spec
+                .output_schema
+                .map(|s| parse_object(spec.name, "output", s))
+                .transpose()?;
+            tools.insert(
+                spec.name,
+                Tool {
+                    spec,
+                    input_schema,
+                    output_schema,
+                    validator: OnceLock::new(),
+                },
+            );
+        }
+        Ok(Self {
+            products: products.iter().map(|p| (p.key, p)).collect(),
+            groups: groups.iter().map(|g| (g.name, g)).collect(),
+            tools,
+        })
+    }
+
+    /// Checks an allowlist against the declared groups.
+    pub fn check_groups(&self, names: &BTreeSet<String>) -> Result<(), CatalogError> {
+        let unknown: Vec<String> = names
+            .iter()
+            .filter(|n| !self.groups.contains_key(n.as_str()))
+            .cloned()
+            .collect();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(CatalogError::UnknownGroups {
+                unknown,
+                valid: self.groups.keys().copied().collect::<Vec<_>>().join(", "),
+            })
+        }
+    }
+}
+
+fn parse_object(
+    tool: &'static str,
+    kind: &'static str,
+    text: &str,
+) -> Result<serde_json::Map<String, Value>, CatalogError> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(CatalogError::BadSchema {
+            tool,
+            kind,
+            message: "not an object".into(),
+        }),
+        Err(e) => Err(CatalogError::BadSchema {
+            tool,
+            kind,
+            message: e.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_params_are_percent_encoded_as_one_segment() {
+        let mut r = UpstreamRequest::new(Method::Get);
+        r.push_path("/rest/api/3/project/");
+        r.push_path_param("key", &"A B/../x").unwrap();
+        assert_eq!(r.path, "/rest/api/3/project/A%20B%2F..%2Fx");
+        assert_eq!(
+            r.push_path_param("key", &""),
+            Err(ArgsError::BadPathValue { name: "key" })
+        );
+    }
+
+    #[test]
+    fn query_arrays_explode_or_join_and_none_is_skipped() {
+        let mut r = UpstreamRequest::new(Method::Get);
+        r.query("id", &Some(vec![1, 2]), true).unwrap();
+        r.query("expand", &vec!["a", "b"], false).unwrap();
+        r.query("skip", &None::<String>, true).unwrap();
+        r.query_or("maxResults", &None::<i64>, &50, true).unwrap();
+        assert_eq!(
+            r.query,
+            vec![
+                ("id".into(), "1".into()),
+                ("id".into(), "2".into()),
+                ("expand".into(), "a,b".into()),
+                ("maxResults".into(), "50".into())
+            ]
+        );
+        assert!(r.query("bad", &serde_json::json!({"a": 1}), true).is_err());
+    }
+}

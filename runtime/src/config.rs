@@ -1,0 +1,385 @@
+//! Configuration from the environment. Every variable is validated at
+//! start-up and every error names the variable.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use url::Url;
+
+/// A secret string whose `Debug` and `Display` never show the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// How the server authenticates upstream (until per-user auth lands).
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// Basic `email:api_token` against the site URL.
+    ApiToken {
+        /// Account email.
+        email: String,
+        /// API token.
+        token: Secret,
+    },
+    /// A bearer token for `api.atlassian.com/ex/{product}/{cloudId}`.
+    Bearer {
+        /// Access token.
+        token: Secret,
+    },
+    /// No credential: tools answer with an error saying how to configure one.
+    None,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to bind.
+    pub host: IpAddr,
+    /// Port to bind (`MCP_PORT`).
+    pub port: u16,
+    /// Public URL of this server (`MCP_SERVER_URL`).
+    pub server_url: Url,
+    /// Allowed browser origins (`ALLOWED_ORIGINS`); `None` means any (`*`).
+    pub allowed_origins: Option<Vec<String>>,
+    /// Enabled permission groups (`GOJIRA_ENABLED_GROUPS`).
+    pub enabled_groups: BTreeSet<String>,
+    /// Log filter (`LOG_LEVEL`).
+    pub log_level: String,
+    /// Upstream roots and identifiers.
+    pub upstream: UpstreamConfig,
+    /// Per-call deadline (`GOJIRA_TOOL_TIMEOUT_MS`).
+    pub tool_timeout: Duration,
+}
+
+/// Where upstream calls go and with what.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// Base-URL template variables: `jira`, `confluence`, `api`, `cloudId`, `workspaceId`, `orgId`.
+    pub vars: BTreeMap<String, String>,
+    /// Credential for oauth / api_token products.
+    pub credential: Credential,
+    /// Org admin API key (`GOJIRA_ORG_ADMIN_TOKEN`), only when `GOJIRA_ENABLE_ORG_ADMIN=true`.
+    pub org_admin_token: Option<Secret>,
+    /// Whether org-admin tools may run at all.
+    pub org_admin_enabled: bool,
+}
+
+/// A configuration error naming the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    /// Variable name.
+    pub var: &'static str,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        message: message.into(),
+    }
+}
+
+/// Reads configuration from a variable source (the process environment in
+/// production, a map in tests).
+pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+    let get = |name: &str| {
+        vars.get(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+
+    let port = match get("MCP_PORT") {
+        Some(p) => p.parse::<u16>().map_err(|_| {
+            err(
+                "MCP_PORT",
+                format!("{p:?} is not a port number (1-65535, or 0 for any free port)"),
+            )
+        })?,
+        None => 8081,
+    };
+    let host: IpAddr = match get("MCP_HOST") {
+        Some(h) => h.parse().map_err(|_| {
+            err(
+                "MCP_HOST",
+                format!("{h:?} is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)"),
+            )
+        })?,
+        None => IpAddr::from([127, 0, 0, 1]),
+    };
+    let server_url = match get("MCP_SERVER_URL") {
+        Some(u) => parse_url("MCP_SERVER_URL", &u)?,
+        None => parse_url("MCP_SERVER_URL", &format!("http://127.0.0.1:{port}"))?,
+    };
+    let allowed_origins = match get("ALLOWED_ORIGINS") {
+        Some(o) if o == "*" => None,
+        Some(o) => {
+            let list: Vec<String> = o
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+            for origin in &list {
+                if origin != "null" && Url::parse(origin).is_err() {
+                    return Err(err(
+                        "ALLOWED_ORIGINS",
+                        format!(
+                            "{origin:?} is not an origin like https://app.example.com (or * for any)"
+                        ),
+                    ));
+                }
+            }
+            Some(list)
+        }
+        None => Some(Vec::new()),
+    };
+    let enabled_groups: BTreeSet<String> = match get("GOJIRA_ENABLED_GROUPS") {
+        Some(g) => g
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        None => BTreeSet::new(),
+    };
+    if enabled_groups.is_empty() {
+        return Err(err(
+            "GOJIRA_ENABLED_GROUPS",
+            "is required: a comma-separated allowlist of permission groups (e.g. utility,read_projects); there is no implicit default",
+        ));
+    }
+    let log_level = get("LOG_LEVEL").unwrap_or_else(|| "info".to_owned());
+    if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+        return Err(err(
+            "LOG_LEVEL",
+            format!("{log_level:?} is not a level (error, warn, info, debug, trace) or filter"),
+        ));
+    }
+    let tool_timeout = match get("GOJIRA_TOOL_TIMEOUT_MS") {
+        Some(ms) => match ms.parse::<u64>() {
+            Ok(ms) if (100..=600_000).contains(&ms) => Duration::from_millis(ms),
+            _ => {
+                return Err(err(
+                    "GOJIRA_TOOL_TIMEOUT_MS",
+                    format!("{ms:?} must be milliseconds between 100 and 600000"),
+                ));
+            }
+        },
+        None => Duration::from_secs(15),
+    };
+
+    let api = match get("ATLASSIAN_API_BASE_URL") {
+        Some(u) => upstream_url("ATLASSIAN_API_BASE_URL", &u)?,
+        None => "https://api.atlassian.com".to_owned(),
+    };
+    let site = get("ATLASSIAN_SITE_URL")
+        .map(|u| upstream_url("ATLASSIAN_SITE_URL", &u))
+        .transpose()?;
+    let cloud_id = get("ATLASSIAN_CLOUD_ID");
+    let email = get("ATLASSIAN_EMAIL");
+    let api_token = get("ATLASSIAN_API_TOKEN");
+    let access_token = get("ATLASSIAN_ACCESS_TOKEN");
+
+    let mut upstream_vars = BTreeMap::new();
+    upstream_vars.insert("api".to_owned(), api.clone());
+    let credential = match (api_token, access_token) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                "ATLASSIAN_ACCESS_TOKEN",
+                "set either ATLASSIAN_API_TOKEN (with ATLASSIAN_EMAIL and ATLASSIAN_SITE_URL) or ATLASSIAN_ACCESS_TOKEN (with ATLASSIAN_CLOUD_ID), not both",
+            ));
+        }
+        (Some(token), None) => {
+            let email = email
+                .ok_or_else(|| err("ATLASSIAN_EMAIL", "is required with ATLASSIAN_API_TOKEN"))?;
+            let site = site.clone().ok_or_else(|| {
+                err(
+                    "ATLASSIAN_SITE_URL",
+                    "is required with ATLASSIAN_API_TOKEN (e.g. https://your-domain.atlassian.net)",
+                )
+            })?;
+            upstream_vars.insert("jira".to_owned(), site.clone());
+            upstream_vars.insert("confluence".to_owned(), site);
+            Credential::ApiToken {
+                email,
+                token: Secret::new(token),
+            }
+        }
+        (None, Some(token)) => {
+            let cloud = cloud_id.clone().ok_or_else(|| {
+                err(
+                    "ATLASSIAN_CLOUD_ID",
+                    "is required with ATLASSIAN_ACCESS_TOKEN (see accessible-resources)",
+                )
+            })?;
+            upstream_vars.insert("jira".to_owned(), format!("{api}/ex/jira/{cloud}"));
+            upstream_vars.insert(
+                "confluence".to_owned(),
+                format!("{api}/ex/confluence/{cloud}"),
+            );
+            Credential::Bearer {
+                token: Secret::new(token),
+            }
+        }
+        (None, None) => {
+            if let Some(site) = &site {
+                upstream_vars.insert("jira".to_owned(), site.clone());
+                upstream_vars.insert("confluence".to_owned(), site.clone());
+            }
+            Credential::None
+        }
+    };
+    if let Some(cloud) = cloud_id {
+        upstream_vars.insert("cloudId".to_owned(), cloud);
+    }
+    if let Some(ws) = get("GOJIRA_ASSETS_WORKSPACE_ID") {
+        upstream_vars.insert("workspaceId".to_owned(), ws);
+    }
+    if let Some(org) = get("GOJIRA_ORG_ID") {
+        upstream_vars.insert("orgId".to_owned(), org);
+    }
+    let org_admin_enabled = match get("GOJIRA_ENABLE_ORG_ADMIN").as_deref() {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(other) => {
+            return Err(err(
+                "GOJIRA_ENABLE_ORG_ADMIN",
+                format!("{other:?} must be true or false"),
+            ));
+        }
+    };
+    let org_admin_token = get("GOJIRA_ORG_ADMIN_TOKEN").map(Secret::new);
+    if org_admin_enabled && org_admin_token.is_none() {
+        return Err(err(
+            "GOJIRA_ORG_ADMIN_TOKEN",
+            "is required when GOJIRA_ENABLE_ORG_ADMIN=true",
+        ));
+    }
+    if enabled_groups.contains("admin_org") && !org_admin_enabled {
+        return Err(err(
+            "GOJIRA_ENABLE_ORG_ADMIN",
+            "must be true when GOJIRA_ENABLED_GROUPS lists admin_org (the org-admin path is gated twice on purpose)",
+        ));
+    }
+
+    Ok(Config {
+        host,
+        port,
+        server_url,
+        allowed_origins,
+        enabled_groups,
+        log_level,
+        upstream: UpstreamConfig {
+            vars: upstream_vars,
+            credential,
+            org_admin_token,
+            org_admin_enabled,
+        },
+        tool_timeout,
+    })
+}
+
+fn parse_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|e| err(var, format!("{value:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(err(var, format!("{value:?} must be an http(s) URL")));
+    }
+    Ok(url)
+}
+
+/// Upstream URLs must be https, except loopback (tests and the sandbox).
+fn upstream_url(var: &'static str, value: &str) -> Result<String, ConfigError> {
+    let url = parse_url(var, value)?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    if url.scheme() != "https" && !loopback {
+        return Err(err(
+            var,
+            format!("{value:?} must use https (plain http is allowed only for loopback addresses)"),
+        ));
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn enabled_groups_is_required() {
+        let e = from_vars(&vars(&[])).unwrap_err();
+        assert_eq!(e.var, "GOJIRA_ENABLED_GROUPS");
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let base = [("GOJIRA_ENABLED_GROUPS", "read_projects")];
+        for (var, value) in [
+            ("MCP_PORT", "eighty"),
+            ("MCP_SERVER_URL", "not a url"),
+            ("ALLOWED_ORIGINS", "foo"),
+            ("GOJIRA_TOOL_TIMEOUT_MS", "5"),
+            ("ATLASSIAN_SITE_URL", "http://example.atlassian.net"),
+            ("GOJIRA_ENABLE_ORG_ADMIN", "yes"),
+        ] {
+            let mut v = vars(&base);
+            v.insert(var.to_owned(), value.to_owned());
+            let e = from_vars(&v).unwrap_err();
+            assert_eq!(e.var, var, "{e}");
+        }
+    }
+
+    #[test]
+    fn api_token_needs_email_and_site_and_is_redacted() {
+        let mut v = vars(&[
+            ("GOJIRA_ENABLED_GROUPS", "read_projects"),
+            ("ATLASSIAN_API_TOKEN", "s3cr3t"),
+        ]);
+        assert_eq!(from_vars(&v).unwrap_err().var, "ATLASSIAN_EMAIL");
+        v.insert("ATLASSIAN_EMAIL".into(), "a@b.c".into());
+        assert_eq!(from_vars(&v).unwrap_err().var, "ATLASSIAN_SITE_URL");
+        v.insert(
+            "ATLASSIAN_SITE_URL".into(),
+            "https://x.atlassian.net/".into(),
+        );
+        let c = from_vars(&v).unwrap();
+        assert_eq!(c.upstream.vars["jira"], "https://x.atlassian.net");
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn admin_org_needs_the_second_gate() {
+        let v = vars(&[("GOJIRA_ENABLED_GROUPS", "admin_org")]);
+        assert_eq!(from_vars(&v).unwrap_err().var, "GOJIRA_ENABLE_ORG_ADMIN");
+    }
+}

@@ -1,0 +1,26 @@
+//! gojira-mcp's runtime: serves a generated tool catalog over MCP.
+//!
+//! Architecture invariant: this crate knows nothing about Jira or any other
+//! Atlassian product. It defines the types generated code fills in
+//! ([`catalog`]), and executes whatever the catalog describes.
+//!
+//! Module map:
+//! - [`catalog`]: `ToolSpec` and friends (filled by `gojira-generated`), the indexed catalog, argument validation;
+//! - [`config`]: environment configuration, validated at start-up;
+//! - [`upstream`]: the HTTP client toward Atlassian;
+//! - [`error`]: the tool error model (stable codes, next steps);
+//! - [`server`]: the `rmcp` `ServerHandler`;
+//! - [`transport`]: Streamable HTTP (axum) and stdio;
+//! - [`telemetry`]: tracing to stderr.
+
+pub mod catalog;
+pub mod config;
+pub mod error;
+pub mod server;
+pub mod telemetry;
+pub mod transport;
+pub mod upstream;
+
+pub use catalog::Catalog;
+pub use config::Config;
+pub use server::{GojiraServer, ServerState};

@@ -1,0 +1,288 @@
+//! The MCP server: one hand-written `ServerHandler` over the generated
+//! catalog. All `rmcp` model types are used here and in `transport`, nowhere
+//! else. Trait methods stay short and delegate to `*_impl` functions.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::ErrorData as McpError;
+use rmcp::ServerHandler;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
+    Tool, ToolAnnotations,
+};
+use rmcp::service::{RequestContext, RoleServer};
+use serde_json::{Map, Value};
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::catalog::{Catalog, Tool as CatalogTool};
+use crate::error::ToolError;
+use crate::upstream::Upstream;
+
+/// Protocol revisions served.
+pub const PROTOCOL_VERSIONS: [ProtocolVersion; 3] = [
+    ProtocolVersion::V_2025_06_18,
+    ProtocolVersion::V_2025_11_25,
+    ProtocolVersion::V_2026_07_28,
+];
+
+/// Everything a request needs, shared by all sessions.
+#[derive(Debug)]
+pub struct ServerState {
+    catalog: Catalog,
+    enabled: BTreeSet<String>,
+    upstream: Upstream,
+    timeout: Duration,
+    tools: Vec<Tool>,
+}
+
+impl ServerState {
+    /// Builds the state; `enabled` must already be checked against the catalog.
+    pub fn new(
+        catalog: Catalog,
+        enabled: BTreeSet<String>,
+        upstream: Upstream,
+        timeout: Duration,
+    ) -> Self {
+        let tools = catalog
+            .tools
+            .values()
+            .filter(|t| enabled.contains(t.spec.group))
+            .map(mcp_tool)
+            .collect();
+        Self {
+            catalog,
+            enabled,
+            upstream,
+            timeout,
+            tools,
+        }
+    }
+
+    /// The tools served, as MCP sees them.
+    pub fn tools(&self) -> &[Tool] {
+        &self.tools
+    }
+}
+
+/// The `rmcp` handler. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct GojiraServer {
+    state: Arc<ServerState>,
+}
+
+impl GojiraServer {
+    /// Wraps shared state.
+    pub fn new(state: Arc<ServerState>) -> Self {
+        Self { state }
+    }
+}
+
+fn mcp_tool(tool: &CatalogTool) -> Tool {
+    let spec = tool.spec;
+    let mut annotations = ToolAnnotations::with_title(spec.title)
+        .read_only(spec.annotations.read_only)
+        .destructive(spec.annotations.destructive)
+        .idempotent(spec.annotations.idempotent)
+        .open_world(spec.annotations.open_world);
+    // The title lives on the tool; do not repeat it in the annotations.
+    annotations.title = None;
+    let mut mcp = Tool::new_with_raw(
+        spec.name,
+        Some(Cow::Borrowed(spec.description)),
+        Arc::new(tool.input_schema.clone()),
+    )
+    .with_title(spec.title)
+    .with_annotations(annotations);
+    if let Some(output) = &tool.output_schema {
+        mcp = mcp.with_raw_output_schema(Arc::new(output.clone()));
+    }
+    mcp
+}
+
+impl ServerHandler for GojiraServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new("gojira-mcp", env!("CARGO_PKG_VERSION")).with_title("gojira-mcp: Atlassian Cloud admin"),
+            )
+            .with_instructions(
+                "Atlassian Cloud administration tools (Jira, Jira Software, JSM, Assets, Confluence, org admin). \
+                 Read tools are safe; write tools change production configuration. Find ids with list/search tools first.",
+            )
+    }
+
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        Cow::Borrowed(&PROTOCOL_VERSIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        Ok(ListToolsResult::with_all_items(self.state.tools.clone()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.state.tools.iter().find(|t| t.name == name).cloned()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let span = info_span!("tool_call", tool = %request.name, request_id = %context.id);
+        call_tool_impl(&self.state, request, context)
+            .instrument(span)
+            .await
+    }
+
+    // Nothing but tools is declared, so nothing else is answered.
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListPromptsResult, McpError> {
+        Err(McpError::method_not_found::<
+            rmcp::model::ListPromptsRequestMethod,
+        >())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourcesResult, McpError> {
+        Err(McpError::method_not_found::<
+            rmcp::model::ListResourcesRequestMethod,
+        >())
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourceTemplatesResult, McpError> {
+        Err(McpError::method_not_found::<
+            rmcp::model::ListResourceTemplatesRequestMethod,
+        >())
+    }
+
+    async fn complete(
+        &self,
+        _request: rmcp::model::CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CompleteResult, McpError> {
+        Err(McpError::method_not_found::<
+            rmcp::model::CompleteRequestMethod,
+        >())
+    }
+}
+
+async fn call_tool_impl(
+    state: &ServerState,
+    request: CallToolRequestParams,
+    context: RequestContext<RoleServer>,
+) -> Result<CallToolResponse, McpError> {
+    let name = request.name.as_ref();
+    let Some(tool) = state.catalog.tools.get(name) else {
+        return Err(McpError::invalid_params(
+            format!("unknown tool {name:?}; call tools/list for the tools this server offers"),
+            None,
+        ));
+    };
+    if !state.enabled.contains(tool.spec.group) {
+        warn!(
+            group = tool.spec.group,
+            "refused a tool outside the enabled groups"
+        );
+        return Err(McpError::invalid_params(
+            format!(
+                "tool {name:?} is in permission group {} which this server does not enable (GOJIRA_ENABLED_GROUPS)",
+                tool.spec.group
+            ),
+            None,
+        ));
+    }
+    let args = Value::Object(request.arguments.unwrap_or_default());
+    let started = std::time::Instant::now();
+    let result = tokio::select! {
+        result = execute(state, tool, args) => result,
+        () = context.ct.cancelled() => Err(ToolError::timeout("the client cancelled the call; nothing further was sent upstream")),
+    };
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok(value) => {
+            info!(elapsed_ms, outcome = "ok", "tool call");
+            Ok(CallToolResponse::from(success_result(value)))
+        }
+        Err(err) => {
+            info!(
+                elapsed_ms,
+                outcome = "error",
+                code = err.code.as_str(),
+                "tool call"
+            );
+            Ok(CallToolResponse::from(error_result(&err)))
+        }
+    }
+}
+
+/// Validates, builds and sends one tool call.
+async fn execute(state: &ServerState, tool: &CatalogTool, args: Value) -> Result<Value, ToolError> {
+    tool.validate(&args).map_err(|problems| {
+        ToolError::invalid_arguments(format!(
+            "{} arguments are invalid: {problems}. Next: fix them to match the tool's input schema and call again",
+            tool.spec.name
+        ))
+    })?;
+    let request = (tool.spec.build)(args).map_err(|e| {
+        ToolError::invalid_arguments(format!(
+            "{}: {e}. Next: fix the argument and call again",
+            tool.spec.name
+        ))
+    })?;
+    let product = state
+        .catalog
+        .products
+        .get(tool.spec.product)
+        .ok_or_else(|| {
+            ToolError::internal(format!(
+                "tool {} names unknown product {}",
+                tool.spec.name, tool.spec.product
+            ))
+        })?;
+    let response = state
+        .upstream
+        .send(product, tool.spec.operation, &request, state.timeout)
+        .await?;
+    Ok(match response.body {
+        Some(Value::Object(map)) => Value::Object(map),
+        Some(other) => {
+            let mut map = Map::new();
+            map.insert("result".into(), other);
+            Value::Object(map)
+        }
+        None => {
+            let mut map = Map::new();
+            map.insert("status".into(), Value::from(response.status));
+            map.insert("ok".into(), Value::Bool(true));
+            Value::Object(map)
+        }
+    })
+}
+
+fn success_result(value: Value) -> CallToolResult {
+    CallToolResult::structured(value)
+}
+
+fn error_result(err: &ToolError) -> CallToolResult {
+    let mut result = CallToolResult::error(vec![ContentBlock::text(err.to_string())]);
+    result.structured_content = Some(err.to_json());
+    result
+}

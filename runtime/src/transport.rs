@@ -1,0 +1,140 @@
+//! Transports: Streamable HTTP at `/mcp` (with `/health`) on axum, and stdio.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use rmcp::ServiceExt;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::json;
+pub use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::config::Config;
+use crate::server::{GojiraServer, ServerState};
+
+/// Errors starting or running a transport.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// Binding the port failed.
+    #[error("could not listen on {addr}: {source}; is another server using MCP_PORT?")]
+    Bind {
+        /// Address.
+        addr: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("server error: {0}")]
+    Serve(#[from] std::io::Error),
+    /// The stdio session failed to start.
+    #[error("stdio session failed: {0}")]
+    Stdio(String),
+}
+
+#[derive(Clone)]
+struct HealthState {
+    state: Arc<ServerState>,
+    started: Instant,
+}
+
+/// The axum app: `/mcp` and `/health`.
+pub fn router(config: &Config, state: Arc<ServerState>, shutdown: CancellationToken) -> Router {
+    let mut hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    if let Some(host) = config.server_url.host_str() {
+        hosts.push(host.trim_matches(['[', ']']).to_owned());
+    }
+    let mut http = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(hosts)
+        .with_json_response(true)
+        .with_cancellation_token(shutdown.child_token())
+        .with_max_request_body_bytes(1024 * 1024);
+    http = match &config.allowed_origins {
+        None => http.disable_allowed_origins(),
+        Some(list) => {
+            let own = config.server_url.origin().ascii_serialization();
+            let port = config.port;
+            let mut origins = list.clone();
+            origins.push(own);
+            origins.push(format!("http://localhost:{port}"));
+            origins.push(format!("http://127.0.0.1:{port}"));
+            http.with_allowed_origins(origins)
+                .enforce_origin_validation()
+        }
+    };
+    let factory_state = state.clone();
+    let mcp = StreamableHttpService::new(
+        move || Ok(GojiraServer::new(factory_state.clone())),
+        Arc::new(LocalSessionManager::default()),
+        http,
+    );
+    Router::new()
+        .route("/health", get(health))
+        .with_state(HealthState {
+            state,
+            started: Instant::now(),
+        })
+        .nest_service("/mcp", mcp)
+}
+
+async fn health(State(h): State<HealthState>) -> impl IntoResponse {
+    axum::Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "tools": h.state.tools().len(),
+        "uptime_s": h.started.elapsed().as_secs(),
+    }))
+}
+
+/// Serves HTTP until `shutdown` is cancelled or Ctrl-C. `on_ready` gets the
+/// bound address (useful with `MCP_PORT=0`).
+pub async fn serve_http(
+    config: &Config,
+    state: Arc<ServerState>,
+    shutdown: CancellationToken,
+    on_ready: impl FnOnce(std::net::SocketAddr),
+) -> Result<(), TransportError> {
+    let addr = std::net::SocketAddr::new(config.host, config.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| TransportError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let local = listener.local_addr()?;
+    let app = router(config, state, shutdown.clone());
+    info!(%local, "gojira-mcp listening (MCP at /mcp, health at /health)");
+    on_ready(local);
+    let stop = shutdown.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = stop.cancelled() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        })
+        .await?;
+    shutdown.cancel();
+    Ok(())
+}
+
+/// Serves one MCP session over stdin/stdout. Nothing else may write to stdout.
+pub async fn serve_stdio(state: Arc<ServerState>) -> Result<(), TransportError> {
+    let service = GojiraServer::new(state)
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| TransportError::Stdio(e.to_string()))?;
+    service
+        .waiting()
+        .await
+        .map_err(|e| TransportError::Stdio(e.to_string()))?;
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! `gojira-mcp`: the server binary. Links the runtime and the generated
+//! catalog; `--sandbox` adds an in-process fake Atlassian so every tool can
+//! be tried without an Atlassian account.
+
+mod sandbox;
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use gojira_runtime::config::{self, Config};
+use gojira_runtime::transport::CancellationToken;
+use gojira_runtime::upstream::Upstream;
+use gojira_runtime::{ServerState, telemetry, transport};
+
+#[derive(Parser)]
+#[command(
+    name = "gojira-mcp",
+    version,
+    about = "Atlassian Cloud admin MCP server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve MCP over Streamable HTTP at /mcp (the default).
+    Serve {
+        /// Answer from an in-process fake Atlassian instead of a real site.
+        #[arg(long)]
+        sandbox: bool,
+    },
+    /// Serve one MCP session over stdin/stdout.
+    Stdio {
+        /// Answer from an in-process fake Atlassian instead of a real site.
+        #[arg(long)]
+        sandbox: bool,
+    },
+    /// Print the tool catalog (name, group, method, path) and exit.
+    Tools,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: could not start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    // A missing .env is fine; a malformed one is an error worth seeing.
+    match dotenvy::dotenv() {
+        Ok(_) | Err(dotenvy::Error::Io(_)) => {}
+        Err(err) => return Err(err).context(".env could not be read"),
+    }
+    let catalog = gojira_generated::catalog().context("the generated catalog is invalid")?;
+    let command = cli.command.unwrap_or(Command::Serve { sandbox: false });
+    let (sandbox, stdio) = match command {
+        Command::Tools => {
+            for tool in catalog.tools.values() {
+                println!(
+                    "{:<40} {:<26} {:<6} {}",
+                    tool.spec.name,
+                    tool.spec.group,
+                    tool.spec.method.as_str(),
+                    tool.spec.path
+                );
+            }
+            return Ok(());
+        }
+        Command::Serve { sandbox } => (sandbox, false),
+        Command::Stdio { sandbox } => (sandbox, true),
+    };
+
+    let mut vars: BTreeMap<String, String> = std::env::vars().collect();
+    let shutdown = CancellationToken::new();
+    let fake = if sandbox {
+        Some(sandbox::start(&catalog, &mut vars).await?)
+    } else {
+        None
+    };
+    let config: Config = config::from_vars(&vars).context("invalid configuration")?;
+    telemetry::init(&config.log_level);
+    catalog
+        .check_groups(&config.enabled_groups)
+        .context("GOJIRA_ENABLED_GROUPS")?;
+    if let Some(fake) = &fake {
+        tracing::info!(fake = %fake.base_url(), "sandbox: upstream calls go to the in-process fake Atlassian");
+    }
+    let upstream = Upstream::new(config.upstream.clone())?;
+    let state = Arc::new(ServerState::new(
+        catalog,
+        config.enabled_groups.clone(),
+        upstream,
+        config.tool_timeout,
+    ));
+    let tool_count = state.tools().len();
+    if stdio {
+        transport::serve_stdio(state).await?;
+    } else {
+        let path_url = config.server_url.clone();
+        transport::serve_http(&config, state, shutdown.clone(), |addr| {
+            eprintln!(
+                "gojira-mcp ready: http://{addr}/mcp ({tool_count} tools; public URL {path_url}){}",
+                if sandbox { " [sandbox]" } else { "" }
+            );
+        })
+        .await?;
+    }
+    if let Some(fake) = fake {
+        fake.shutdown();
+    }
+    Ok(())
+}

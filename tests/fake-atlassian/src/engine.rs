@@ -1,0 +1,454 @@
+//! The request pipeline, independent of the HTTP server:
+//! route → faults → authentication → 404/405 → validation → state and synthesis,
+//! with every request recorded.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
+
+use serde_json::{Map, Value, json};
+
+use crate::faults::{Fault, Faults};
+use crate::record::RecordedRequest;
+use crate::router::RouteMatch;
+use crate::spec::{Catalog, Operation, ResponseBody};
+use crate::state::{Record, Store, canonical_collection, declared_properties, fit, overlay};
+use crate::synth::Synth;
+use crate::validate::{self, RequestParts, effective_type, ref_target};
+
+/// A request as the engine sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct Incoming {
+    /// HTTP method (any case).
+    pub(crate) method: String,
+    /// Raw (percent-encoded) path.
+    pub(crate) path: String,
+    /// Raw query string, without `?`.
+    pub(crate) query: Option<String>,
+    /// Headers with lower-case names.
+    pub(crate) headers: Vec<(String, String)>,
+    /// Raw body.
+    pub(crate) body: Vec<u8>,
+}
+
+/// The engine's answer.
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    /// JSON body, if any (never sent with 204/304).
+    pub(crate) body: Option<Value>,
+}
+
+impl Outgoing {
+    fn json(status: u16, body: Value) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Some(body),
+        }
+    }
+
+    fn error(status: u16, message: String) -> Self {
+        Self::json(status, json!({ "errorMessages": [message] }))
+    }
+}
+
+/// Shared state of one fake: catalog, resources, faults, request log.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    pub(crate) catalog: Arc<Catalog>,
+    store: Mutex<Store>,
+    faults: Mutex<Faults>,
+    log: Mutex<Vec<RecordedRequest>>,
+    trace: AtomicU64,
+}
+
+/// Lock a mutex, ignoring poisoning (a panicking test must not break the others).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Engine {
+    /// An engine over `catalog`, with empty state.
+    pub(crate) fn new(catalog: Arc<Catalog>) -> Self {
+        Self {
+            catalog,
+            store: Mutex::new(Store::default()),
+            faults: Mutex::new(Faults::default()),
+            log: Mutex::new(Vec::new()),
+            trace: AtomicU64::new(1),
+        }
+    }
+
+    /// Recorded requests, oldest first.
+    pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.log).clone()
+    }
+
+    /// Forget recorded requests.
+    pub(crate) fn clear_requests(&self) {
+        lock(&self.log).clear();
+    }
+
+    /// Add a fault.
+    pub(crate) fn inject(&self, fault: Fault) {
+        lock(&self.faults).push(fault);
+    }
+
+    /// Remove all faults.
+    pub(crate) fn clear_faults(&self) {
+        lock(&self.faults).clear();
+    }
+
+    /// Forget all created resources.
+    pub(crate) fn reset_state(&self) {
+        lock(&self.store).clear();
+    }
+
+    /// Handle one request.
+    pub(crate) async fn handle(&self, req: Incoming) -> Outgoing {
+        let method = req.method.to_ascii_uppercase();
+        let query: Vec<(String, String)> = req
+            .query
+            .as_deref()
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let header = |name: &str| {
+            req.headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let content_type = header("content-type");
+        let auth_scheme = header("authorization").and_then(|v| {
+            let scheme = v
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            match scheme.as_str() {
+                "basic" => Some("Basic".to_string()),
+                "bearer" => Some("Bearer".to_string()),
+                _ => None,
+            }
+        });
+        let recorded_body = if req.body.is_empty() {
+            None
+        } else {
+            Some(
+                serde_json::from_slice::<Value>(&req.body).unwrap_or_else(|_| {
+                    Value::String(String::from_utf8_lossy(&req.body).into_owned())
+                }),
+            )
+        };
+        let route = self.catalog.routes.route(&method, &req.path);
+        let found = match &route {
+            RouteMatch::Found { index, params } => self
+                .catalog
+                .ops
+                .get(*index)
+                .map(|op| (op, params.as_slice())),
+            _ => None,
+        };
+        let label = found.map(|(op, _)| op.label.clone());
+
+        let fault = lock(&self.faults).take(&method, &req.path, label.as_deref());
+        let (mut out, violation) = if let Some(fault) = fault {
+            if !fault.delay.is_zero() {
+                tokio::time::sleep(fault.delay).await;
+            }
+            let body = fault
+                .body
+                .clone()
+                .unwrap_or_else(|| json!({"errorMessages": ["injected fault"]}));
+            let mut out = Outgoing::json(fault.status, body);
+            out.headers = fault.headers.clone();
+            (out, None)
+        } else if auth_scheme.is_none() {
+            (
+                Outgoing::error(
+                    401,
+                    "Client must be authenticated to access this resource.".to_string(),
+                ),
+                None,
+            )
+        } else {
+            match (&route, found) {
+                (_, Some((op, params))) => {
+                    let parts = RequestParts {
+                        path_params: params,
+                        query: &query,
+                        headers: &req.headers,
+                        content_type: content_type.as_deref(),
+                        body: &req.body,
+                    };
+                    let host = header("host").unwrap_or_else(|| "127.0.0.1".to_string());
+                    self.answer(
+                        op,
+                        &method,
+                        &req.path,
+                        &parts,
+                        recorded_body.as_ref(),
+                        &host,
+                    )
+                }
+                (RouteMatch::MethodNotAllowed { allowed }, None) => {
+                    let mut out = Outgoing::error(
+                        405,
+                        format!(
+                            "Method {method} is not allowed for {} (allowed: {})",
+                            req.path,
+                            allowed.join(", ")
+                        ),
+                    );
+                    out.headers.push(("allow".to_string(), allowed.join(", ")));
+                    (out, None)
+                }
+                _ => (
+                    Outgoing::error(404, format!("No operation matches {method} {}", req.path)),
+                    None,
+                ),
+            }
+        };
+
+        let trace = self.trace.fetch_add(1, Ordering::Relaxed);
+        out.headers
+            .push(("atl-traceid".to_string(), format!("{trace:016x}")));
+        if out.status == 204 || out.status == 304 {
+            out.body = None;
+        }
+        lock(&self.log).push(RecordedRequest {
+            method,
+            path: req.path,
+            query,
+            body: recorded_body,
+            content_type,
+            auth_scheme,
+            operation: label,
+            status: out.status,
+            violation,
+            at: SystemTime::now(),
+        });
+        out
+    }
+
+    /// Validate, then answer from state or synthesis. Returns the violation, if any.
+    fn answer(
+        &self,
+        op: &Operation,
+        method: &str,
+        path: &str,
+        parts: &RequestParts<'_>,
+        body: Option<&Value>,
+        host: &str,
+    ) -> (Outgoing, Option<String>) {
+        let empty = Map::new();
+        let defs = self.catalog.specs.get(op.spec).map_or(&empty, |s| &s.defs);
+        if op.validate {
+            let compiled = op.compiled.get_or_init(|| validate::compile(op, defs));
+            if let Err(rejection) = validate::validate(op, compiled, defs, parts) {
+                let violation = rejection.messages.join("; ");
+                let out = Outgoing::json(
+                    rejection.status,
+                    json!({"errorMessages": rejection.messages, "errors": {}}),
+                );
+                return (out, Some(violation));
+            }
+        }
+        let responder = Responder {
+            op,
+            defs,
+            base_url: format!("http://{host}"),
+        };
+        (
+            responder.respond(&self.store, method, path, parts, body),
+            None,
+        )
+    }
+}
+
+/// Builds the success answer of one operation, using and updating the store.
+struct Responder<'a> {
+    op: &'a Operation,
+    defs: &'a Map<String, Value>,
+    base_url: String,
+}
+
+impl Responder<'_> {
+    fn respond(
+        &self,
+        store: &Mutex<Store>,
+        method: &str,
+        path: &str,
+        parts: &RequestParts<'_>,
+        body: Option<&Value>,
+    ) -> Outgoing {
+        let op = self.op;
+        let status = op.response.status;
+        if op.creates {
+            let collection = canonical_collection(path);
+            let integer_id = self.schema().is_some_and(|s| {
+                declared_properties(s, self.defs)
+                    .get("id")
+                    .and_then(|id| effective_type(id, self.defs, 0))
+                    .as_deref()
+                    == Some("integer")
+            });
+            let record = lock(store).create(collection, body, integer_id);
+            return self.with_record(status, collection, &record);
+        }
+        let item_method = matches!(method, "GET" | "PUT" | "PATCH" | "DELETE");
+        if op.template.ends_with_var() && item_method {
+            let ident = parts
+                .path_params
+                .last()
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("");
+            let collection = canonical_collection(path.rfind('/').map_or("", |i| &path[..i]));
+            let mut guard = lock(store);
+            if guard.knows(collection) {
+                let record = match method {
+                    "GET" => guard.find(collection, ident),
+                    "DELETE" => guard.delete(collection, ident),
+                    _ => guard.update(collection, ident, body),
+                };
+                drop(guard);
+                return match record {
+                    Some(record) => self.with_record(status, collection, &record),
+                    None => Outgoing::error(404, format!("No resource at {path}")),
+                };
+            }
+            drop(guard);
+            let mut out = self.synthesized(status);
+            if let (Some(value), Some(schema)) = (out.body.as_mut(), self.schema()) {
+                echo_ident(value, schema, ident, self.defs);
+            }
+            return out;
+        }
+        let mut out = self.synthesized(status);
+        if method == "GET" {
+            let records = lock(store).list(canonical_collection(path));
+            if !records.is_empty()
+                && let (Some(value), Some(schema)) = (out.body.as_mut(), self.schema())
+            {
+                self.fill_list(value, schema, &records);
+            }
+        }
+        out
+    }
+
+    /// The response schema, when the response is synthesized from one.
+    fn schema(&self) -> Option<&Value> {
+        match &self.op.response.body {
+            ResponseBody::Schema(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The synthesized (or example, or empty) response.
+    fn synthesized(&self, status: u16) -> Outgoing {
+        let body = match &self.op.response.body {
+            ResponseBody::Empty => None,
+            ResponseBody::Schema(s) => Some(Synth::new(self.defs).instance(s)),
+            ResponseBody::Example(e) => Some(e.clone()),
+        };
+        Outgoing {
+            status,
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    /// The synthesized response overlaid with a record (plus `self`).
+    fn with_record(&self, status: u16, collection: &str, record: &Record) -> Outgoing {
+        let mut out = self.synthesized(status);
+        if let (Some(value), Some(schema)) = (out.body.as_mut(), self.schema()) {
+            let mut fields = record.fields.clone();
+            let id = match &record.id {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            fields.insert(
+                "self".to_string(),
+                Value::String(format!("{}{collection}/{id}", self.base_url)),
+            );
+            overlay(value, schema, &fields, self.defs);
+        }
+        out
+    }
+
+    /// Put stored records into a list response (top-level array, or the
+    /// `values`/`results`/first array-of-objects property of a page object).
+    fn fill_list(&self, value: &mut Value, schema: &Value, records: &[Record]) {
+        let synth = Synth::new(self.defs);
+        let items_of = |s: &Value| -> Option<Value> {
+            let resolved = ref_target(s, self.defs).unwrap_or(s);
+            resolved.get("items").cloned()
+        };
+        let build = |items: &Value| -> Vec<Value> {
+            records
+                .iter()
+                .map(|r| {
+                    let mut v = synth.instance(items);
+                    overlay(&mut v, items, &r.fields, self.defs);
+                    v
+                })
+                .collect()
+        };
+        if effective_type(schema, self.defs, 0).as_deref() == Some("array") {
+            if let Some(items) = items_of(schema) {
+                *value = Value::Array(build(&items));
+            }
+            return;
+        }
+        let declared = declared_properties(schema, self.defs);
+        let list_prop = ["values", "results"]
+            .iter()
+            .find(|name| declared.contains_key(**name))
+            .map(|s| (*s).to_string())
+            .or_else(|| {
+                declared
+                    .iter()
+                    .find(|(_, s)| effective_type(s, self.defs, 0).as_deref() == Some("array"))
+                    .map(|(k, _)| k.clone())
+            });
+        let Some(list_prop) = list_prop else { return };
+        let Some(items) = declared.get(&list_prop).and_then(items_of) else {
+            return;
+        };
+        if let Value::Object(map) = value {
+            map.insert(list_prop, Value::Array(build(&items)));
+            for count in ["total", "size"] {
+                if let Some(s) = declared.get(count)
+                    && let Some(n) = fit(&json!(records.len()), s, self.defs, 0)
+                {
+                    map.insert(count.to_string(), n);
+                }
+            }
+        }
+    }
+}
+
+/// Echo the item identifier of an unknown resource into `id` (numeric) or `key`.
+fn echo_ident(value: &mut Value, schema: &Value, ident: &str, defs: &Map<String, Value>) {
+    if ident.is_empty() {
+        return;
+    }
+    let declared = declared_properties(schema, defs);
+    let numeric = ident.bytes().all(|b| b.is_ascii_digit());
+    let target = if numeric || !declared.contains_key("key") {
+        "id"
+    } else {
+        "key"
+    };
+    if let (Some(prop), Value::Object(map)) = (declared.get(target), value)
+        && let Some(fitted) = fit(&Value::String(ident.to_string()), prop, defs, 0)
+    {
+        map.insert(target.to_string(), fitted);
+    }
+}

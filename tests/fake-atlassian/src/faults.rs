@@ -1,0 +1,195 @@
+//! Fault injection: canned answers for matching requests, before routing.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A canned answer for matching requests (see [`crate::FakeHandle::inject`]).
+///
+/// A fault matches a request when every criterion that is set matches:
+/// `method` (case-insensitive), `path_prefix` (a prefix of the request path,
+/// or equal to the operation label), `operation` (the full label such as
+/// `jira-platform#getProject`, or just the operationId). The first matching
+/// fault answers: after `delay`, with `status`, `headers` and `body`
+/// (default `{"errorMessages":["injected fault"]}`). `times` counts down;
+/// `None` keeps the fault until [`crate::FakeHandle::clear_faults`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    /// Only this HTTP method (any when `None`).
+    pub method: Option<String>,
+    /// Only paths starting with this (or the operation with this label).
+    pub path_prefix: Option<String>,
+    /// Only this operation (label or operationId).
+    pub operation: Option<String>,
+    /// Status to answer.
+    pub status: u16,
+    /// Extra response headers (e.g. `Retry-After`).
+    pub headers: Vec<(String, String)>,
+    /// Response body (JSON); `None` = `{"errorMessages":["injected fault"]}`.
+    pub body: Option<Value>,
+    /// Wait this long before answering.
+    pub delay: Duration,
+    /// Answer this many times, then disappear (`None` = until cleared).
+    pub times: Option<u32>,
+}
+
+impl Default for Fault {
+    fn default() -> Self {
+        Self {
+            method: None,
+            path_prefix: None,
+            operation: None,
+            status: 500,
+            headers: Vec::new(),
+            body: None,
+            delay: Duration::ZERO,
+            times: None,
+        }
+    }
+}
+
+impl Fault {
+    /// A fault answering `status` to every request (narrow it with the builders).
+    pub fn status(status: u16) -> Self {
+        Self {
+            status,
+            ..Self::default()
+        }
+    }
+
+    /// Only requests with this method.
+    #[must_use]
+    pub fn on_method(mut self, method: &str) -> Self {
+        self.method = Some(method.to_string());
+        self
+    }
+
+    /// Only requests whose path starts with `prefix`.
+    #[must_use]
+    pub fn on_path(mut self, prefix: &str) -> Self {
+        self.path_prefix = Some(prefix.to_string());
+        self
+    }
+
+    /// Only requests routed to this operation (label or operationId).
+    #[must_use]
+    pub fn on_operation(mut self, operation: &str) -> Self {
+        self.operation = Some(operation.to_string());
+        self
+    }
+
+    /// Add a response header.
+    #[must_use]
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Answer this JSON body.
+    #[must_use]
+    pub fn with_body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// Wait before answering.
+    #[must_use]
+    pub fn with_delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// Answer only `n` times.
+    #[must_use]
+    pub fn times(mut self, n: u32) -> Self {
+        self.times = Some(n);
+        self
+    }
+
+    /// Whether this fault applies to the request.
+    fn matches(&self, method: &str, path: &str, label: Option<&str>) -> bool {
+        let method_ok = self
+            .method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(method));
+        let path_ok = self
+            .path_prefix
+            .as_deref()
+            .is_none_or(|p| path.starts_with(p) || label == Some(p));
+        let op_ok = self.operation.as_deref().is_none_or(|o| {
+            label.is_some_and(|l| l == o || l.rsplit_once('#').is_some_and(|(_, id)| id == o))
+        });
+        method_ok && path_ok && op_ok && self.times != Some(0)
+    }
+}
+
+/// Injected faults, in injection order.
+#[derive(Debug, Default)]
+pub(crate) struct Faults {
+    list: Vec<Fault>,
+}
+
+impl Faults {
+    /// Add a fault.
+    pub(crate) fn push(&mut self, fault: Fault) {
+        self.list.push(fault);
+    }
+
+    /// Remove all faults.
+    pub(crate) fn clear(&mut self) {
+        self.list.clear();
+    }
+
+    /// The first fault matching the request, counting down its `times`.
+    pub(crate) fn take(&mut self, method: &str, path: &str, label: Option<&str>) -> Option<Fault> {
+        let index = self
+            .list
+            .iter()
+            .position(|f| f.matches(method, path, label))?;
+        let fault = self.list.get_mut(index)?;
+        let answer = fault.clone();
+        if let Some(n) = fault.times.as_mut() {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.list.remove(index);
+            }
+        }
+        Some(answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_count_down_and_criteria_apply() {
+        let mut faults = Faults::default();
+        faults.push(
+            Fault::status(503)
+                .on_path("/rest/api/3/project")
+                .on_method("get")
+                .times(2),
+        );
+        assert!(faults.take("POST", "/rest/api/3/project", None).is_none());
+        assert!(
+            faults
+                .take("GET", "/rest/api/3/project/ABC", None)
+                .is_some()
+        );
+        assert!(faults.take("GET", "/rest/api/3/project", None).is_some());
+        assert!(faults.take("GET", "/rest/api/3/project", None).is_none());
+        faults.push(Fault::status(429).on_operation("getProject"));
+        assert!(
+            faults
+                .take("GET", "/x", Some("jira-platform#getProject"))
+                .is_some()
+        );
+        assert!(
+            faults
+                .take("GET", "/x", Some("jira-platform#getProjects"))
+                .is_none()
+        );
+        assert!(faults.take("GET", "/x", None).is_none());
+    }
+}

@@ -1,0 +1,291 @@
+//! An in-memory fake of the Atlassian Cloud REST APIs, bound to 127.0.0.1.
+//!
+//! It reads Atlassian's OpenAPI 3.0 spec files (raw JSON; an independent
+//! reading, not shared with the code generator), routes each request to its
+//! operation by path template, validates path, query, header and JSON body
+//! against the operation's schemas, answers `400` with the violations in
+//! Jira's error shape (`{"errorMessages":[...],"errors":{}}`), keeps state for
+//! created resources, synthesizes schema-valid responses for everything else,
+//! records every request, and can inject faults per route.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), fake_atlassian::FakeError> {
+//! let dir = fake_atlassian::find_specs_dir().ok_or_else(|| fake_atlassian::FakeError::NoSpecs {
+//!     dir: "specs/cache".into(),
+//!     expected: "jira-platform.json".into(),
+//! })?;
+//! let fake = fake_atlassian::FakeAtlassian::load(&dir)?.serve(0).await?;
+//! println!("{}", fake.base_url());
+//! fake.shutdown();
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Modules: `spec` (loading), `convert` (OpenAPI → JSON Schema, spec defect
+//! corrections), `router` (path templates), `validate` (requests), `synth`
+//! (responses), `state` (resources), `faults`, `record`, `engine` (the
+//! pipeline), `server` (axum glue).
+
+mod convert;
+mod engine;
+mod error;
+mod faults;
+mod record;
+mod router;
+mod server;
+mod spec;
+mod state;
+mod synth;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+pub use error::FakeError;
+pub use faults::Fault;
+pub use record::RecordedRequest;
+pub use server::FakeHandle;
+pub use spec::{KNOWN_SPECS, SpecFile};
+
+use engine::Engine;
+use spec::{Catalog, ResponseBody};
+use synth::Synth;
+
+/// A route of a lenient fake built without specs (see [`FakeAtlassian::from_routes`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteDef {
+    /// HTTP method, e.g. `"GET"`.
+    pub method: String,
+    /// Full path template, mount included, e.g. `/rest/api/3/project/{projectIdOrKey}`.
+    pub path: String,
+    /// Label recorded for matching requests.
+    pub operation: String,
+    /// OpenAPI schema of the JSON response (`None` answers `{}`).
+    pub response_schema: Option<Value>,
+}
+
+/// One operation the fake serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationInfo {
+    /// `jira-platform#getProject`, or `spec#METHOD /path` without an operationId.
+    pub label: String,
+    /// Upper-case HTTP method.
+    pub method: String,
+    /// Full path template, mount included.
+    pub path: String,
+}
+
+/// Result of [`FakeAtlassian::self_check`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SelfCheck {
+    /// Operations checked.
+    pub operations: usize,
+    /// Synthesized responses checked against their schema.
+    pub responses_checked: usize,
+    /// Request schemas that do not compile (`label: part: error`).
+    pub compile_problems: Vec<String>,
+    /// Synthesized responses that their own schema rejects (`label: error`).
+    pub invalid_responses: Vec<String>,
+}
+
+/// The fake, loaded and ready to serve (or to answer in-process with [`FakeAtlassian::call`]).
+#[derive(Debug, Clone)]
+pub struct FakeAtlassian {
+    engine: Arc<Engine>,
+}
+
+impl FakeAtlassian {
+    /// Load every known spec file present in `dir` (see [`KNOWN_SPECS`]).
+    ///
+    /// # Errors
+    /// [`FakeError::NoSpecs`] when none is present (naming the directory and the
+    /// expected file names); I/O, JSON or structure errors of a present file.
+    pub fn load(dir: &Path) -> Result<Self, FakeError> {
+        let catalog = Catalog::load(dir)?;
+        Ok(Self {
+            engine: Arc::new(Engine::new(Arc::new(catalog))),
+        })
+    }
+
+    /// A new fake over the same loaded specs, with no resources, faults or
+    /// recorded requests (loading the specs once for many tests).
+    pub fn fresh(&self) -> Self {
+        Self {
+            engine: Arc::new(Engine::new(self.engine.catalog.clone())),
+        }
+    }
+
+    /// A lenient fake without specs: only the given routes, no validation,
+    /// responses synthesized from each route's response schema (`{}` without one).
+    /// Authentication, state, faults and recording work as with specs.
+    pub fn from_routes(routes: Vec<RouteDef>) -> Self {
+        Self {
+            engine: Arc::new(Engine::new(Arc::new(Catalog::from_routes(routes)))),
+        }
+    }
+
+    /// Bind `127.0.0.1:port` (0 = ephemeral) and serve in a tokio task.
+    ///
+    /// # Errors
+    /// [`FakeError::Bind`] when the port cannot be bound.
+    pub async fn serve(self, port: u16) -> Result<FakeHandle, FakeError> {
+        server::serve(self.engine, port).await
+    }
+
+    /// An axum router answering every request (for embedding, or `oneshot` tests).
+    pub fn router(&self) -> axum::Router {
+        server::router(self.engine.clone())
+    }
+
+    /// Answer one request in-process, exactly as the server would.
+    pub async fn call(&self, request: axum::extract::Request) -> axum::response::Response {
+        server::call(&self.engine, request).await
+    }
+
+    /// Number of operations served.
+    pub fn operation_count(&self) -> usize {
+        self.engine.catalog.ops.len()
+    }
+
+    /// Number of spec files loaded (0 for [`FakeAtlassian::from_routes`]).
+    pub fn spec_count(&self) -> usize {
+        self.engine.catalog.spec_count()
+    }
+
+    /// Stems of the loaded spec files, in load order.
+    pub fn spec_names(&self) -> Vec<String> {
+        self.engine
+            .catalog
+            .specs
+            .iter()
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
+    /// Every operation served, in spec order.
+    pub fn operations(&self) -> Vec<OperationInfo> {
+        self.engine
+            .catalog
+            .ops
+            .iter()
+            .map(|op| OperationInfo {
+                label: op.label.clone(),
+                method: op.method.clone(),
+                path: op.template.text.clone(),
+            })
+            .collect()
+    }
+
+    /// Every request received so far, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.engine.requests()
+    }
+
+    /// Forget the recorded requests.
+    pub fn clear_requests(&self) {
+        self.engine.clear_requests();
+    }
+
+    /// Add a fault.
+    pub fn inject(&self, fault: Fault) {
+        self.engine.inject(fault);
+    }
+
+    /// Remove every fault.
+    pub fn clear_faults(&self) {
+        self.engine.clear_faults();
+    }
+
+    /// Forget every created resource.
+    pub fn reset_state(&self) {
+        self.engine.reset_state();
+    }
+
+    /// Check `body` against the success response schema of the operation labelled
+    /// `operation` (e.g. `jira-platform#getProject`), as a response (readOnly
+    /// properties required).
+    ///
+    /// # Errors
+    /// The violations (`/pointer: message`), or why no check is possible.
+    pub fn check_response(&self, operation: &str, body: &Value) -> Result<(), Vec<String>> {
+        let catalog = &self.engine.catalog;
+        let op = catalog
+            .ops
+            .iter()
+            .find(|op| op.label == operation)
+            .ok_or_else(|| vec![format!("no operation labelled {operation}")])?;
+        let ResponseBody::Schema(schema) = &op.response.body else {
+            return Err(vec![format!("{operation} has no JSON response schema")]);
+        };
+        let empty = serde_json::Map::new();
+        let defs = catalog.specs.get(op.spec).map_or(&empty, |s| &s.defs);
+        let validator = validate::build_validator(schema, defs, false).map_err(|e| vec![e])?;
+        let errors: Vec<String> = validator
+            .iter_errors(body)
+            .map(|e| format!("{}: {e}", e.instance_path().as_str()))
+            .collect();
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    /// Compile every request validator and check every synthesized response
+    /// against its own (converted) schema. Slow (seconds): meant for tests and CI.
+    pub fn self_check(&self) -> SelfCheck {
+        let catalog = &self.engine.catalog;
+        let mut check = SelfCheck {
+            operations: catalog.ops.len(),
+            ..SelfCheck::default()
+        };
+        let empty = serde_json::Map::new();
+        for op in &catalog.ops {
+            let defs = catalog.specs.get(op.spec).map_or(&empty, |s| &s.defs);
+            if op.validate {
+                let compiled = op.compiled.get_or_init(|| validate::compile(op, defs));
+                check.compile_problems.extend(
+                    compiled
+                        .problems
+                        .iter()
+                        .map(|p| format!("{}: {p}", op.label)),
+                );
+            }
+            let ResponseBody::Schema(schema) = &op.response.body else {
+                continue;
+            };
+            let instance = Synth::new(defs).instance(schema);
+            check.responses_checked += 1;
+            match validate::build_validator(schema, defs, false) {
+                Ok(validator) => {
+                    if let Some(error) = validator.iter_errors(&instance).next() {
+                        check.invalid_responses.push(format!(
+                            "{}: {}: {error}",
+                            op.label,
+                            error.instance_path().as_str()
+                        ));
+                    }
+                }
+                Err(e) => check
+                    .compile_problems
+                    .push(format!("{}: response: {e}", op.label)),
+            }
+        }
+        check
+    }
+}
+
+/// The directory holding the spec files: `$GOJIRA_SPECS_DIR`, else
+/// `<workspace root>/specs/cache`, else `<workspace root>/../shared/specs`
+/// (workspace root = this crate's directory `/../..`). A directory counts only
+/// if it contains `jira-platform.json`.
+pub fn find_specs_dir() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("..");
+    let candidates = [
+        std::env::var_os("GOJIRA_SPECS_DIR").map(PathBuf::from),
+        Some(root.join("specs").join("cache")),
+        Some(root.join("..").join("shared").join("specs")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|dir| dir.join("jira-platform.json").is_file())
+}
