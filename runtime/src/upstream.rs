@@ -122,6 +122,11 @@ impl Upstream {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             let bytes = response.bytes().await.map_err(|e| {
                 ToolError::upstream_unavailable(format!(
                     "{operation}: response was cut off ({})",
@@ -135,13 +140,14 @@ impl Upstream {
                 )));
             }
             let body = if bytes.is_empty() {
-                None
+                // Atlassian answers some long-running operations with 303 and a task URL.
+                location.map(|l| serde_json::json!({ "status": status, "location": l }))
             } else {
                 Some(serde_json::from_slice::<Value>(&bytes).unwrap_or_else(|_| {
                     Value::String(String::from_utf8_lossy(&bytes).chars().take(2000).collect())
                 }))
             };
-            if (200..300).contains(&status) {
+            if (200..400).contains(&status) {
                 Ok(UpstreamResponse {
                     status,
                     body,

@@ -488,7 +488,10 @@ mod tests {
         assert_eq!(fix_pattern("\\p{Digit}+\n"), "\\d+");
         let java = "^\\p{L}[\\p{L}\\p{Digit}_]{1,255}-\\p{Digit}{1,255}$";
         let fixed = fix_pattern(java);
-        assert_eq!(fixed, "^[A-Za-z\\u00C0-\\uFFFF][A-Za-z\\u00C0-\\uFFFF\\d_]{1,255}-\\d{1,255}$");
+        assert_eq!(
+            fixed,
+            "^[A-Za-z\\u00C0-\\uFFFF][A-Za-z\\u00C0-\\uFFFF\\d_]{1,255}-\\d{1,255}$"
+        );
         let validator = jsonschema::draft7::new(&json!({"pattern": fixed})).unwrap();
         assert!(validator.is_valid(&json!("ABC-12")));
         assert!(validator.is_valid(&json!("ÄBC-12")));

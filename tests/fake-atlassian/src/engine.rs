@@ -2,6 +2,7 @@
 //! route → faults → authentication → 404/405 → validation → state and synthesis,
 //! with every request recorded.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
@@ -291,9 +292,16 @@ impl Responder<'_> {
         let op = self.op;
         let status = op.response.status;
         if op.creates {
-            let collection = canonical_collection(path);
+            let target = if op.template.text.ends_with("/create") {
+                path.trim_end_matches('/')
+                    .rsplit_once('/')
+                    .map_or("", |(c, _)| c)
+            } else {
+                path
+            };
+            let collection = canonical_collection(target);
             let integer_id = self.schema().is_some_and(|s| {
-                declared_properties(s, self.defs)
+                declared_properties(&s, self.defs)
                     .get("id")
                     .and_then(|id| effective_type(id, self.defs, 0))
                     .as_deref()
@@ -302,7 +310,7 @@ impl Responder<'_> {
             let record = lock(store).create(collection, body, integer_id);
             return self.with_record(status, collection, &record);
         }
-        let item_method = matches!(method, "GET" | "PUT" | "PATCH" | "DELETE");
+        let item_method = matches!(method, "GET" | "PUT" | "PATCH" | "POST" | "DELETE");
         if op.template.ends_with_var() && item_method {
             let ident = parts
                 .path_params
@@ -326,7 +334,7 @@ impl Responder<'_> {
             drop(guard);
             let mut out = self.synthesized(status);
             if let (Some(value), Some(schema)) = (out.body.as_mut(), self.schema()) {
-                echo_ident(value, schema, ident, self.defs);
+                echo_ident(value, &schema, ident, self.defs);
             }
             return out;
         }
@@ -336,17 +344,19 @@ impl Responder<'_> {
             if !records.is_empty()
                 && let (Some(value), Some(schema)) = (out.body.as_mut(), self.schema())
             {
-                self.fill_list(value, schema, &records);
+                self.fill_list(value, &schema, &records);
             }
         }
         out
     }
 
-    /// The response schema, when the response is synthesized from one.
-    fn schema(&self) -> Option<&Value> {
+    /// The response schema: the declared one, or one inferred from the example
+    /// (so that records can be overlaid on example responses too).
+    fn schema(&self) -> Option<Cow<'_, Value>> {
         match &self.op.response.body {
-            ResponseBody::Schema(s) => Some(s),
-            _ => None,
+            ResponseBody::Schema(s) => Some(Cow::Borrowed(s)),
+            ResponseBody::Example(e) => Some(Cow::Owned(infer_schema(e))),
+            ResponseBody::Empty => None,
         }
     }
 
@@ -377,7 +387,7 @@ impl Responder<'_> {
                 "self".to_string(),
                 Value::String(format!("{}{collection}/{id}", self.base_url)),
             );
-            overlay(value, schema, &fields, self.defs);
+            overlay(value, &schema, &fields, self.defs);
         }
         out
     }
@@ -450,5 +460,25 @@ fn echo_ident(value: &mut Value, schema: &Value, ident: &str, defs: &Map<String,
         && let Some(fitted) = fit(&Value::String(ident.to_string()), prop, defs, 0)
     {
         map.insert(target.to_string(), fitted);
+    }
+}
+
+/// A loose schema describing an example value (types of its fields), used to
+/// overlay records on responses that only have an example.
+fn infer_schema(example: &Value) -> Value {
+    match example {
+        Value::Object(map) => {
+            let properties: Map<String, Value> = map
+                .iter()
+                .map(|(k, v)| (k.clone(), infer_schema(v)))
+                .collect();
+            json!({"type": "object", "properties": properties})
+        }
+        Value::Array(_) => json!({"type": "array"}),
+        Value::String(_) => json!({"type": "string"}),
+        Value::Number(n) if n.is_i64() || n.is_u64() => json!({"type": "integer"}),
+        Value::Number(_) => json!({"type": "number"}),
+        Value::Bool(_) => json!({"type": "boolean"}),
+        Value::Null => json!({}),
     }
 }

@@ -88,6 +88,9 @@ pub struct SelfCheck {
     pub compile_problems: Vec<String>,
     /// Synthesized responses that their own schema rejects (`label: error`).
     pub invalid_responses: Vec<String>,
+    /// Minimal JSON request bodies (synthesized from the request schema) that
+    /// the fake's own request validation rejects (`label: violation`).
+    pub rejected_requests: Vec<String>,
 }
 
 /// The fake, loaded and ready to serve (or to answer in-process with [`FakeAtlassian::call`]).
@@ -226,7 +229,11 @@ impl FakeAtlassian {
             .iter_errors(body)
             .map(|e| format!("{}: {e}", e.instance_path().as_str()))
             .collect();
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     /// Compile every request validator and check every synthesized response
@@ -248,6 +255,14 @@ impl FakeAtlassian {
                         .iter()
                         .map(|p| format!("{}: {p}", op.label)),
                 );
+                if let Some(schema) = op.body.as_ref().and_then(|b| b.json_schema.as_ref())
+                    && let Some(violation) =
+                        compiled.body_violation(&Synth::new(defs).instance(schema))
+                {
+                    check
+                        .rejected_requests
+                        .push(format!("{}: {violation}", op.label));
+                }
             }
             let ResponseBody::Schema(schema) = &op.response.body else {
                 continue;

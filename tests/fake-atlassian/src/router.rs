@@ -69,6 +69,16 @@ impl Template {
         self.text.rfind('/').map(|i| &self.text[..i])
     }
 
+    /// The collection template a POST on this template creates in: the
+    /// template itself, or its parent for `.../create`.
+    pub(crate) fn create_collection(&self) -> Option<&str> {
+        match self.segments.last() {
+            Some(Segment::Literal(last)) if last == "create" => self.parent_text(),
+            Some(_) => Some(&self.text),
+            None => None,
+        }
+    }
+
     /// Match decoded request segments; returns captured variables and a score.
     fn matches(&self, request: &[String]) -> Option<(Vec<(String, String)>, Score)> {
         if request.len() != self.segments.len() {

@@ -167,7 +167,8 @@ pub(crate) struct Operation {
     pub(crate) response: ResponseSpec,
     /// Whether requests are validated (false for lenient routes).
     pub(crate) validate: bool,
-    /// POST on a collection that also has an item template (`C` and `C/{id}`).
+    /// POST on a collection that also has an item template (`C` and `C/{id}`),
+    /// or on `C/create` (the Assets and Automation spelling).
     pub(crate) creates: bool,
     /// Validators, compiled on first use.
     pub(crate) compiled: OnceLock<CompiledOp>,
@@ -263,8 +264,9 @@ impl Catalog {
             .filter_map(|op| op.template.parent_text().map(|p| (op.spec, p.to_string())))
             .collect();
         for op in &mut self.ops {
-            op.creates =
-                op.method == "POST" && parents.contains(&(op.spec, op.template.text.clone()));
+            let collection = op.template.create_collection();
+            op.creates = op.method == "POST"
+                && collection.is_some_and(|c| parents.contains(&(op.spec, c.to_string())));
         }
         let mut routes = RouteTable::default();
         for op in &self.ops {

@@ -32,6 +32,17 @@ pub(crate) struct CompiledOp {
     pub(crate) problems: Vec<String>,
 }
 
+impl CompiledOp {
+    /// The first violation of `body` against the body schema, if any.
+    pub(crate) fn body_violation(&self, body: &Value) -> Option<String> {
+        let validator = self.body.as_ref()?;
+        validator
+            .iter_errors(body)
+            .next()
+            .map(|e| format!("{}: {e}", e.instance_path().as_str()))
+    }
+}
+
 /// Why a request is rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Rejection {

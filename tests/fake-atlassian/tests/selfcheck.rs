@@ -24,14 +24,22 @@ fn loads_all_nine_specs_quickly() {
         fake.spec_count(),
         fake.operation_count()
     );
-    assert_eq!(fake.spec_count(), 9, "specs loaded: {:?}", fake.spec_names());
+    assert_eq!(
+        fake.spec_count(),
+        9,
+        "specs loaded: {:?}",
+        fake.spec_names()
+    );
     let expected: Vec<String> = KNOWN_SPECS.iter().map(|s| s.stem.to_string()).collect();
     assert_eq!(fake.spec_names(), expected);
     // SOURCES.md: 616 + 105 + 71 + 61 + 130 + 218 + 47 + 10 + 14 (+ 10 automation aliases).
     assert!(fake.operation_count() >= 1272, "{}", fake.operation_count());
     let labels: Vec<String> = fake.operations().into_iter().map(|o| o.label).collect();
     assert!(labels.contains(&"jira-platform#getProject".to_string()));
-    assert!(labels.contains(&"user-management#GET /users/{account_id}/manage".to_string()) || labels.iter().any(|l| l.starts_with("user-management#GET ")));
+    assert!(
+        labels.contains(&"user-management#GET /users/{account_id}/manage".to_string())
+            || labels.iter().any(|l| l.starts_with("user-management#GET "))
+    );
 }
 
 #[test]
@@ -59,6 +67,22 @@ fn every_schema_compiles_and_every_synthesized_response_is_valid() {
     for p in &check.invalid_responses {
         eprintln!("INVALID {p}");
     }
-    assert!(check.compile_problems.is_empty(), "{} schemas do not compile", check.compile_problems.len());
-    assert!(check.invalid_responses.is_empty(), "{} invalid synthesized responses", check.invalid_responses.len());
+    for p in &check.rejected_requests {
+        eprintln!("REJECTED {p}");
+    }
+    assert!(
+        check.rejected_requests.is_empty(),
+        "{} minimal request bodies rejected",
+        check.rejected_requests.len()
+    );
+    assert!(
+        check.compile_problems.is_empty(),
+        "{} schemas do not compile",
+        check.compile_problems.len()
+    );
+    assert!(
+        check.invalid_responses.is_empty(),
+        "{} invalid synthesized responses",
+        check.invalid_responses.len()
+    );
 }

@@ -28,7 +28,8 @@ pub fn loaded() -> &'static FakeAtlassian {
             );
         };
         let started = Instant::now();
-        let fake = FakeAtlassian::load(&dir).unwrap_or_else(|e| panic!("loading specs from {}: {e}", dir.display()));
+        let fake = FakeAtlassian::load(&dir)
+            .unwrap_or_else(|e| panic!("loading specs from {}: {e}", dir.display()));
         eprintln!(
             "loaded {} operations from {} specs in {:?} ({})",
             fake.operation_count(),
@@ -65,14 +66,28 @@ impl Resp {
     pub fn errors(&self) -> String {
         self.body["errorMessages"]
             .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" | "))
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            })
             .unwrap_or_default()
     }
 }
 
 /// Send a request in-process (`auth` is the whole Authorization value, or None).
-pub async fn send(fake: &FakeAtlassian, method: &str, uri: &str, auth: Option<&str>, body: Option<Value>) -> Resp {
-    let mut builder = Request::builder().method(method).uri(uri).header("host", "fake.test");
+pub async fn send(
+    fake: &FakeAtlassian,
+    method: &str,
+    uri: &str,
+    auth: Option<&str>,
+    body: Option<Value>,
+) -> Resp {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "fake.test");
     if let Some(auth) = auth {
         builder = builder.header("authorization", auth);
     }
@@ -90,13 +105,20 @@ pub async fn send(fake: &FakeAtlassian, method: &str, uri: &str, auth: Option<&s
         .iter()
         .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
     let body = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("non-JSON body ({e}): {}", String::from_utf8_lossy(&bytes)))
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("non-JSON body ({e}): {}", String::from_utf8_lossy(&bytes)))
     };
-    Resp { status, headers, body }
+    Resp {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// GET with Basic auth.
@@ -107,10 +129,20 @@ pub async fn get(fake: &FakeAtlassian, uri: &str) -> Resp {
 /// One HTTP/1.1 request over a fresh TCP connection (`Connection: close`),
 /// written by hand on a std socket (in a blocking task) to stay independent of
 /// any HTTP client library.
-pub async fn tcp(base_url: &str, method: &str, path: &str, auth: Option<&str>, body: Option<&Value>) -> Resp {
+pub async fn tcp(
+    base_url: &str,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<&Value>,
+) -> Resp {
     let host = base_url.trim_start_matches("http://").to_string();
-    let payload = body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAccept: application/json\r\n");
+    let payload = body
+        .map(|b| serde_json::to_vec(b).unwrap())
+        .unwrap_or_default();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAccept: application/json\r\n"
+    );
     if let Some(auth) = auth {
         head.push_str(&format!("Authorization: {auth}\r\n"));
     }
@@ -131,13 +163,28 @@ pub async fn tcp(base_url: &str, method: &str, path: &str, auth: Option<&str>, b
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     let mut lines = head.lines();
-    let status: u16 = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    let body = if body.is_empty() { Value::Null } else { serde_json::from_str(body).unwrap() };
-    Resp { status, headers, body }
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).unwrap()
+    };
+    Resp {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// Resident set size of this process, in MiB (Linux), for load reports.

@@ -1,0 +1,242 @@
+//! Test harness: the real `gojira-mcp` binary, started as a child process
+//! against our fake Atlassian, and a real rmcp client over real HTTP.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use fake_atlassian::{FakeAtlassian, FakeHandle};
+use rmcp::ServiceExt;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
+    ProtocolVersion,
+};
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use serde_json::{Map, Value, json};
+
+/// Path of the binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_gojira-mcp");
+
+/// Starts the fake Atlassian from the real specs, or fails with a clear message.
+pub async fn start_fake() -> FakeHandle {
+    let dir = fake_atlassian::find_specs_dir().unwrap_or_else(|| {
+        panic!(
+            "the Atlassian spec files are needed by the end-to-end tests and none were found: \
+             run `cargo xtask fetch-specs` or set GOJIRA_SPECS_DIR"
+        )
+    });
+    FakeAtlassian::load(&dir)
+        .expect("fake Atlassian loads the specs")
+        .serve(0)
+        .await
+        .expect("fake Atlassian binds")
+}
+
+/// A running server child process. Killed on drop.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// The MCP endpoint.
+    pub fn mcp_url(&self) -> String {
+        format!("{}/mcp", self.base)
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+}
+
+/// Environment pointing every product at the fake.
+pub fn fake_env(fake: &FakeHandle, groups: &str) -> BTreeMap<String, String> {
+    let base = fake.base_url();
+    [
+        ("GOJIRA_ENABLED_GROUPS", groups),
+        ("MCP_PORT", "0"),
+        ("ATLASSIAN_SITE_URL", base.as_str()),
+        ("ATLASSIAN_API_BASE_URL", base.as_str()),
+        ("ATLASSIAN_EMAIL", "e2e@example.com"),
+        ("ATLASSIAN_API_TOKEN", "e2e-secret-token"),
+        ("GOJIRA_ASSETS_WORKSPACE_ID", "ws-1"),
+        ("GOJIRA_ORG_ID", "org-1"),
+        ("GOJIRA_ENABLE_ORG_ADMIN", "true"),
+        ("GOJIRA_ORG_ADMIN_TOKEN", "e2e-org-key"),
+        ("LOG_LEVEL", "info"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// Every group the catalog declares, comma-separated.
+pub fn all_groups() -> String {
+    gojira_generated::GROUPS
+        .iter()
+        .map(|g| g.name)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn command(args: &[&str], env: &BTreeMap<String, String>) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_clear()
+        .envs(env)
+        .current_dir(std::env::temp_dir()) // no stray .env
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Starts `gojira-mcp serve` and waits for its ready line.
+pub fn start_server(env: &BTreeMap<String, String>) -> Server {
+    let mut child = command(&["serve"], env).spawn().expect("spawn gojira-mcp");
+    let stderr = child.stderr.take().expect("stderr");
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel();
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("gojira-mcp ready: http://") {
+                let addr = rest.split('/').next().unwrap_or_default().to_owned();
+                let _ = tx.send(addr);
+            }
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let addr = match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(addr) => addr,
+        Err(_) => {
+            let _ = child.kill();
+            panic!(
+                "server did not become ready: {}",
+                lines.lock().unwrap().join("\n")
+            );
+        }
+    };
+    Server {
+        child,
+        base: format!("http://{addr}"),
+        stderr: lines,
+    }
+}
+
+/// Runs the binary to completion (for start-up failures); returns (success, stderr).
+pub fn run_to_exit(args: &[&str], env: &BTreeMap<String, String>) -> (bool, String) {
+    let out = command(args, env).output().expect("run gojira-mcp");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub type Client = RunningService<RoleClient, ClientConfig>;
+
+/// An rmcp client over Streamable HTTP, negotiating `version` with `initialize`.
+pub async fn connect(server: &Server, version: ProtocolVersion) -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let transport = StreamableHttpClientTransport::from_uri(server.mcp_url());
+    ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("gojira-e2e", "0.1.0"),
+    )
+    .with_protocol_version(version)
+    .serve(transport)
+    .await
+    .expect("client connects")
+}
+
+/// Calls a tool with JSON arguments.
+pub async fn call(
+    client: &Client,
+    name: &str,
+    args: Value,
+) -> Result<CallToolResult, rmcp::ServiceError> {
+    let mut params = CallToolRequestParams::new(name.to_owned());
+    params.arguments = args.as_object().cloned();
+    client.call_tool(params).await
+}
+
+/// The text of a result's first content block.
+pub fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A minimal instance of a JSON schema: required properties only.
+pub fn minimal(schema: &Value) -> Value {
+    if let Some(first) = schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .and_then(|e| e.first())
+    {
+        return first.clone();
+    }
+    let ty = match schema.get("type") {
+        Some(Value::String(t)) => t.as_str(),
+        Some(Value::Array(types)) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or("null"),
+        _ => "object",
+    };
+    match ty {
+        "string" => json!("10000"),
+        "integer" => json!(
+            schema
+                .get("minimum")
+                .and_then(Value::as_i64)
+                .unwrap_or(10000)
+                .max(1)
+        ),
+        "number" => json!(1.0),
+        "boolean" => json!(false),
+        "array" => {
+            let n = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0);
+            let item = minimal(schema.get("items").unwrap_or(&json!({})));
+            Value::Array((0..n).map(|_| item.clone()).collect())
+        }
+        "null" => Value::Null,
+        _ => {
+            let mut out = Map::new();
+            let props = schema.get("properties").and_then(Value::as_object);
+            for name in schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let Some(name) = name.as_str() else { continue };
+                let prop = props
+                    .and_then(|p| p.get(name))
+                    .cloned()
+                    .unwrap_or(json!({"type": "string"}));
+                out.insert(name.to_owned(), minimal(&prop));
+            }
+            Value::Object(out)
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! End to end: the real binary, a real MCP client over real HTTP, and the
+//! fake Atlassian validating every upstream request against the specs.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use rmcp::model::ProtocolVersion;
+use serde_json::{Value, json};
+
+/// Spec file stem of each product, to match the fake's operation labels.
+fn spec_stem(product: &str) -> &'static str {
+    gojira_generated::PRODUCTS
+        .iter()
+        .find(|p| p.key == product)
+        .map(|p| p.spec.trim_end_matches(".json"))
+        .expect("known product")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_list_follows_the_group_allowlist() {
+    let fake = start_fake().await;
+    let server = start_server(&fake_env(&fake, "read_projects,read_agile"));
+    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    let names: BTreeSet<String> = tools.iter().map(|t| t.name.to_string()).collect();
+    let expected: BTreeSet<String> = gojira_generated::TOOLSETS
+        .iter()
+        .flat_map(|set| set.iter())
+        .filter(|t| t.group == "read_projects" || t.group == "read_agile")
+        .map(|t| t.name.to_owned())
+        .collect();
+    assert_eq!(names, expected);
+    assert!(names.contains("jira.getProject"));
+    assert!(!names.contains("jira.createProject"));
+    for tool in &tools {
+        assert!(
+            tool.title.as_deref().is_some_and(|t| !t.is_empty()),
+            "{} has a title",
+            tool.name
+        );
+        let ann = tool.annotations.as_ref().expect("annotations");
+        assert_eq!(ann.read_only_hint, Some(true), "{} is read-only", tool.name);
+        assert_eq!(ann.destructive_hint, Some(false));
+        assert!(ann.idempotent_hint.is_some() && ann.open_world_hint.is_some());
+        assert_eq!(tool.input_schema.get("type"), Some(&json!("object")));
+        assert!(
+            !serde_json::to_string(&*tool.input_schema)
+                .unwrap()
+                .contains("$ref")
+        );
+    }
+    client.cancel().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tool_sends_a_request_the_fake_accepts() {
+    let fake = start_fake().await;
+    let server = start_server(&fake_env(&fake, &all_groups()));
+    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    assert!(tools.len() >= 25, "at least 25 tools, got {}", tools.len());
+    let mut failures = Vec::new();
+    for tool in &tools {
+        // Each call sees a fresh fake, where unknown ids are synthesized.
+        fake.reset_state();
+        fake.clear_requests();
+        let args = minimal(&Value::Object((*tool.input_schema).clone()));
+        let result = call(&client, &tool.name, args.clone())
+            .await
+            .expect("tools/call");
+        let requests = fake.requests();
+        let spec = gojira_generated::TOOLSETS
+            .iter()
+            .flat_map(|s| s.iter())
+            .find(|t| t.name == tool.name)
+            .expect("generated spec");
+        match requests.as_slice() {
+            [req] => {
+                if result.is_error == Some(true)
+                    || req.violation.is_some()
+                    || !(200..400).contains(&req.status)
+                {
+                    failures.push(format!(
+                        "{} {args}: status {} violation {:?} result {}",
+                        tool.name,
+                        req.status,
+                        req.violation,
+                        text(&result)
+                    ));
+                }
+                if let Some((_, op_id)) = spec.operation.split_once('#')
+                    && !op_id.contains(' ')
+                {
+                    let expected = format!("{}#{op_id}", spec_stem(spec.product));
+                    if req.operation.as_deref() != Some(expected.as_str()) {
+                        failures.push(format!(
+                            "{}: fake saw {:?}, expected {expected}",
+                            tool.name, req.operation
+                        ));
+                    }
+                }
+                assert_eq!(
+                    req.auth_scheme.as_deref(),
+                    Some(if spec.product == "org" {
+                        "Bearer"
+                    } else {
+                        "Basic"
+                    })
+                );
+                assert!(
+                    result.structured_content.is_some(),
+                    "{} returns structuredContent",
+                    tool.name
+                );
+            }
+            other => failures.push(format!(
+                "{}: expected one upstream request, saw {}",
+                tool.name,
+                other.len()
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} tools failed:\n{}",
+        failures.len(),
+        tools.len(),
+        failures.join("\n")
+    );
+    client.cancel().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_arguments_are_tool_errors_naming_the_field() {
+    let fake = start_fake().await;
+    let server = start_server(&fake_env(&fake, &all_groups()));
+    let client = connect(&server, ProtocolVersion::V_2025_06_18).await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    for tool in &tools {
+        let mut args = minimal(&Value::Object((*tool.input_schema).clone()));
+        args.as_object_mut()
+            .unwrap()
+            .insert("bogusArgument".into(), json!(1));
+        let result = call(&client, &tool.name, args).await.expect("tools/call");
+        assert_eq!(
+            result.is_error,
+            Some(true),
+            "{}: unknown argument refused",
+            tool.name
+        );
+        let message = text(&result);
+        assert!(
+            message.contains("INVALID_ARGUMENTS") && message.contains("bogusArgument"),
+            "{}: {message}",
+            tool.name
+        );
+    }
+    // A wrong type names the field and what was expected.
+    let result = call(&client, "jira.getProject", json!({"project": 42}))
+        .await
+        .unwrap();
+    let message = text(&result);
+    assert_eq!(result.is_error, Some(true));
+    assert!(
+        message.contains("project") && message.contains("string"),
+        "{message}"
+    );
+    // A missing required argument too.
+    let result = call(&client, "jira.getProject", json!({})).await.unwrap();
+    assert!(
+        text(&result).contains("\"project\" is a required property"),
+        "{}",
+        text(&result)
+    );
+    assert!(
+        fake.requests().is_empty(),
+        "no upstream call for bad arguments"
+    );
+    client.cancel().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_and_disabled_tools_are_refused() {
+    let fake = start_fake().await;
+    let server = start_server(&fake_env(&fake, "read_projects"));
+    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
+    let err = call(&client, "jira.noSuchTool", json!({}))
+        .await
+        .expect_err("unknown tool");
+    assert!(err.to_string().contains("unknown tool"), "{err}");
+    let err = call(&client, "jira.deleteProject", json!({"project": "ABC"}))
+        .await
+        .expect_err("tool outside the allowlist");
+    assert!(err.to_string().contains("delete_projects"), "{err}");
+    assert!(fake.requests().is_empty(), "nothing reached Atlassian");
+    client.cancel().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn project_round_trip_create_get_update_delete() {
+    let fake = start_fake().await;
+    let server = start_server(&fake_env(
+        &fake,
+        "read_projects,write_projects,delete_projects",
+    ));
+    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
+    let created = call(
+        &client,
+        "jira.createProject",
+        json!({"body": {"key": "GOJ", "name": "Gojira", "projectTypeKey": "software", "leadAccountId": "5b10a2844c20165700ede21g"}}),
+    )
+    .await
+    .unwrap();
+    assert_ne!(created.is_error, Some(true), "{}", text(&created));
+    let got = call(&client, "jira.getProject", json!({"project": "GOJ"}))
+        .await
+        .unwrap();
+    assert_ne!(got.is_error, Some(true), "{}", text(&got));
+    assert_eq!(got.structured_content.as_ref().unwrap()["name"], "Gojira");
+    let updated = call(
+        &client,
+        "jira.updateProject",
+        json!({"project": "GOJ", "body": {"name": "Gojira 2"}}),
+    )
+    .await
+    .unwrap();
+    assert_ne!(updated.is_error, Some(true), "{}", text(&updated));
+    let got = call(&client, "jira.getProject", json!({"project": "GOJ"}))
+        .await
+        .unwrap();
+    assert_eq!(got.structured_content.as_ref().unwrap()["name"], "Gojira 2");
+    let deleted = call(&client, "jira.deleteProject", json!({"project": "GOJ"}))
+        .await
+        .unwrap();
+    assert_ne!(deleted.is_error, Some(true), "{}", text(&deleted));
+    let gone = call(&client, "jira.getProject", json!({"project": "GOJ"}))
+        .await
+        .unwrap();
+    assert_eq!(gone.is_error, Some(true));
+    let message = text(&gone);
+    assert!(
+        message.contains("HTTP 404") && message.contains("UPSTREAM_NOT_FOUND"),
+        "{message}"
+    );
+    client.cancel().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_failures_become_clear_tool_errors() {
+    let fake = start_fake().await;
+    let server = start_server(&fake_env(&fake, "read_projects"));
+    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
+    fake.inject(
+        fake_atlassian::Fault::status(403)
+            .on_path("/rest/api/3/project/")
+            .with_body(
+                json!({"errorMessages": ["You do not have permission to view this project."]}),
+            )
+            .times(1),
+    );
+    let result = call(&client, "jira.getProject", json!({"project": "SEC"}))
+        .await
+        .unwrap();
+    let message = text(&result);
+    assert_eq!(result.is_error, Some(true));
+    assert!(
+        message.contains("HTTP 403") && message.contains("You do not have permission"),
+        "{message}"
+    );
+    assert!(message.contains("Next:"), "{message}");
+    assert_eq!(
+        result.structured_content.as_ref().unwrap()["error"]["code"],
+        "UPSTREAM_FORBIDDEN"
+    );
+    fake.inject(
+        fake_atlassian::Fault::status(503)
+            .on_path("/rest/api/3/project/")
+            .times(1),
+    );
+    let result = call(&client, "jira.getProject", json!({"project": "SEC"}))
+        .await
+        .unwrap();
+    assert!(
+        text(&result).contains("UPSTREAM_UNAVAILABLE"),
+        "{}",
+        text(&result)
+    );
+    // The credential never shows up in the server's logs.
+    assert!(!server.stderr().contains("e2e-secret-token"));
+    client.cancel().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_unauthenticated_and_reports_the_tool_count() {
+    let fake = start_fake().await;
+    let server = start_server(&fake_env(&fake, "read_projects"));
+    let body: Value = reqwest::get(format!("{}/health", server.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["tools"], 2);
+}
+
+#[test]
+fn start_up_refuses_bad_configuration_naming_the_variable() {
+    let mut env = std::collections::BTreeMap::new();
+    env.insert("MCP_PORT".to_owned(), "0".to_owned());
+    let (ok, stderr) = run_to_exit(&["serve"], &env);
+    assert!(!ok);
+    assert!(stderr.contains("GOJIRA_ENABLED_GROUPS"), "{stderr}");
+    env.insert(
+        "GOJIRA_ENABLED_GROUPS".to_owned(),
+        "read_projects,read_everything".to_owned(),
+    );
+    let (ok, stderr) = run_to_exit(&["serve"], &env);
+    assert!(!ok);
+    assert!(
+        stderr.contains("read_everything") && stderr.contains("write_projects"),
+        "{stderr}"
+    );
+    env.insert(
+        "GOJIRA_ENABLED_GROUPS".to_owned(),
+        "read_projects".to_owned(),
+    );
+    env.insert("MCP_PORT".to_owned(), "http".to_owned());
+    let (ok, stderr) = run_to_exit(&["serve"], &env);
+    assert!(!ok && stderr.contains("MCP_PORT"), "{stderr}");
+}
