@@ -1,7 +1,7 @@
 //! Test harness: the real `gojira-mcp` binary, started as a child process
 //! against our fake Atlassian, and a real rmcp client over real HTTP.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
