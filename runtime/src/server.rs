@@ -10,10 +10,13 @@ use std::time::Duration;
 use rmcp::ErrorData as McpError;
 use rmcp::ServerHandler;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
-    Tool, ToolAnnotations,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
+    Implementation, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
+    ServerConfig, Tool, ToolAnnotations,
 };
+// logging/setLevel is deprecated by SEP-2577 but 2025-06-18/2025-11-25 clients still send it.
+#[allow(deprecated)]
+use rmcp::model::{LoggingLevel, SetLevelRequestParams};
 use rmcp::service::{RequestContext, RoleServer};
 use serde_json::{Map, Value};
 use tracing::{Instrument, info, info_span, warn};
@@ -68,16 +71,25 @@ impl ServerState {
     }
 }
 
-/// The `rmcp` handler. Cheap to clone.
+/// How long clients may cache `tools/list` (the list changes only on redeploy).
+const TOOLS_LIST_TTL_MS: u64 = 300_000;
+
+#[allow(deprecated)]
+/// The `rmcp` handler: one per session (HTTP) or process (stdio). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct GojiraServer {
     state: Arc<ServerState>,
+    /// The level the client asked for with `logging/setLevel` (2025 revisions).
+    log_level: Arc<std::sync::Mutex<Option<LoggingLevel>>>,
 }
 
 impl GojiraServer {
     /// Wraps shared state.
     pub fn new(state: Arc<ServerState>) -> Self {
-        Self { state }
+        Self {
+            state,
+            log_level: Arc::default(),
+        }
     }
 }
 
@@ -104,8 +116,9 @@ fn mcp_tool(tool: &CatalogTool) -> Tool {
 }
 
 impl ServerHandler for GojiraServer {
+    #[allow(deprecated)] // logging: see the import above
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_logging().build())
             .with_server_info(
                 Implementation::new("gojira-mcp", env!("CARGO_PKG_VERSION")).with_title("gojira-mcp: Atlassian Cloud admin"),
             )
@@ -124,7 +137,22 @@ impl ServerHandler for GojiraServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(self.state.tools.clone()))
+        Ok(ListToolsResult::with_all_items(self.state.tools.clone())
+            .with_ttl_ms(TOOLS_LIST_TTL_MS)
+            .with_cache_scope(CacheScope::Private))
+    }
+
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        // Accepted and remembered; gojira sends no log notifications today.
+        if let Ok(mut level) = self.log_level.lock() {
+            *level = Some(request.level);
+        }
+        Ok(())
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {

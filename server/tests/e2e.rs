@@ -333,3 +333,180 @@ fn start_up_refuses_bad_configuration_naming_the_variable() {
     let (ok, stderr) = run_to_exit(&["serve"], &env);
     assert!(!ok && stderr.contains("MCP_PORT"), "{stderr}");
 }
+
+/// 2026-07-28 is stateless: no initialize, no session id, `server/discover`,
+/// and per-request metadata.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stateless_2026_07_28_requests_need_no_session() {
+    let fake = start_fake().await;
+    let server = start_server(&fake_env(&fake, "read_projects"));
+    let http = reqwest::Client::new();
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    let post = |method: &'static str, params: Value| {
+        http.post(server.mcp_url())
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", method)
+            .json(&json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params}))
+            .send()
+    };
+    let discover = post("server/discover", json!({"_meta": meta}))
+        .await
+        .unwrap();
+    assert_eq!(discover.status(), 200);
+    assert!(
+        discover.headers().get("mcp-session-id").is_none(),
+        "no session on 2026-07-28"
+    );
+    let body: Value = discover.json().await.unwrap();
+    let versions = body["result"]["supportedVersions"]
+        .as_array()
+        .expect("supportedVersions");
+    for v in ["2025-06-18", "2025-11-25", "2026-07-28"] {
+        assert!(versions.contains(&json!(v)), "{v} in {versions:?}");
+    }
+    assert!(body["result"]["capabilities"]["tools"].is_object());
+    assert!(
+        body["result"]["capabilities"].get("prompts").is_none(),
+        "prompts are not declared"
+    );
+
+    let list: Value = post("tools/list", json!({"_meta": meta}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list["result"]["tools"].as_array().map(Vec::len),
+        Some(2),
+        "{list}"
+    );
+    assert!(
+        list["result"]["ttlMs"].is_u64() && list["result"]["cacheScope"].is_string(),
+        "{list}"
+    );
+
+    let mut call_params = json!({"name": "jira.getProject", "arguments": {"project": "ABC"}});
+    call_params["_meta"] = meta.clone();
+    let reply = http
+        .post(server.mcp_url())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "jira.getProject")
+        .json(&json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": call_params}))
+        .send()
+        .await
+        .unwrap();
+    let reply: Value = reply.json().await.unwrap();
+    assert_eq!(reply["result"]["isError"], json!(false), "{reply}");
+    assert_eq!(
+        reply["result"]["structuredContent"]["key"], "ABC",
+        "{reply}"
+    );
+
+    // Undeclared methods are not answered.
+    let prompts: Value = post("prompts/list", json!({"_meta": meta}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(prompts["error"]["code"], -32601, "{prompts}");
+}
+
+/// An rmcp client in discover mode (2026-07-28) works like one that initializes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rmcp_discover_client_lists_and_calls() {
+    use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let fake = start_fake().await;
+    let server = start_server(&fake_env(&fake, "read_agile"));
+    let transport = rmcp::transport::StreamableHttpClientTransport::from_uri(server.mcp_url());
+    let client = rmcp::model::ClientConfig::new(
+        rmcp::model::ClientCapabilities::default(),
+        rmcp::model::Implementation::new("gojira-e2e", "0.1.0"),
+    )
+    .serve_with_lifecycle(
+        transport,
+        ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        },
+    )
+    .await
+    .expect("discover");
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "agile.getBoard"));
+    let result = call(&client, "agile.getBoard", json!({"boardId": 12}))
+        .await
+        .unwrap();
+    assert_ne!(result.is_error, Some(true), "{}", text(&result));
+    let seen = fake.requests();
+    assert_eq!(
+        seen.last().map(|r| r.path.as_str()),
+        Some("/rest/agile/1.0/board/12")
+    );
+}
+
+/// stdio: only protocol on stdout, logs on stderr.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_transport_speaks_only_protocol_on_stdout() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let fake = start_fake().await;
+    let mut env = fake_env(&fake, "read_projects");
+    env.insert("LOG_LEVEL".into(), "debug".into());
+    let mut child = tokio::process::Command::new(BIN)
+        .arg("stdio")
+        .env_clear()
+        .envs(&env)
+        .current_dir(std::env::temp_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let messages = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "stdio-test", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "jira.getProject", "arguments": {"project": "STD"}}}),
+    ];
+    for m in &messages {
+        stdin.write_all(format!("{m}\n").as_bytes()).await.unwrap();
+    }
+    stdin.flush().await.unwrap();
+    let mut replies = Vec::new();
+    while replies.len() < 3 {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("stdio answer in time")
+            .unwrap()
+            .expect("stdout open");
+        let parsed: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("non-protocol line on stdout {line:?}: {e}"));
+        assert_eq!(parsed["jsonrpc"], "2.0", "{line}");
+        replies.push(parsed);
+    }
+    assert_eq!(replies[0]["result"]["protocolVersion"], "2025-11-25");
+    assert_eq!(
+        replies[1]["result"]["tools"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(
+        replies[2]["result"]["structuredContent"]["key"], "STD",
+        "{}",
+        replies[2]
+    );
+    drop(stdin);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), child.wait()).await;
+}
