@@ -42,8 +42,14 @@ struct HealthState {
     started: Instant,
 }
 
-/// The axum app: `/mcp` and `/health`.
-pub fn router(config: &Config, state: Arc<ServerState>, shutdown: CancellationToken) -> Router {
+/// The axum app: `/mcp` and `/health`. `port` is the bound port (which
+/// differs from `MCP_PORT` when that is 0).
+pub fn router(
+    config: &Config,
+    state: Arc<ServerState>,
+    shutdown: CancellationToken,
+    port: u16,
+) -> Router {
     let mut hosts = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
@@ -61,7 +67,6 @@ pub fn router(config: &Config, state: Arc<ServerState>, shutdown: CancellationTo
         None => http.disable_allowed_origins(),
         Some(list) => {
             let own = config.server_url.origin().ascii_serialization();
-            let port = config.port;
             let mut origins = list.clone();
             origins.push(own);
             origins.push(format!("http://localhost:{port}"));
@@ -110,7 +115,7 @@ pub async fn serve_http(
             source,
         })?;
     let local = listener.local_addr()?;
-    let app = router(config, state, shutdown.clone());
+    let app = router(config, state, shutdown.clone(), local.port());
     info!(%local, "gojira-mcp listening (MCP at /mcp, health at /health)");
     on_ready(local);
     let stop = shutdown.clone();

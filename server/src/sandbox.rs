@@ -46,8 +46,13 @@ pub async fn start(
     }
     vars.remove("ATLASSIAN_ACCESS_TOKEN");
     // The sandbox enables every group unless the operator narrowed it.
-    vars.entry("GOJIRA_ENABLED_GROUPS".to_owned())
-        .or_insert_with(|| catalog.groups.keys().copied().collect::<Vec<_>>().join(","));
+    if vars
+        .get("GOJIRA_ENABLED_GROUPS")
+        .is_none_or(|g| g.trim().is_empty())
+    {
+        let all = catalog.groups.keys().copied().collect::<Vec<_>>().join(",");
+        vars.insert("GOJIRA_ENABLED_GROUPS".to_owned(), all);
+    }
     Ok(handle)
 }
 

@@ -223,6 +223,14 @@ impl Engine {
         if out.status == 204 || out.status == 304 {
             out.body = None;
         }
+        tracing::debug!(
+            %method,
+            path = %req.path,
+            status = out.status,
+            operation = label.as_deref().unwrap_or("-"),
+            violation = violation.as_deref().unwrap_or(""),
+            "request"
+        );
         lock(&self.log).push(RecordedRequest {
             method,
             path: req.path,

@@ -303,4 +303,5 @@ pub fn find_specs_dir() -> Option<PathBuf> {
         .into_iter()
         .flatten()
         .find(|dir| dir.join("jira-platform.json").is_file())
+        .map(|dir| dir.canonicalize().unwrap_or(dir))
 }

@@ -230,6 +230,17 @@ pub(crate) fn validate(
         let validator = compiled.params.get(index).and_then(Option::as_ref);
         check_param(param, validator, defs, req, &mut messages);
     }
+    // Template variables no parameter declares (mount variables such as
+    // `{workspaceId}`, assets' undeclared `{importSourceId}`) must not be empty either.
+    for (name, value) in req.path_params {
+        let declared = op
+            .params
+            .iter()
+            .any(|p| p.location == ParamLocation::Path && &p.name == name);
+        if value.is_empty() && !declared {
+            messages.push(format!("path {name}: missing"));
+        }
+    }
     if let Some(body) = &op.body {
         match check_body(body, compiled.body.as_ref(), req) {
             Ok(mut found) => messages.append(&mut found),
