@@ -7,6 +7,7 @@
 //!
 //! Few dependencies on purpose, and never the runtime.
 
+mod bench;
 mod fetch;
 mod regen;
 mod sources;
@@ -43,6 +44,8 @@ enum Command {
         #[arg(long)]
         url_override: Option<String>,
     },
+    /// Benchmarks: regen time, start-up time and RSS, tools/list size, tool-call latency vs. direct.
+    Bench,
 }
 
 /// The workspace root (the parent of `xtask/`).
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
             accept_drift,
             url_override,
         } => fetch_specs(accept_drift, url_override),
+        Command::Bench => bench::run(&project_root()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,619 @@
+//! Diagnostics for mistakes in tools.yaml, asserted exactly (file:line:column,
+//! tool name, message). Every manifest here is [`HEADER`] (which declares the
+//! product, three groups and one valid tool, `fx.searchProjects`) followed by
+//! the case's tools, which therefore start on line [`FIRST`]. Each case also
+//! checks that generation went on for the other tools (`tool_counts`).
+//!
+//! The spec is `fixtures/manifest_base.json`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use gojira_codegen::Output;
+
+const HEADER: &str = "\
+products:
+  fx: {title: Fixture, spec: manifest_base.json, base_url: \"{api}\", auth: oauth}
+groups:
+  read_fx: {access: read, product: Fixture, description: Reads}
+  write_fx: {access: write, product: Fixture, description: Writes}
+  delete_fx: {access: delete, product: Fixture, description: Deletes}
+tools:
+  - name: fx.searchProjects
+    operation: fx#searchProjects
+    group: read_fx
+    title: Search projects
+    description: Search projects.
+";
+
+/// Line of the first tool a case appends (its `name:`).
+const FIRST: usize = 13;
+/// Column of a value after `  - name: `.
+const NAME_COL: usize = 11;
+/// Column of a value after `    operation: `.
+const OPERATION_COL: usize = 16;
+/// Column of a value after `    group: `.
+const GROUP_COL: usize = 12;
+
+fn spec() -> Vec<u8> {
+    std::fs::read(fixtures_dir().join("manifest_base.json")).unwrap()
+}
+
+/// Generates `HEADER` + `tools`.
+fn run(tools: &str) -> Output {
+    let manifest = format!("{HEADER}{tools}");
+    run_inline(&manifest, "manifest_base.json", &spec())
+}
+
+/// The error lines, in diagnostic order.
+fn errors(out: &Output) -> Vec<String> {
+    out.diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(ToString::to_string)
+        .collect()
+}
+
+fn fx_tools(n: usize) -> BTreeMap<String, usize> {
+    BTreeMap::from([("fx".to_owned(), n)])
+}
+
+/// Asserts the generated product module lists exactly these tools.
+fn assert_tools(out: &Output, names: &[&str]) {
+    assert_eq!(out.tool_counts, fx_tools(names.len()));
+    let rs = file(out, "src/products/fx.rs");
+    for name in names {
+        assert!(
+            rs.contains(&format!("name: \"{name}\",")),
+            "{name} not generated"
+        );
+    }
+    check_rust(out);
+}
+
+#[test]
+fn header_is_valid_and_has_the_documented_length() {
+    assert_eq!(HEADER.lines().count(), FIRST - 1);
+    let out = run("");
+    assert!(out.diagnostics.is_empty(), "{}", diagnostics_text(&out));
+    assert_tools(&out, &["fx.searchProjects"]);
+}
+
+// ───────────────────────── YAML shape errors ─────────────────────────
+// Unknown keys are rejected while deserializing, so the whole manifest fails:
+// there is no "rest of the manifest" to generate.
+
+#[test]
+fn unknown_top_level_key() {
+    let out = run("extra: 1\n");
+    let errs = errors(&out);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with(&format!("tools.yaml:{FIRST}:1: error: ")),
+        "{errs:?}"
+    );
+    assert!(
+        errs[0].contains("unknown field `extra`, expected one of products, groups, tools"),
+        "{errs:?}"
+    );
+    assert!(out.files.is_empty());
+    assert!(out.tool_counts.is_empty());
+}
+
+#[test]
+fn unknown_tool_key() {
+    let out = run("  - name: fx.getProject
+    operation: fx#getProject
+    group: read_fx
+    title: Get project
+    descripton: typo
+");
+    let errs = errors(&out);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with(&format!("tools.yaml:{}:5: error: ", FIRST + 4)),
+        "{errs:?}"
+    );
+    assert!(
+        errs[0].contains("unknown field `descripton`, expected one of name, operation, group, title, description, read_only, destructive, params, consent, snapshot, revert"),
+        "{errs:?}"
+    );
+    assert!(out.files.is_empty());
+    assert!(out.tool_counts.is_empty());
+}
+
+#[test]
+#[ignore = "bug: YAML errors render as `tools.yaml:13:1: error: error: line 13 column 1: unknown field ...` (manifest.rs parse keeps serde-saphyr's own `error: line N column M:` prefix, so the level and location appear twice)"]
+fn yaml_error_message_is_not_doubled() {
+    let out = run("extra: 1\n");
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "tools.yaml:{FIRST}:1: error: unknown field `extra`, expected one of products, groups, tools"
+        )]
+    );
+}
+
+// ───────────────────────── operations ─────────────────────────
+
+#[test]
+fn unknown_operation_lists_nearest_matches() {
+    let out = run("  - name: fx.getProjct
+    operation: fx#getProjct
+    group: read_fx
+    title: Get project
+    description: d
+");
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "tools.yaml:{}:{OPERATION_COL}: error [fx.getProjct]: unknown operation getProjct in manifest_base.json; nearest: getProject, createProject, deleteProject, searchProjects, archiveProject",
+            FIRST + 1
+        )]
+    );
+    assert_tools(&out, &["fx.searchProjects"]);
+}
+
+#[test]
+fn unknown_method_path_lists_nearest_matches() {
+    let out = run("  - name: fx.getProject
+    operation: \"fx#GET /rest/api/3/projects/{projectIdOrKey}\"
+    group: read_fx
+    title: Get project
+    description: d
+");
+    let errs = errors(&out);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with(&format!(
+            "tools.yaml:{}:{OPERATION_COL}: error [fx.getProject]: unknown operation GET /rest/api/3/projects/{{projectIdOrKey}} in manifest_base.json; nearest: GET /rest/api/3/project/{{projectIdOrKey}}, ",
+            FIRST + 1
+        )),
+        "{errs:?}"
+    );
+    assert_tools(&out, &["fx.searchProjects"]);
+}
+
+#[test]
+fn unknown_product() {
+    let out = run("  - name: fx.getProject
+    operation: jira#getProject
+    group: read_fx
+    title: Get project
+    description: d
+");
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "tools.yaml:{}:{OPERATION_COL}: error [fx.getProject]: unknown product \"jira\"; declared products: fx",
+            FIRST + 1
+        )]
+    );
+    assert_tools(&out, &["fx.searchProjects"]);
+}
+
+#[test]
+fn operation_without_product() {
+    let out = run("  - name: fx.getProject
+    operation: getProject
+    group: read_fx
+    title: Get project
+    description: d
+");
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "tools.yaml:{}:{OPERATION_COL}: error [fx.getProject]: operation must be `product#operationId` or `product#METHOD /path`",
+            FIRST + 1
+        )]
+    );
+    assert_tools(&out, &["fx.searchProjects"]);
+}
+
+// ───────────────────────── tool names ─────────────────────────
+
+#[test]
+fn duplicate_tool_name_points_at_the_second_occurrence() {
+    let out = run("  - name: fx.searchProjects
+    operation: fx#getProject
+    group: read_fx
+    title: Get project
+    description: d
+  - name: fx.getProject
+    operation: fx#getProject
+    group: read_fx
+    title: Get project
+    description: d
+");
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "tools.yaml:{FIRST}:{NAME_COL}: error [fx.searchProjects]: duplicate tool name fx.searchProjects (first declared on line 8)"
+        )]
+    );
+    // The first fx.searchProjects (line 8) is kept, and the tool after the duplicate is generated.
+    assert_tools(&out, &["fx.searchProjects", "fx.getProject"]);
+    let rs = file(&out, "src/products/fx.rs");
+    assert_eq!(rs.matches("name: \"fx.searchProjects\",").count(), 1);
+    assert!(rs.contains("operation: \"fx#searchProjects\","));
+}
+
+#[test]
+fn tool_name_longer_than_60_characters() {
+    let long = format!("fx.{}", "a".repeat(58)); // 61 characters
+    let out = run(&format!(
+        "  - name: {long}
+    operation: fx#getProject
+    group: read_fx
+    title: Get project
+    description: d
+  - name: fx.{}
+    operation: fx#getProject
+    group: read_fx
+    title: Get project
+    description: d
+",
+        "b".repeat(57) // exactly 60: accepted
+    ));
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "tools.yaml:{FIRST}:{NAME_COL}: error [{long}]: tool name \"{long}\" is 61 characters; MCP hosts accept at most 60"
+        )]
+    );
+    let sixty = format!("fx.{}", "b".repeat(57));
+    assert_tools(&out, &["fx.searchProjects", &sixty]);
+}
+
+#[test]
+fn tool_name_with_space_or_slash() {
+    let out = run("  - name: fx.get project
+    operation: fx#getProject
+    group: read_fx
+    title: Get project
+    description: d
+  - name: fx/getProject
+    operation: fx#getProject
+    group: read_fx
+    title: Get project
+    description: d
+  - name: fx.get-project_2
+    operation: fx#getProject
+    group: read_fx
+    title: Get project
+    description: d
+");
+    assert_eq!(
+        errors(&out),
+        [
+            format!(
+                "tools.yaml:{FIRST}:{NAME_COL}: error [fx.get project]: tool name \"fx.get project\" contains ' '; use only [A-Za-z0-9_.-]"
+            ),
+            format!(
+                "tools.yaml:{}:{NAME_COL}: error [fx/getProject]: tool name \"fx/getProject\" contains '/'; use only [A-Za-z0-9_.-]",
+                FIRST + 5
+            ),
+        ]
+    );
+    assert_tools(&out, &["fx.searchProjects", "fx.get-project_2"]);
+}
+
+// ───────────────────────── groups and access ─────────────────────────
+
+#[test]
+fn unknown_group_lists_declared_groups() {
+    let out = run("  - name: fx.getProject
+    operation: fx#getProject
+    group: read_projects
+    title: Get project
+    description: d
+");
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "tools.yaml:{}:{GROUP_COL}: error [fx.getProject]: unknown group \"read_projects\"; declared groups: delete_fx, read_fx, write_fx",
+            FIRST + 2
+        )]
+    );
+    assert_tools(&out, &["fx.searchProjects"]);
+}
+
+#[test]
+fn delete_in_a_read_group() {
+    let out = run("  - name: fx.deleteProject
+    operation: fx#deleteProject
+    group: read_fx
+    title: Delete project
+    description: d
+");
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "tools.yaml:{}:{GROUP_COL}: error [fx.deleteProject]: a DELETE (DELETE /rest/api/3/project/{{projectIdOrKey}} (x-atlassian-connect-scope DELETE)) cannot be in read group read_fx",
+            FIRST + 2
+        )]
+    );
+    assert_tools(&out, &["fx.searchProjects"]);
+}
+
+#[test]
+fn get_in_a_write_group() {
+    let out = run("  - name: fx.getProject
+    operation: fx#getProject
+    group: write_fx
+    title: Get project
+    description: d
+");
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "tools.yaml:{}:{GROUP_COL}: error [fx.getProject]: GET /rest/api/3/project/{{projectIdOrKey}} (x-atlassian-connect-scope READ) only reads; put it in a read group",
+            FIRST + 2
+        )]
+    );
+    assert_tools(&out, &["fx.searchProjects"]);
+}
+
+#[test]
+fn post_without_read_only_in_a_read_group() {
+    let out = run("  - name: fx.searchPost
+    operation: fx#searchProjectsUsingPost
+    group: read_fx
+    title: Search projects (POST)
+    description: d
+");
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "tools.yaml:{}:{GROUP_COL}: error [fx.searchPost]: POST /rest/api/3/project/search (x-atlassian-connect-scope READ) writes, but group read_fx is read-only; move it to a write group, or set read_only: true if it only reads",
+            FIRST + 2
+        )]
+    );
+    assert_tools(&out, &["fx.searchProjects"]);
+}
+
+#[test]
+fn read_only_post_whose_scope_is_write() {
+    let out = run("  - name: fx.archiveProject
+    operation: fx#archiveProject
+    group: read_fx
+    read_only: true
+    title: Archive project
+    description: d
+  - name: fx.searchPost
+    operation: fx#searchProjectsUsingPost
+    group: read_fx
+    read_only: true
+    title: Search projects (POST)
+    description: d
+");
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "tools.yaml:{}:{GROUP_COL}: error [fx.archiveProject]: read_only: true contradicts POST /rest/api/3/project/{{projectIdOrKey}}/archive (x-atlassian-connect-scope WRITE); the spec says this operation writes",
+            FIRST + 2
+        )]
+    );
+    // The READ-scoped POST with read_only: true is fine.
+    assert_tools(&out, &["fx.searchProjects", "fx.searchPost"]);
+}
+
+// ───────────────────────── params overrides ─────────────────────────
+
+#[test]
+fn params_override_naming_no_parameter_lists_the_real_ones() {
+    let out = run("  - name: fx.getProject
+    operation: fx#getProject
+    group: read_fx
+    title: Get project
+    description: d
+    params:
+      projectKey: {description: x}
+  - name: fx.createProject
+    operation: fx#createProject
+    group: write_fx
+    title: Create project
+    description: d
+    params:
+      body.title: {hide: true}
+");
+    assert_eq!(
+        errors(&out),
+        [
+            format!(
+                "tools.yaml:{FIRST}:{NAME_COL}: error [fx.getProject]: params.projectKey names no parameter of fx#getProject; parameters: projectIdOrKey, view, expand"
+            ),
+            format!(
+                "tools.yaml:{}:{NAME_COL}: error [fx.createProject]: params.body.title names no parameter of fx#createProject; parameters: body.key, body.name",
+                FIRST + 7
+            ),
+        ]
+    );
+    assert_tools(&out, &["fx.searchProjects"]);
+}
+
+#[test]
+fn hide_on_a_required_parameter_without_default() {
+    let out = run("  - name: fx.getProject
+    operation: fx#getProject
+    group: read_fx
+    title: Get project
+    description: d
+    params:
+      view: {hide: true}
+  - name: fx.getProjectDefaultView
+    operation: fx#getProject
+    group: read_fx
+    title: Get project
+    description: d
+    params:
+      view: {hide: true, default: summary}
+");
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "tools.yaml:{FIRST}:{NAME_COL}: error [fx.getProject]: params.view: a required parameter can be hidden only with a default"
+        )]
+    );
+    // With a default the hidden parameter becomes a fixed query value.
+    assert_tools(&out, &["fx.searchProjects", "fx.getProjectDefaultView"]);
+    let rs = file(&out, "src/products/fx.rs");
+    assert!(rs.contains(r#"request.query("view", &"summary", true)?;"#));
+}
+
+#[test]
+fn rename_colliding_with_another_argument() {
+    let out = run("  - name: fx.getProject
+    operation: fx#getProject
+    group: read_fx
+    title: Get project
+    description: d
+    params:
+      expand: {rename: projectIdOrKey}
+  - name: fx.getProjectRenamed
+    operation: fx#getProject
+    group: read_fx
+    title: Get project
+    description: d
+    params:
+      projectIdOrKey: {rename: project}
+");
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "tools.yaml:{FIRST}:{NAME_COL}: error [fx.getProject]: argument name \"projectIdOrKey\" is used twice; rename one in params"
+        )]
+    );
+    assert_tools(&out, &["fx.searchProjects", "fx.getProjectRenamed"]);
+    let input = json_file(&out, "schemas/fx/fx.getProjectRenamed.input.json");
+    assert!(input.pointer("/properties/project").is_some(), "{input}");
+}
+
+#[test]
+fn body_property_rename_is_rejected() {
+    let out = run("  - name: fx.createProject
+    operation: fx#createProject
+    group: write_fx
+    title: Create project
+    description: d
+    params:
+      body.key: {rename: projectKey}
+");
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "tools.yaml:{FIRST}:{NAME_COL}: error [fx.createProject]: params.body.key: body properties support only hide and description"
+        )]
+    );
+    assert_tools(&out, &["fx.searchProjects"]);
+}
+
+#[test]
+fn non_scalar_default() {
+    let out = run("  - name: fx.searchList
+    operation: fx#searchProjects
+    group: read_fx
+    title: Search
+    description: d
+    params:
+      maxResults: {default: [1, 2]}
+  - name: fx.searchMap
+    operation: fx#searchProjects
+    group: read_fx
+    title: Search
+    description: d
+    params:
+      query: {default: {a: 1}}
+  - name: fx.searchScalar
+    operation: fx#searchProjects
+    group: read_fx
+    title: Search
+    description: d
+    params:
+      maxResults: {default: 25}
+");
+    assert_eq!(
+        errors(&out),
+        [
+            format!(
+                "tools.yaml:{FIRST}:{NAME_COL}: error [fx.searchList]: params.maxResults.default must be a string, number or boolean"
+            ),
+            format!(
+                "tools.yaml:{}:{NAME_COL}: error [fx.searchMap]: params.query.default must be a string, number or boolean",
+                FIRST + 7
+            ),
+        ]
+    );
+    assert_tools(&out, &["fx.searchProjects", "fx.searchScalar"]);
+    let rs = file(&out, "src/products/fx.rs");
+    assert!(rs.contains(r#"request.query_or("maxResults", &self.max_results, &25i64, true)?;"#));
+}
+
+#[test]
+fn several_errors_in_one_manifest_are_all_reported() {
+    let out = run("  - name: fx.deleteProject
+    operation: fx#deleteProject
+    group: read_fx
+    title: Delete project
+    description: d
+  - name: fx.getProject
+    operation: fx#getProject
+    group: read_fx
+    title: Get project
+    description: d
+  - name: fx.bad name
+    operation: fx#nope
+    group: nope
+    title: t
+    description: d
+  - name: fx.deleteProjectOk
+    operation: fx#deleteProject
+    group: delete_fx
+    title: Delete project
+    description: d
+");
+    let errs = errors(&out);
+    assert_eq!(errs.len(), 3, "{errs:?}");
+    assert_diagnostic_containing(&out, &["tools.yaml:15:12: error [fx.deleteProject]"]);
+    assert_diagnostic_containing(&out, &["tools.yaml:23:11: error [fx.bad name]", "' '"]);
+    assert_diagnostic_containing(
+        &out,
+        &["tools.yaml:25:12: error [fx.bad name]", "unknown group"],
+    );
+    assert_tools(
+        &out,
+        &["fx.searchProjects", "fx.getProject", "fx.deleteProjectOk"],
+    );
+}
+
+// ───────────────────────── spec files ─────────────────────────
+
+#[test]
+fn spec_that_is_not_openapi_is_reported() {
+    let out = run_inline(HEADER, "manifest_base.json", br#"{"openapi": "3.0.1"}"#);
+    assert_diagnostic_containing(
+        &out,
+        &[
+            "manifest_base.json#: error: manifest_base.json is not an OpenAPI 3.0 document: missing field",
+        ],
+    );
+    assert!(out.tool_counts.is_empty());
+}
+
+#[test]
+#[ignore = "bug: when a spec fails to load (or is absent), lower.rs reports `spec file X was not found in the specs directory` at tools.yaml:0:0 and then `unknown product \"fx\"; declared products: fx` for every tool of that product: wrong cause, no location, and a self-contradictory message"]
+fn spec_that_fails_to_load_is_reported_once() {
+    let out = run_inline(HEADER, "manifest_base.json", br#"{"openapi": "3.0.1"}"#);
+    let lines = diagnostic_lines(&out);
+    assert!(
+        lines.iter().all(|l| !l.contains("was not found")),
+        "the spec was found; it failed to parse: {lines:?}"
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains("unknown product")),
+        "fx is a declared product: {lines:?}"
+    );
+}

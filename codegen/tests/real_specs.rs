@@ -1,0 +1,282 @@
+//! The generator never panics on the real Atlassian specs: for each of the
+//! nine specs, a manifest selecting EVERY operation (tools `fx.op<N>` in one
+//! `admin` group, operations `fx#METHOD /path`) is generated; every emitted
+//! Rust file must parse with `syn` (and pass the clash checks), and errors may
+//! only be of the kinds the specs are known to cause.
+//!
+//! The specs are not committed. They are looked up like `cargo xtask regen`
+//! does: `$GOJIRA_SPECS_DIR`, else `specs/cache/`, else `../shared/specs/`.
+//! Run with `-- --nocapture` to see the per-spec timings and diagnostic counts.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::rust_problems;
+use gojira_codegen::{Diagnostic, Output};
+use serde_json::Value;
+
+const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
+
+/// Error kinds the real specs are known to produce when every operation is
+/// selected (see ../shared/specs/SOURCES.md):
+const EXPECTED_ERRORS: &[(&str, &str)] = &[
+    // assets.json POST /importsource/{importSourceId}/token declares no path parameter.
+    (
+        "and its path parameters disagree",
+        "path template/parameters disagree",
+    ),
+    // multipart/form-data and */* request bodies (attachments, avatars, columns).
+    (
+        "is not supported (only application/json)",
+        "unsupported required request body",
+    ),
+];
+
+const WARNING_KINDS: &[(&str, &str)] = &[
+    ("reference cycle through", "reference cycle"),
+    ("oneOf together with anyOf", "oneOf+anyOf"),
+    ("oneOf/anyOf", "oneOf/anyOf"),
+    ("type array", "type array"),
+    ("malformed type", "malformed type"),
+    ("unknown type", "unknown type"),
+    ("unresolved $ref", "unresolved $ref"),
+    ("allOf over non-object branches", "allOf over non-objects"),
+    (
+        "both properties and additionalProperties",
+        "properties + additionalProperties",
+    ),
+    ("example but no schema", "example-only response"),
+    ("is not offered to the model", "optional non-JSON body"),
+    ("does not match template variable", "path parameter renamed"),
+    ("is deprecated in", "deprecated operation"),
+];
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("codegen/ has a parent")
+        .to_path_buf()
+}
+
+/// Spec file names from specs/sources.yaml (`  - file: NAME` lines).
+fn spec_names(root: &Path) -> Vec<String> {
+    let path = root.join("specs/sources.yaml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let names: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- file:"))
+        .map(|n| n.trim().to_owned())
+        .collect();
+    assert!(
+        !names.is_empty(),
+        "no `- file:` entries in {}",
+        path.display()
+    );
+    names
+}
+
+fn specs_dir(root: &Path, names: &[String]) -> PathBuf {
+    let holds_all = |dir: &Path| names.iter().all(|n| dir.join(n).is_file());
+    if let Some(dir) = std::env::var_os("GOJIRA_SPECS_DIR") {
+        let dir = PathBuf::from(dir);
+        assert!(
+            holds_all(&dir),
+            "GOJIRA_SPECS_DIR={} does not hold all of {names:?}",
+            dir.display()
+        );
+        return dir;
+    }
+    let candidates = [root.join("specs/cache"), root.join("../shared/specs")];
+    candidates
+        .iter()
+        .find(|d| holds_all(d))
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "the Atlassian specs were not found (looked in $GOJIRA_SPECS_DIR, {}, {}); \
+                 run `cargo xtask fetch-specs` or set GOJIRA_SPECS_DIR",
+                candidates[0].display(),
+                candidates[1].display()
+            )
+        })
+}
+
+/// A manifest selecting every operation of the spec; also returns the count.
+/// Path items that are `$ref` aliases (automation.json) are skipped: the
+/// generator does not index them.
+fn every_operation_manifest(spec_name: &str, raw: &Value) -> (String, usize, usize) {
+    let mut text = format!(
+        "products:\n  fx: {{title: All, spec: {spec_name}, base_url: \"{{api}}\", auth: oauth}}\n\
+         groups:\n  admin: {{access: admin, product: All, description: Everything}}\n\
+         tools:\n"
+    );
+    let mut n = 0;
+    let mut skipped_aliases = 0;
+    let paths = raw
+        .get("paths")
+        .and_then(Value::as_object)
+        .expect("spec has paths");
+    for (path, item) in paths {
+        if item.get("$ref").is_some() {
+            skipped_aliases += 1;
+            continue;
+        }
+        for method in METHODS {
+            if item.get(method).is_none() {
+                continue;
+            }
+            n += 1;
+            let operation =
+                serde_json::to_string(&format!("fx#{} {path}", method.to_ascii_uppercase()))
+                    .unwrap();
+            let _ = write!(
+                text,
+                "  - name: fx.op{n}\n    operation: {operation}\n    group: admin\n    \
+                 title: \"Operation {n}\"\n    description: \"Operation {n}.\"\n"
+            );
+        }
+    }
+    (text, n, skipped_aliases)
+}
+
+fn kind_of(d: &Diagnostic) -> String {
+    let table = if d.is_error() {
+        EXPECTED_ERRORS
+    } else {
+        WARNING_KINDS
+    };
+    table
+        .iter()
+        .find(|(needle, _)| d.message.contains(needle))
+        .map_or_else(
+            || {
+                format!(
+                    "UNEXPECTED: {}",
+                    d.message.chars().take(80).collect::<String>()
+                )
+            },
+            |(_, kind)| (*kind).to_owned(),
+        )
+}
+
+struct Report {
+    spec: String,
+    ops: usize,
+    tools: usize,
+    files: usize,
+    bytes: usize,
+    elapsed: Duration,
+    errors: BTreeMap<String, usize>,
+    warnings: BTreeMap<String, usize>,
+}
+
+#[test]
+fn generator_survives_every_operation_of_the_real_specs() {
+    let root = workspace_root();
+    let names = spec_names(&root);
+    let dir = specs_dir(&root, &names);
+    let mut reports = Vec::new();
+    let mut failures = Vec::new();
+    for name in &names {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let raw: Value = serde_json::from_slice(&bytes).unwrap();
+        let (manifest, ops, aliases) = every_operation_manifest(name, &raw);
+        let mut specs = BTreeMap::new();
+        specs.insert(name.clone(), bytes);
+        let started = Instant::now();
+        let result = std::panic::catch_unwind(|| {
+            gojira_codegen::generate("all.tools.yaml", &manifest, &specs)
+        });
+        let elapsed = started.elapsed();
+        let output: Output = match result {
+            Ok(o) => o,
+            Err(_) => {
+                failures.push(format!("{name}: the generator panicked"));
+                continue;
+            }
+        };
+        let (_, problems) = rust_problems(&output);
+        failures.extend(problems.iter().map(|p| format!("{name}: {p}")));
+        let rust_files = output
+            .files
+            .iter()
+            .filter(|f| f.path.ends_with(".rs"))
+            .count();
+        if rust_files != 2 {
+            failures.push(format!(
+                "{name}: expected 2 Rust files (mod.rs and fx.rs), got {rust_files}"
+            ));
+        }
+        let mut errors = BTreeMap::new();
+        let mut warnings = BTreeMap::new();
+        for d in &output.diagnostics {
+            let kind = kind_of(d);
+            if kind.starts_with("UNEXPECTED") {
+                failures.push(format!("{name}: unexpected diagnostic: {d}"));
+            }
+            let bucket = if d.is_error() {
+                &mut errors
+            } else {
+                &mut warnings
+            };
+            *bucket.entry(kind).or_insert(0) += 1;
+        }
+        let tools = output.tool_counts.get("fx").copied().unwrap_or(0);
+        // Every operation becomes a tool unless an error names it.
+        let errored = errors.values().sum::<usize>();
+        if tools + errored < ops {
+            failures.push(format!(
+                "{name}: {ops} operations, {tools} tools, only {errored} errors"
+            ));
+        }
+        if aliases > 0 {
+            println!("{name}: skipped {aliases} path items that are $ref aliases");
+        }
+        reports.push(Report {
+            spec: name.clone(),
+            ops,
+            tools,
+            files: output.files.len(),
+            bytes: output.files.iter().map(|f| f.contents.len()).sum(),
+            elapsed,
+            errors,
+            warnings,
+        });
+    }
+
+    println!("\nspecs from {}", dir.display());
+    println!(
+        "{:<22} {:>5} {:>6} {:>6} {:>8} {:>9}  diagnostics",
+        "spec", "ops", "tools", "files", "KiB", "time"
+    );
+    for r in &reports {
+        let fmt = |m: &BTreeMap<String, usize>| {
+            m.iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "{:<22} {:>5} {:>6} {:>6} {:>8} {:>7.0}ms  errors [{}] warnings [{}]",
+            r.spec,
+            r.ops,
+            r.tools,
+            r.files,
+            r.bytes / 1024,
+            r.elapsed.as_secs_f64() * 1000.0,
+            fmt(&r.errors),
+            fmt(&r.warnings)
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "the generator misbehaved on the real specs:\n  {}",
+        failures.join("\n  ")
+    );
+}
