@@ -58,6 +58,7 @@ pub fn generate(
         }
     };
     let mut parsed = BTreeMap::new();
+    let mut failed = std::collections::BTreeSet::new();
     for product in manifest.products.values() {
         if parsed.contains_key(&product.spec) {
             continue;
@@ -69,16 +70,19 @@ pub fn generate(
             Ok(s) => {
                 parsed.insert(product.spec.clone(), s);
             }
-            Err(err) => diagnostics.push(Diagnostic::error(
-                Location::Spec {
-                    file: product.spec.clone(),
-                    pointer: String::new(),
-                },
-                err.to_string(),
-            )),
+            Err(err) => {
+                failed.insert(product.spec.clone());
+                diagnostics.push(Diagnostic::error(
+                    Location::Spec {
+                        file: product.spec.clone(),
+                        pointer: String::new(),
+                    },
+                    err.to_string(),
+                ));
+            }
         }
     }
-    let catalog = lower::lower(manifest_file, &manifest, &parsed, &mut diagnostics);
+    let catalog = lower::lower(manifest_file, &manifest, &parsed, &failed, &mut diagnostics);
     let tool_counts = catalog
         .products
         .iter()

@@ -17,10 +17,13 @@ pub const MAX_TOOL_NAME: usize = 60;
 
 /// Lowers a parsed manifest. Tools with errors are left out of the catalog;
 /// the diagnostics say why.
+/// `failed_specs` names spec files that were given but did not parse (already
+/// reported): their products and tools are skipped without further noise.
 pub fn lower(
     file: &str,
     manifest: &Manifest,
     specs: &BTreeMap<String, Spec>,
+    failed_specs: &BTreeSet<String>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Catalog {
     let manifest_loc = |tool: Option<&str>| Location::Manifest {
@@ -43,8 +46,13 @@ pub fn lower(
 
     let mut products: BTreeMap<String, ProductDef> = BTreeMap::new();
     let mut spaces: BTreeMap<String, TypeSpace<'_>> = BTreeMap::new();
+    let mut unavailable: BTreeSet<&str> = BTreeSet::new();
     for (key, product) in &manifest.products {
         let Some(spec) = specs.get(&product.spec) else {
+            unavailable.insert(key.as_str());
+            if failed_specs.contains(&product.spec) {
+                continue;
+            }
             diagnostics.push(Diagnostic::error(
                 manifest_loc(None),
                 format!(
@@ -108,6 +116,10 @@ pub fn lower(
             ));
             continue;
         };
+        if unavailable.contains(product_key) {
+            // Its spec is missing or broken; that was reported once already.
+            continue;
+        }
         let (Some(product), Some(space)) =
             (products.get_mut(product_key), spaces.get_mut(product_key))
         else {
@@ -426,7 +438,9 @@ fn lower_tool(
         let arg_name = over
             .and_then(|o| o.rename.clone())
             .unwrap_or_else(|| wire.clone());
-        if !arg_names.insert(arg_name.clone()) || arg_name == "body" {
+        let body_taken =
+            arg_name == "body" && op.body.as_ref().is_some_and(|b| b.json_schema.is_some());
+        if !arg_names.insert(arg_name.clone()) || body_taken {
             errors.push(Diagnostic::error(
                 loc.clone(),
                 format!("argument name {arg_name:?} is used twice; rename one in params"),
@@ -543,7 +557,15 @@ fn lower_tool(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let operation = match &op.operation_id {
+    // The id labels the operation only when it names exactly one.
+    let unique_id = op.operation_id.as_ref().filter(|id| {
+        spec.operations
+            .iter()
+            .filter(|o| o.operation_id.as_ref() == Some(*id))
+            .count()
+            == 1
+    });
+    let operation = match unique_id {
         Some(id) => format!("{product_key}#{id}"),
         None => format!("{product_key}#{} {}", op.method.as_str(), op.path),
     };

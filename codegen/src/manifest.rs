@@ -151,13 +151,25 @@ pub fn parse(file: &str, text: &str) -> Result<Manifest, Diagnostic> {
     })
 }
 
+/// The first line of a YAML error, without the `error:` and `line N column M:`
+/// prefixes our own location already carries.
 fn first_line(message: &str) -> String {
-    message
+    let mut line = message
         .lines()
         .find(|l| !l.trim().is_empty())
         .unwrap_or(message)
-        .trim()
-        .to_owned()
+        .trim();
+    line = line.strip_prefix("error:").map_or(line, str::trim_start);
+    if let Some(rest) = line.strip_prefix("line ")
+        && let Some((_, after)) = rest.split_once(": ")
+        && rest
+            .split(':')
+            .next()
+            .is_some_and(|pos| pos.contains("column"))
+    {
+        line = after;
+    }
+    line.to_owned()
 }
 
 /// The manifest location of a spanned value.

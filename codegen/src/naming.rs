@@ -13,6 +13,31 @@ const KEYWORDS: &[&str] = &[
     "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
 ];
 
+/// Names a generated type must not take: std prelude and serde names used
+/// unqualified in generated modules, and the runtime items they import.
+pub const RESERVED_TYPE_NAMES: &[&str] = &[
+    "String",
+    "Option",
+    "Some",
+    "None",
+    "Vec",
+    "Box",
+    "Result",
+    "Ok",
+    "Err",
+    "Serialize",
+    "Deserialize",
+    "Value",
+    "BTreeMap",
+    "ToolArgs",
+    "ToolSpec",
+    "Annotations",
+    "ArgsError",
+    "Method",
+    "UpstreamRequest",
+    "Self_",
+];
+
 /// Words for characters that carry meaning in enum values such as `!=` or `+x`.
 fn symbol_word(c: char) -> Option<&'static str> {
     Some(match c {
@@ -132,7 +157,12 @@ pub fn uniquify_field(taken: &mut BTreeSet<String>, candidate: String) -> String
 /// The arguments-struct name for a tool name like `jira.getProject`.
 pub fn args_struct_name(tool: &str) -> String {
     let tail = tool.split_once('.').map_or(tool, |(_, rest)| rest);
-    format!("{}Args", type_name(tail))
+    let name = format!("{}Args", type_name(tail));
+    if RESERVED_TYPE_NAMES.contains(&name.as_str()) {
+        format!("{}ToolArgs", type_name(tail))
+    } else {
+        name
+    }
 }
 
 /// The Rust module name of a product key.

@@ -129,7 +129,12 @@ impl<'s> TypeSpace<'s> {
             return (RustType::Value, json!({}));
         };
         if let Some(reference) = obj.get("$ref").and_then(Value::as_str) {
-            return self.lower_ref(reference, pointer, depth);
+            // Keys beside `$ref` (kept because we read raw JSON) still apply.
+            let (ty, mut json) = self.lower_ref(reference, pointer, depth);
+            if obj.get("nullable").and_then(Value::as_bool) == Some(true) {
+                make_nullable(&mut json);
+            }
+            return (ty, json);
         }
         let (ty, mut json) = self.lower_inline(obj, pointer, hint, depth);
         if obj.get("nullable").and_then(Value::as_bool) == Some(true) {
@@ -443,7 +448,11 @@ impl<'s> TypeSpace<'s> {
     }
 
     fn fresh_name(&mut self, hint: &str) -> String {
-        naming::uniquify(&mut self.names, naming::type_name(hint))
+        let mut name = naming::type_name(hint);
+        if naming::RESERVED_TYPE_NAMES.contains(&name.as_str()) {
+            name.push_str("Type");
+        }
+        naming::uniquify(&mut self.names, name)
     }
 
     /// A loose output schema for a JSON response: top-level property names

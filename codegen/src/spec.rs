@@ -212,8 +212,12 @@ impl Spec {
             file: file.to_owned(),
             source,
         })?;
+        // openapiv3 only builds the operation index; schemas are read from `raw`.
+        // It rejects OpenAPI 3.1 `type` arrays, so hand it a copy without them.
+        let mut for_index = raw.clone();
+        flatten_type_arrays(&mut for_index);
         let api: OpenAPI =
-            serde_json::from_value(raw.clone()).map_err(|source| SpecError::OpenApi {
+            serde_json::from_value(for_index).map_err(|source| SpecError::OpenApi {
                 file: file.to_owned(),
                 source,
             })?;
@@ -271,6 +275,26 @@ impl Spec {
     pub fn resolve_ref(&self, reference: &str) -> Option<&Value> {
         let pointer = reference.strip_prefix('#')?;
         self.raw.pointer(pointer)
+    }
+}
+
+/// Replaces every `"type": [..]` by its first non-null member (only for the
+/// copy `openapiv3` indexes; the raw document keeps the array).
+fn flatten_type_arrays(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get("type") {
+                let first = types
+                    .iter()
+                    .find(|t| t.as_str() != Some("null"))
+                    .cloned()
+                    .unwrap_or(Value::String("string".into()));
+                map.insert("type".into(), first);
+            }
+            map.values_mut().for_each(flatten_type_arrays);
+        }
+        Value::Array(items) => items.iter_mut().for_each(flatten_type_arrays),
+        _ => {}
     }
 }
 

@@ -7,8 +7,6 @@
 //! regenerated snapshot does not pass unnoticed, and parses every emitted Rust
 //! file with `syn` (plus a check for name clashes that would not compile).
 //!
-//! Tests marked `#[ignore = "bug: ..."]` describe what the generator should do
-//! and currently does not.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -210,16 +208,17 @@ fn ref_siblings() {
         props.pointer("/issuetype/properties/id"),
         Some(&json!({"type": "string"}))
     );
+    // `nullable: true` beside the `$ref` is kept too.
     assert_eq!(
         props.pointer("/userDirectoryStatus/enum"),
-        Some(&json!(["ACTIVE", "SUSPENDED"]))
+        Some(&json!(["ACTIVE", "SUSPENDED", null]))
     );
     // `type: GroupCounts` beside the `$ref` is ignored: the ref wins.
     assert_eq!(props.pointer("/counts/type"), Some(&json!("object")));
 }
 
 #[test]
-#[ignore = "bug: `nullable: true` beside `$ref` is dropped from the input schema (schema.rs lower_at returns from the $ref branch before make_nullable)"]
+
 fn ref_sibling_nullable_allows_null() {
     let out = run_fixture("ref_siblings");
     let props = body_props(&out, "fx.linkIssues");
@@ -290,7 +289,7 @@ fn any_schemas() {
 }
 
 #[test]
-#[ignore = "bug: a spec with one OpenAPI 3.1 `type` array anywhere fails to load as a whole (spec.rs Spec::parse: openapiv3 rejects it), so schema.rs's type-array warning is unreachable and every tool of the product is lost"]
+
 fn type_arrays() {
     let out = run_fixture("type_arrays");
     assert_eq!(
@@ -335,7 +334,7 @@ fn operation_ids() {
 }
 
 #[test]
-#[ignore = "bug: a tool selected by `METHOD /path` because its operationId is duplicated still gets the ambiguous label `fx#getArticles` (lower.rs lower_tool builds `operation` from the id whenever one exists)"]
+
 fn duplicated_operation_id_label_is_unambiguous() {
     let out = run_fixture("operation_ids");
     let rs = file(&out, FX_RS);
@@ -627,7 +626,7 @@ fn mini(tool: &str) -> Output {
 }
 
 #[test]
-#[ignore = "bug: tool `fx.tool` gets args struct `ToolArgs`, which clashes with the imported trait gojira_runtime::catalog::ToolArgs (naming.rs args_struct_name / emit.rs product_module)"]
+
 fn tool_named_tool_does_not_clash_with_trait() {
     let out =
         mini("  - {name: fx.tool, operation: 'fx#getTool', group: r, title: t, description: d}\n");
@@ -636,7 +635,7 @@ fn tool_named_tool_does_not_clash_with_trait() {
 }
 
 #[test]
-#[ignore = "bug: component schemas named `String` / `Option` become types that shadow std's in the generated `types` module (`pub inner: Option<Option>`); naming.rs type_name has no reserved-name list"]
+
 fn component_named_like_prelude_type() {
     let out = mini(
         "  - {name: fx.createThing, operation: 'fx#createThing', group: w, title: t, description: d}\n",
@@ -646,7 +645,7 @@ fn component_named_like_prelude_type() {
 }
 
 #[test]
-#[ignore = "bug: a query parameter named `body` is rejected as \"used twice\" even when the operation has no request body (lower.rs lower_tool: `|| arg_name == \"body\"` is unconditional)"]
+
 fn query_parameter_named_body_without_request_body() {
     let out = mini(
         "  - {name: fx.listThings, operation: 'fx#listThings', group: r, title: t, description: d}\n",

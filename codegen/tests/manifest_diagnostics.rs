@@ -126,7 +126,7 @@ fn unknown_tool_key() {
 }
 
 #[test]
-#[ignore = "bug: YAML errors render as `tools.yaml:13:1: error: error: line 13 column 1: unknown field ...` (manifest.rs parse keeps serde-saphyr's own `error: line N column M:` prefix, so the level and location appear twice)"]
+
 fn yaml_error_message_is_not_doubled() {
     let out = run("extra: 1\n");
     assert_eq!(
@@ -604,7 +604,7 @@ fn spec_that_is_not_openapi_is_reported() {
 }
 
 #[test]
-#[ignore = "bug: when a spec fails to load (or is absent), lower.rs reports `spec file X was not found in the specs directory` at tools.yaml:0:0 and then `unknown product \"fx\"; declared products: fx` for every tool of that product: wrong cause, no location, and a self-contradictory message"]
+
 fn spec_that_fails_to_load_is_reported_once() {
     let out = run_inline(HEADER, "manifest_base.json", br#"{"openapi": "3.0.1"}"#);
     let lines = diagnostic_lines(&out);

@@ -125,7 +125,7 @@ pub static TOOLS: &[ToolSpec] = &[
         description: "List all JSM customer organizations on the site, paginated (id, name), optionally only those containing a given account id. Use jsm.listServiceDeskOrganizations for one service desk.",
         group: "read_jsm_admin",
         product: "jsm",
-        operation: "jsm#getOrganizations",
+        operation: "jsm#GET /rest/servicedeskapi/organization",
         method: Method::Get,
         path: "/rest/servicedeskapi/organization",
         input_schema: include_str!("../../schemas/jsm/jsm.listOrganizations.input.json"),
@@ -147,7 +147,7 @@ pub static TOOLS: &[ToolSpec] = &[
         description: "List the customer organizations linked to one service desk, paginated (id, name). Use jsm.listOrganizations for every organization on the site.",
         group: "read_jsm_admin",
         product: "jsm",
-        operation: "jsm#getOrganizations",
+        operation: "jsm#GET /rest/servicedeskapi/servicedesk/{serviceDeskId}/organization",
         method: Method::Get,
         path: "/rest/servicedeskapi/servicedesk/{serviceDeskId}/organization",
         input_schema: include_str!(

@@ -15,7 +15,7 @@ pub static TOOLS: &[ToolSpec] = &[
         description: "Search knowledge base articles.",
         group: "read_fx",
         product: "fx",
-        operation: "fx#getArticles",
+        operation: "fx#GET /rest/servicedeskapi/knowledgebase/article",
         method: Method::Get,
         path: "/rest/servicedeskapi/knowledgebase/article",
         input_schema: include_str!("../../schemas/fx/fx.searchArticles.input.json"),
