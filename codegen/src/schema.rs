@@ -16,7 +16,7 @@ use crate::spec::{Spec, deref};
 /// Nesting depth (objects inside objects) beyond which schemas become free-form.
 const MAX_DEPTH: usize = 4;
 /// Longest description kept for a top-level argument or body property.
-pub const DESCRIPTION_MAX: usize = 120;
+pub const DESCRIPTION_MAX: usize = 80;
 
 /// A Rust type as the emitter prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,6 @@
 //! the snapshots. Each test also asserts the key facts directly, so a wrongly
 //! regenerated snapshot does not pass unnoticed, and parses every emitted Rust
 //! file with `syn` (plus a check for name clashes that would not compile).
-//!
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;

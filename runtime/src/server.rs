@@ -95,13 +95,20 @@ impl GojiraServer {
 
 fn mcp_tool(tool: &CatalogTool) -> Tool {
     let spec = tool.spec;
-    let mut annotations = ToolAnnotations::with_title(spec.title)
-        .read_only(spec.annotations.read_only)
-        .destructive(spec.annotations.destructive)
-        .idempotent(spec.annotations.idempotent)
-        .open_world(spec.annotations.open_world);
-    // The title lives on the tool; do not repeat it in the annotations.
-    annotations.title = None;
+    let a = spec.annotations;
+    // readOnlyHint and destructiveHint are always explicit (hosts' directories
+    // want both). idempotentHint is sent only where it informs (writes), and
+    // openWorldHint only when false: its default is true. Every hint costs the
+    // model context on every tools/list.
+    let mut annotations = ToolAnnotations::default()
+        .read_only(a.read_only)
+        .destructive(a.destructive && !a.read_only);
+    if !a.read_only {
+        annotations = annotations.idempotent(a.idempotent);
+    }
+    if !a.open_world {
+        annotations = annotations.open_world(false);
+    }
     let mut mcp = Tool::new_with_raw(
         spec.name,
         Some(Cow::Borrowed(spec.description)),

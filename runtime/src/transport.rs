@@ -7,6 +7,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
@@ -119,6 +120,10 @@ pub async fn serve_http(
     info!(%local, "gojira-mcp listening (MCP at /mcp, health at /health)");
     on_ready(local);
     let stop = shutdown.clone();
+    // Small JSON-RPC answers must not wait for Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             tokio::select! {

@@ -44,13 +44,34 @@ enum Command {
     Tools,
 }
 
+/// Builds the async runtime. One thread by default: a proxy's work is I/O,
+/// and cross-thread wake-ups cost more latency than they buy
+/// (`cargo xtask bench`). `GOJIRA_WORKER_THREADS=N` uses N worker threads.
+fn build_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    let threads = match std::env::var("GOJIRA_WORKER_THREADS") {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=256).contains(n))
+            .with_context(|| {
+                format!("GOJIRA_WORKER_THREADS: {v:?} must be a number of threads from 1 to 256")
+            })?,
+        _ => 1,
+    };
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    Ok(builder.enable_all().build()?)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match build_runtime() {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("error: could not start the async runtime: {err}");

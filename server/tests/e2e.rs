@@ -45,7 +45,8 @@ async fn tools_list_follows_the_group_allowlist() {
         let ann = tool.annotations.as_ref().expect("annotations");
         assert_eq!(ann.read_only_hint, Some(true), "{} is read-only", tool.name);
         assert_eq!(ann.destructive_hint, Some(false));
-        assert!(ann.idempotent_hint.is_some() && ann.open_world_hint.is_some());
+        assert_eq!(ann.idempotent_hint, None, "implied for read-only tools");
+        assert_eq!(ann.open_world_hint, None, "default true, not repeated");
         assert_eq!(tool.input_schema.get("type"), Some(&json!("object")));
         assert!(
             !serde_json::to_string(&*tool.input_schema)
@@ -78,6 +79,24 @@ async fn every_tool_sends_a_request_the_fake_accepts() {
             .flat_map(|s| s.iter())
             .find(|t| t.name == tool.name)
             .expect("generated spec");
+        let ann = tool.annotations.as_ref().expect("annotations");
+        assert!(
+            ann.read_only_hint.is_some() && ann.destructive_hint.is_some(),
+            "{}: explicit hints",
+            tool.name
+        );
+        if spec.method == gojira_runtime::catalog::Method::Delete {
+            assert_eq!(ann.destructive_hint, Some(true), "{} deletes", tool.name);
+            assert_eq!(
+                ann.idempotent_hint,
+                Some(true),
+                "{} deletes idempotently",
+                tool.name
+            );
+        }
+        if spec.method == gojira_runtime::catalog::Method::Get {
+            assert_eq!(ann.read_only_hint, Some(true), "{} reads", tool.name);
+        }
         match requests.as_slice() {
             [req] => {
                 if result.is_error == Some(true)

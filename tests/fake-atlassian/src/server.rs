@@ -109,6 +109,10 @@ pub(crate) async fn serve(engine: Arc<Engine>, port: u16) -> Result<FakeHandle, 
                 std::future::pending::<()>().await;
             }
         };
+        // Like Atlassian's edge, answer without Nagle delays.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(stop)
             .await
