@@ -371,6 +371,9 @@ fn args_struct(t: &ToolDef) -> TokenStream {
         .body
         .as_ref()
         .map(|_| quote!(request.json_body(&self.body)?;));
+    let opt_in = t
+        .experimental
+        .then(|| quote!(request.header("X-ExperimentalApi", "opt-in");));
     let method = method_tokens(t.method);
     let mutability = if t.path.iter().any(|p| matches!(p, PathPart::Param { .. }))
         || !t.params.is_empty()
@@ -398,6 +401,7 @@ fn args_struct(t: &ToolDef) -> TokenStream {
                 #(#queries)*
                 #(#fixed)*
                 #body_step
+                #opt_in
                 Ok(request)
             }
         }

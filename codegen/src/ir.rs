@@ -94,6 +94,8 @@ pub struct ToolDef {
     pub idempotent: bool,
     /// Reserved consent/snapshot/revert declarations, carried as JSON.
     pub safety: Option<Value>,
+    /// Atlassian marks the operation experimental (needs an opt-in header).
+    pub experimental: bool,
 }
 
 /// A piece of a path.

@@ -8,6 +8,7 @@
 //! input; every unsupported shape is a [`Diagnostic`].
 
 pub mod diagnostics;
+pub mod docs;
 pub mod emit;
 pub mod ir;
 pub mod lower;
@@ -89,7 +90,25 @@ pub fn generate(
         .map(|p| (p.key.clone(), p.tools.len()))
         .collect();
     let files = match emit::emit(&catalog) {
-        Ok(files) => files,
+        Ok(mut files) => {
+            match docs::catalog_markdown(&catalog) {
+                Ok(contents) => files.push(File {
+                    path: "CATALOG.md".into(),
+                    contents,
+                }),
+                Err(err) => diagnostics.push(Diagnostic::error(
+                    Location::Manifest {
+                        file: manifest_file.to_owned(),
+                        line: 0,
+                        column: 0,
+                        tool: None,
+                    },
+                    format!("internal: the catalog template failed: {err}"),
+                )),
+            }
+            files.sort_by(|a, b| a.path.cmp(&b.path));
+            files
+        }
         Err(err) => {
             diagnostics.push(Diagnostic::error(
                 Location::Manifest {

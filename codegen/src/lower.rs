@@ -588,6 +588,7 @@ fn lower_tool(
         destructive,
         idempotent,
         safety,
+        experimental: op.experimental,
     })
 }
 

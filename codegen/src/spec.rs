@@ -156,6 +156,8 @@ pub struct Operation {
     pub connect_scope: Option<String>,
     /// Deprecated in the spec.
     pub deprecated: bool,
+    /// `x-experimental: true`: Atlassian requires `X-ExperimentalApi: opt-in`.
+    pub experimental: bool,
 }
 
 /// Errors loading a spec.
@@ -377,6 +379,7 @@ fn index_operations(api: &OpenAPI, raw: &Value) -> Vec<Operation> {
                 success,
                 connect_scope,
                 deprecated: op.deprecated,
+                experimental: raw_op.get("x-experimental").and_then(Value::as_bool) == Some(true),
             });
         }
     }

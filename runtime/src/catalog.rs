@@ -193,6 +193,8 @@ pub struct UpstreamRequest {
     pub query: Vec<(String, String)>,
     /// JSON body.
     pub body: Option<Value>,
+    /// Extra headers the operation needs (e.g. Atlassian's experimental opt-in).
+    pub headers: Vec<(&'static str, &'static str)>,
 }
 
 impl UpstreamRequest {
@@ -203,7 +205,13 @@ impl UpstreamRequest {
             path: String::new(),
             query: Vec::new(),
             body: None,
+            headers: Vec::new(),
         }
+    }
+
+    /// Adds a fixed header (never a credential: those come from the upstream client).
+    pub fn header(&mut self, name: &'static str, value: &'static str) {
+        self.headers.push((name, value));
     }
 
     /// Appends literal path text (from the spec's template).

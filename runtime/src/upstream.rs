@@ -101,6 +101,9 @@ impl Upstream {
         if let Some(body) = &request.body {
             builder = builder.json(body);
         }
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, *value);
+        }
         builder = self.authorize(product, builder)?;
         debug!(operation, method = request.method.as_str(), path = %request.path, "upstream request");
         let call = async {

@@ -15,7 +15,17 @@ pub async fn start(
     catalog: &Catalog,
     vars: &mut BTreeMap<String, String>,
 ) -> anyhow::Result<FakeHandle> {
-    let fake = match fake_atlassian::find_specs_dir() {
+    // An explicit GOJIRA_SPECS_DIR is the operator's choice, even when it lacks the files.
+    let specs_dir = match vars
+        .get("GOJIRA_SPECS_DIR")
+        .filter(|d| !d.trim().is_empty())
+    {
+        Some(dir) => {
+            Some(std::path::PathBuf::from(dir)).filter(|d| d.join("jira-platform.json").is_file())
+        }
+        None => fake_atlassian::find_specs_dir(),
+    };
+    let fake = match specs_dir {
         Some(dir) => FakeAtlassian::load(&dir)
             .with_context(|| format!("sandbox: loading the specs in {}", dir.display()))?,
         None => {

@@ -529,3 +529,30 @@ async fn stdio_transport_speaks_only_protocol_on_stdout() {
     drop(stdin);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), child.wait()).await;
 }
+
+/// A fresh clone has no spec files: the sandbox still serves every tool from
+/// the committed catalog, with a lenient fake, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_runs_from_the_committed_catalog_without_specs() {
+    let empty = std::env::temp_dir().join(format!("gojira-no-specs-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut env = std::collections::BTreeMap::new();
+    env.insert("MCP_PORT".to_owned(), "0".to_owned());
+    env.insert("GOJIRA_SPECS_DIR".to_owned(), empty.display().to_string());
+    let server = start_server_with(&["serve", "--sandbox"], &env);
+    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
+    let tools = client.list_all_tools().await.unwrap();
+    let catalog_size: usize = gojira_generated::TOOLSETS.iter().map(|s| s.len()).sum();
+    assert_eq!(tools.len(), catalog_size, "the sandbox enables every group");
+    let result = call(&client, "jira.getProject", json!({"project": "SBX"}))
+        .await
+        .unwrap();
+    assert_ne!(result.is_error, Some(true), "{}", text(&result));
+    assert!(
+        server.stderr().contains("no Atlassian spec files found"),
+        "{}",
+        server.stderr()
+    );
+    client.cancel().await.ok();
+    let _ = std::fs::remove_dir(&empty);
+}

@@ -12,7 +12,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "agile.listBoards",
         title: "List boards",
-        description: "List Jira Software boards, paginated, optionally by name, project key/id or filter id. Returns board id, name, type (scrum/kanban) and location.",
+        description: "List Jira Software boards, paginated, by name, project or filter id: board id, name, type (scrum/kanban), location.",
         group: "read_agile",
         product: "agile",
         operation: "agile#getAllBoards",
@@ -56,7 +56,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "agile.listSprints",
         title: "List sprints",
-        description: "List the sprints of a scrum board, paginated: id, name, state (future/active/closed), dates and goal. Use agile.listBoards to find the board id.",
+        description: "List a scrum board's sprints, paginated: id, name, state, dates and goal. Find the board id with agile.listBoards.",
         group: "read_agile",
         product: "agile",
         operation: "agile#getAllSprints",
@@ -96,7 +96,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "agile.createSprint",
         title: "Create sprint",
-        description: "Create a future sprint on a scrum board. Needs name and originBoardId; startDate, endDate (ISO 8601) and goal are optional. Returns the sprint with its id.",
+        description: "Create a future sprint on a scrum board from a name and originBoardId; dates and goal optional.",
         group: "write_agile",
         product: "agile",
         operation: "agile#createSprint",
@@ -116,7 +116,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "agile.updateSprint",
         title: "Update sprint",
-        description: "Change a sprint's name, goal, dates or state; fields you omit are left unchanged. Set state=active to start (needs dates) or state=closed to complete. Closed sprints accept only name and goal.",
+        description: "Change a sprint's name, goal, dates or state. state=active starts it (needs dates), closed completes it. Omitted fields stay.",
         group: "write_agile",
         product: "agile",
         operation: "agile#partiallyUpdateSprint",
@@ -138,29 +138,25 @@ pub static TOOLS: &[ToolSpec] = &[
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListBoardsArgs {
-    /// The starting index of the returned boards. Base index: 0. See the 'Pagination' section at the top of this page for more details.
+    /// Page offset (0-based)
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// The maximum number of boards to return per page. See the 'Pagination' section at the top of this page for more details.
+    /// Page size
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,
-    /// Filters results to boards that match or partially match the specified name.
+    /// Text matched against board name
     #[serde(default)]
     pub name: Option<String>,
     /// Project key or id; returns boards relevant to that project
     #[serde(default)]
     pub project: Option<String>,
-    /// Appends private boards to the end of the list. The name and type fields are excluded for security reasons.
+    /// Append private boards (without name and type)
     #[serde(rename = "includePrivate")]
     #[serde(default)]
     pub include_private: Option<bool>,
-    /// Ordering of the results by a given field. If not provided, values will not be sorted. Valid values: name.
-    #[serde(rename = "orderBy")]
-    #[serde(default)]
-    pub order_by: Option<types::ListBoardsOrderBy>,
-    /// Filters results to boards that are relevant to a filter. Not supported for next-gen boards.
+    /// Only boards using this filter id
     #[serde(rename = "filterId")]
     #[serde(default)]
     pub filter_id: Option<i64>,
@@ -174,7 +170,6 @@ impl ToolArgs for ListBoardsArgs {
         request.query("name", &self.name, true)?;
         request.query("projectKeyOrId", &self.project, true)?;
         request.query("includePrivate", &self.include_private, true)?;
-        request.query("orderBy", &self.order_by, true)?;
         request.query("filterId", &self.filter_id, true)?;
         Ok(request)
     }
@@ -183,7 +178,7 @@ impl ToolArgs for ListBoardsArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetBoardArgs {
-    /// The ID of the requested board.
+    /// Board id
     #[serde(rename = "boardId")]
     pub board_id: i64,
 }
@@ -199,14 +194,14 @@ impl ToolArgs for GetBoardArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListSprintsArgs {
-    /// The ID of the board that contains the requested sprints.
+    /// Scrum board id
     #[serde(rename = "boardId")]
     pub board_id: i64,
-    /// The starting index of the returned sprints. Base index: 0. See the 'Pagination' section at the top of this page for more details.
+    /// Page offset (0-based)
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// The maximum number of sprints to return per page. See the 'Pagination' section at the top of this page for more details.
+    /// Page size
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,
@@ -226,7 +221,7 @@ impl ToolArgs for ListSprintsArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetSprintArgs {
-    /// The ID of the requested sprint.
+    /// Sprint id
     #[serde(rename = "sprintId")]
     pub sprint_id: i64,
 }
@@ -257,7 +252,7 @@ impl ToolArgs for CreateSprintArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSprintArgs {
-    /// The ID of the sprint to update.
+    /// Sprint id
     #[serde(rename = "sprintId")]
     pub sprint_id: i64,
     /// Request body.
@@ -292,15 +287,6 @@ pub mod types {
         pub origin_board_id: Option<i64>,
         #[serde(rename = "startDate", default, skip_serializing_if = "Option::is_none")]
         pub start_date: Option<String>,
-    }
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-    pub enum ListBoardsOrderBy {
-        #[serde(rename = "name")]
-        Name,
-        #[serde(rename = "-name")]
-        MinusName,
-        #[serde(rename = "+name")]
-        PlusName,
     }
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]

@@ -12,7 +12,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "assets.listObjectSchemas",
         title: "List object schemas",
-        description: "List Assets object schemas in the workspace, paginated: id, name, key, status. Set includeCounts=true for object and object type counts.",
+        description: "List Assets object schemas, paginated: id, name, key, status, optionally object counts.",
         group: "read_assets",
         product: "assets",
         operation: "assets#Schema - List",
@@ -60,7 +60,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "assets.listObjectTypes",
         title: "List object types",
-        description: "List all object types of an Assets object schema as a flat list (id, name, parent id, icon). Use to find object type ids for assets.listObjectTypeAttributes.",
+        description: "List an Assets object schema's object types as a flat list: id, name, parent id, icon.",
         group: "read_assets",
         product: "assets",
         operation: "assets#Schema - Find all object types - flat",
@@ -106,7 +106,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "assets.listObjectTypeAttributes",
         title: "List object type attributes",
-        description: "List the attributes of an Assets object type: id, name, type, referenced type, cardinality, required and unique flags. Use before writing AQL or creating objects.",
+        description: "List an Assets object type's attributes: id, name, type, referenced type, cardinality, flags. Use before writing AQL.",
         group: "read_assets",
         product: "assets",
         operation: "assets#Object Type - Find all attributes",
@@ -128,7 +128,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "assets.searchObjects",
         title: "Search objects (AQL)",
-        description: "Find Assets objects with an AQL query, e.g. objectType = \"Laptop\" AND Owner = \"jdoe\", paginated. Returns objects with attributes. Read-only despite using POST.",
+        description: "Find Assets objects by AQL, e.g. objectType = \"Laptop\" AND Owner = \"jdoe\", paginated, with attributes. Read-only.",
         group: "read_assets",
         product: "assets",
         operation: "assets#Objects by AQL",
@@ -152,7 +152,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "assets.countObjects",
         title: "Count objects (AQL)",
-        description: "Count the Assets objects matching an AQL query, without returning them. Can be slow on large schemas. Read-only despite using POST.",
+        description: "Count the Assets objects matching an AQL query without returning them; slow on large schemas. Read-only.",
         group: "read_assets",
         product: "assets",
         operation: "assets#POST /object/aql/totalcount",
@@ -176,7 +176,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "assets.createObjectType",
         title: "Create object type",
-        description: "Create an Assets object type in a schema. Needs name, iconId and objectSchemaId; optional parent type, description and inheritance flags. Returns the new type with its id.",
+        description: "Create an Assets object type from name, iconId and objectSchemaId; parent, description and inheritance optional.",
         group: "write_assets",
         product: "assets",
         operation: "assets#Object Type - Create",
@@ -224,7 +224,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "assets.deleteObjectType",
         title: "Delete object type",
-        description: "Delete an Assets object type together with all its objects and attributes. Cannot be undone.",
+        description: "Delete an Assets object type with all its objects and attributes. Cannot be undone.",
         group: "write_assets",
         product: "assets",
         operation: "assets#Object Type - Delete",
@@ -250,15 +250,15 @@ pub static TOOLS: &[ToolSpec] = &[
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListObjectSchemasArgs {
-    /// The starting index for the next page of results
+    /// Page offset (0-based)
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// The maximum number of objects to return in this page of results. Actual number of results may be less, for example, if the last page of results is returned.
+    /// Page size
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i64>,
-    /// Should the object and object type count for schema be included in the response. If this parameter is false, object and object type count will return 0.
+    /// Include object and object type counts
     #[serde(rename = "includeCounts")]
     #[serde(default)]
     pub include_counts: Option<bool>,
@@ -296,7 +296,7 @@ pub struct ListObjectTypesArgs {
     /// Object schema id
     #[serde(rename = "schemaId")]
     pub schema_id: String,
-    /// If true, the objectCount attribute is populated for each object type
+    /// Include each type's objectCount
     #[serde(rename = "includeObjectCounts")]
     #[serde(default)]
     pub include_object_counts: Option<bool>,
@@ -334,12 +334,6 @@ pub struct ListObjectTypeAttributesArgs {
     /// Object type id
     #[serde(rename = "objectTypeId")]
     pub object_type_id: String,
-    #[serde(rename = "onlyValueEditable")]
-    #[serde(default)]
-    pub only_value_editable: Option<bool>,
-    #[serde(rename = "orderByName")]
-    #[serde(default)]
-    pub order_by_name: Option<bool>,
     /// Only attributes whose name contains this text
     #[serde(default)]
     pub query: Option<String>,
@@ -353,8 +347,6 @@ impl ToolArgs for ListObjectTypeAttributesArgs {
         request.push_path("/objecttype/");
         request.push_path_param("id", &self.object_type_id)?;
         request.push_path("/attributes");
-        request.query("onlyValueEditable", &self.only_value_editable, true)?;
-        request.query("orderByName", &self.order_by_name, true)?;
         request.query("query", &self.query, true)?;
         request.query("excludeParentAttributes", &self.exclude_parent_attributes, true)?;
         Ok(request)
@@ -364,15 +356,15 @@ impl ToolArgs for ListObjectTypeAttributesArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchObjectsArgs {
-    /// The starting index for the next page of results
+    /// Page offset (0-based)
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// The maximum number of objects to return in this page of results. Actual number of results may be less, for example, if the last page of results is returned.
+    /// Page size
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i64>,
-    /// Should the objects attributes be included in the response. If this parameter is false only the information on the object will be returned and the object attributes will not be present
+    /// Include attribute values
     #[serde(rename = "includeAttributes")]
     #[serde(default)]
     pub include_attributes: Option<bool>,

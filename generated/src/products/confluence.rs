@@ -12,7 +12,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "confluence.listSpaces",
         title: "List spaces",
-        description: "List Confluence spaces, cursor-paginated, optionally by ids, keys, type, status (current/archived) or labels. Returns id, key, name, type, status, homepage id.",
+        description: "List Confluence spaces, cursor-paginated, by ids, keys, type or status: id, key, name, type, status, homepage id.",
         group: "read_confluence_admin",
         product: "confluence",
         operation: "confluence#getSpaces",
@@ -36,7 +36,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "confluence.getSpace",
         title: "Get space",
-        description: "Get one Confluence space by numeric id (not key; use confluence.listSpaces with keys to map). Can include permissions, properties, labels.",
+        description: "Get one Confluence space by numeric id (map keys with confluence.listSpaces), optionally with permissions, properties, labels.",
         group: "read_confluence_admin",
         product: "confluence",
         operation: "confluence#getSpaceById",
@@ -58,7 +58,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "confluence.listSpacePermissions",
         title: "List space permissions",
-        description: "List a Confluence space's permission assignments, cursor-paginated: principal (user/group) and operation (e.g. read space, create page). Needs the numeric space id.",
+        description: "List a Confluence space's permission assignments, cursor-paginated: principal (user/group) and operation.",
         group: "read_confluence_admin",
         product: "confluence",
         operation: "confluence#getSpacePermissionsAssignments",
@@ -84,7 +84,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "confluence.listPagesInSpace",
         title: "List pages in space",
-        description: "List pages of a Confluence space, cursor-paginated, optionally only root pages or by title/status. Returns id, title, status, parent id; no bodies.",
+        description: "List a Confluence space's pages, cursor-paginated, optionally root only or by title/status: id, title, status, parent id.",
         group: "read_confluence_admin",
         product: "confluence",
         operation: "confluence#getPagesInSpace",
@@ -110,7 +110,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "confluence.listSpaceProperties",
         title: "List space properties",
-        description: "List the key-value properties stored on a Confluence space, cursor-paginated, or one by key. Returns id, key, value and version.",
+        description: "List a Confluence space's key-value properties, cursor-paginated, or one by key: id, key, value, version.",
         group: "read_confluence_admin",
         product: "confluence",
         operation: "confluence#getSpaceProperties",
@@ -136,7 +136,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "confluence.createSpace",
         title: "Create space",
-        description: "Create a Confluence space from a name plus a key or alias; optional description, template, private flag, or a space id to copy access settings from. Site needs role-based access control.",
+        description: "Create a Confluence space from a name and key or alias; optional description, template, private flag, access copied from a space.",
         group: "write_confluence_admin",
         product: "confluence",
         operation: "confluence#createSpace",
@@ -158,7 +158,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "confluence.createSpaceProperty",
         title: "Create space property",
-        description: "Store a new key-value property on a Confluence space (value is any JSON). Needs space admin permission. Returns the property with its id.",
+        description: "Store a new key-value property (any JSON value) on a Confluence space. Needs space admin.",
         group: "write_confluence_admin",
         product: "confluence",
         operation: "confluence#createSpaceProperty",
@@ -184,7 +184,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "confluence.updateSpaceProperty",
         title: "Update space property",
-        description: "Replace the value of a Confluence space property. Send key, value and version.number = current version + 1 (see confluence.listSpaceProperties).",
+        description: "Replace a Confluence space property's value. Send key, value and version.number = current + 1.",
         group: "write_confluence_admin",
         product: "confluence",
         operation: "confluence#updateSpacePropertyById",
@@ -234,29 +234,23 @@ pub static TOOLS: &[ToolSpec] = &[
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListSpacesArgs {
-    /// Filter the results to spaces based on their IDs. Multiple IDs can be specified as a comma-separated list.
+    /// Space ids
     #[serde(default)]
     pub ids: Option<Vec<i64>>,
-    /// Filter the results to spaces based on their keys. Multiple keys can be specified as a comma-separated list.
+    /// Space keys
     #[serde(default)]
     pub keys: Option<Vec<String>>,
-    /// Filter the results to spaces based on their type.
+    /// Space type
     #[serde(rename = "type")]
     #[serde(default)]
     pub type_: Option<types::ListSpacesType>,
-    /// Filter the results to spaces based on their status.
+    /// Space status
     #[serde(default)]
     pub status: Option<types::ListSpacesStatus>,
-    /// Filter the results to spaces based on their labels. Multiple labels can be specified as a comma-separated list.
-    #[serde(default)]
-    pub labels: Option<Vec<String>>,
-    /// Used to sort the result by a particular field.
-    #[serde(default)]
-    pub sort: Option<types::SpaceSortOrder>,
-    /// Used for pagination, this opaque cursor will be returned in the `next` URL in the `Link` response header. Use the relative URL in the `Link` header to retrieve the `next` set of results.
+    /// Cursor from the previous page
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Maximum number of spaces per result to return. If more results exist, use the `Link` response header to retrieve a relative URL that will return the next set of results.
+    /// Page size
     #[serde(default)]
     pub limit: Option<i32>,
 }
@@ -268,8 +262,6 @@ impl ToolArgs for ListSpacesArgs {
         request.query("keys", &self.keys, true)?;
         request.query("type", &self.type_, true)?;
         request.query("status", &self.status, true)?;
-        request.query("labels", &self.labels, true)?;
-        request.query("sort", &self.sort, true)?;
         request.query("cursor", &self.cursor, true)?;
         request.query("limit", &self.limit, true)?;
         Ok(request)
@@ -279,7 +271,7 @@ impl ToolArgs for ListSpacesArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetSpaceArgs {
-    /// The ID of the space to be returned.
+    /// Numeric space id
     pub id: i64,
     /// Include up to 50 space properties
     #[serde(rename = "includeProperties")]
@@ -309,12 +301,12 @@ impl ToolArgs for GetSpaceArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListSpacePermissionsArgs {
-    /// The ID of the space to be returned.
+    /// Numeric space id
     pub id: i64,
-    /// Used for pagination, this opaque cursor will be returned in the `next` URL in the `Link` response header. Use the relative URL in the `Link` header to retrieve the `next` set of results.
+    /// Cursor from the previous page
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Maximum number of assignments to return. If more results exist, use the `Link` response header to retrieve a relative URL that will return the next set of results.
+    /// Page size
     #[serde(default)]
     pub limit: Option<i32>,
 }
@@ -333,24 +325,21 @@ impl ToolArgs for ListSpacePermissionsArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListPagesInSpaceArgs {
-    /// The ID of the space for which pages should be returned.
+    /// Numeric space id
     pub id: i64,
-    /// Filter the results to pages at the root level of the space or to all pages in the space.
+    /// root = top-level pages only
     #[serde(default)]
     pub depth: Option<types::ListPagesInSpaceDepth>,
-    /// Used to sort the result by a particular field.
-    #[serde(default)]
-    pub sort: Option<types::PageSortOrder>,
-    /// Filter the results to pages based on their status. By default, `current` and `archived` are used.
+    /// Default: current and archived
     #[serde(default)]
     pub status: Option<Vec<types::ListPagesInSpaceStatusItem>>,
-    /// Filter the results to pages based on their title.
+    /// Page title
     #[serde(default)]
     pub title: Option<String>,
-    /// Used for pagination, this opaque cursor will be returned in the `next` URL in the `Link` response header. Use the relative URL in the `Link` header to retrieve the `next` set of results.
+    /// Cursor from the previous page
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Maximum number of pages per result to return. If more results exist, use the `Link` header to retrieve a relative URL that will return the next set of results.
+    /// Page size
     #[serde(default)]
     pub limit: Option<i32>,
 }
@@ -361,7 +350,6 @@ impl ToolArgs for ListPagesInSpaceArgs {
         request.push_path_param("id", &self.id)?;
         request.push_path("/pages");
         request.query("depth", &self.depth, true)?;
-        request.query("sort", &self.sort, true)?;
         request.query("status", &self.status, true)?;
         request.query("title", &self.title, true)?;
         request.query("cursor", &self.cursor, true)?;
@@ -376,13 +364,13 @@ pub struct ListSpacePropertiesArgs {
     /// Numeric space id
     #[serde(rename = "spaceId")]
     pub space_id: i64,
-    /// The key of the space property to retrieve. This should be used when a user knows the key of their property, but needs to retrieve the id for use in other methods.
+    /// Only the property with this key
     #[serde(default)]
     pub key: Option<String>,
-    /// Used for pagination, this opaque cursor will be returned in the `next` URL in the `Link` response header. Use the relative URL in the `Link` header to retrieve the `next` set of results.
+    /// Cursor from the previous page
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Maximum number of pages per result to return. If more results exist, use the `Link` header to retrieve a relative URL that will return the next set of results.
+    /// Page size
     #[serde(default)]
     pub limit: Option<i32>,
 }
@@ -596,26 +584,6 @@ pub mod types {
         #[serde(rename = "xflow_sample_space")]
         XflowSampleSpace,
     }
-    /// The sort fields for pages. The default sort direction is ascending. To sort in descending order, append a `-` character before the sort field. For example, `fieldName` or `-fieldName`.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-    pub enum PageSortOrder {
-        #[serde(rename = "id")]
-        Id,
-        #[serde(rename = "-id")]
-        MinusId,
-        #[serde(rename = "created-date")]
-        CreatedMinusDate,
-        #[serde(rename = "-created-date")]
-        MinusCreatedMinusDate,
-        #[serde(rename = "modified-date")]
-        ModifiedMinusDate,
-        #[serde(rename = "-modified-date")]
-        MinusModifiedMinusDate,
-        #[serde(rename = "title")]
-        Title,
-        #[serde(rename = "-title")]
-        MinusTitle,
-    }
     /// The principal of the role assignment.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -678,21 +646,5 @@ pub mod types {
         /// Message to be associated with the new version.
         #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
         pub message: Option<String>,
-    }
-    /// The sort fields for spaces. The default sort direction is ascending. To sort in descending order, append a `-` character before the sort field. For example, `fieldName` or `-fieldName`.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-    pub enum SpaceSortOrder {
-        #[serde(rename = "id")]
-        Id,
-        #[serde(rename = "-id")]
-        MinusId,
-        #[serde(rename = "key")]
-        Key,
-        #[serde(rename = "-key")]
-        MinusKey,
-        #[serde(rename = "name")]
-        Name,
-        #[serde(rename = "-name")]
-        MinusName,
     }
 }

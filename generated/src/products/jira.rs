@@ -12,7 +12,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.searchProjects",
         title: "Search projects",
-        description: "List Jira projects, paginated, optionally filtered by name/key text, keys, ids, category, type or status (live/archived). Returns key, id, name, type and category. Use first to find a project key for other tools.",
+        description: "List Jira projects, paginated, by name/key text, keys, ids, category, type or status (live/archived). Use first to find a project key.",
         group: "read_projects",
         product: "jira",
         operation: "jira#searchProjects",
@@ -34,7 +34,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.getProject",
         title: "Get project",
-        description: "Get one Jira project's admin details (lead, issue types, components, versions, category, style) by key or id. Use jira.searchProjects to find the key first.",
+        description: "Get a Jira project's admin details (lead, issue types, components, versions, category) by key or id.",
         group: "read_projects",
         product: "jira",
         operation: "jira#getProject",
@@ -56,7 +56,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.createProject",
         title: "Create project",
-        description: "Create a Jira project from a project type and template. Needs key, name, projectTypeKey, leadAccountId; scheme ids (permission, workflow, notification...) are optional. Returns the new id and key.",
+        description: "Create a Jira project from key, name, projectTypeKey and leadAccountId. Optional scheme ids replace the defaults. Returns its id and key.",
         group: "write_projects",
         product: "jira",
         operation: "jira#createProject",
@@ -78,7 +78,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.updateProject",
         title: "Update project",
-        description: "Update a Jira project's name, key, description, lead, category, URL or assigned schemes. Only the fields you send change; omitted schemes stay as they are.",
+        description: "Update a Jira project's name, key, description, lead, category, default assignee or permission/notification scheme.",
         group: "write_projects",
         product: "jira",
         operation: "jira#updateProject",
@@ -100,7 +100,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.archiveProject",
         title: "Archive project",
-        description: "Archive a Jira project: it becomes read-only and disappears from search and boards. Archived projects cannot be deleted, and can only be restored from the Jira UI.",
+        description: "Archive a Jira project: read-only, hidden from search and boards; cannot then be deleted. Restore only in the Jira UI.",
         group: "write_projects",
         product: "jira",
         operation: "jira#archiveProject",
@@ -120,7 +120,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.deleteProject",
         title: "Delete project",
-        description: "Delete a Jira project and all its issues; it goes to the Jira recycle bin, restorable for 60 days. Archived projects cannot be deleted. Prefer jira.archiveProject when unsure.",
+        description: "Delete a Jira project and its issues to the recycle bin (60 days). Archived projects cannot be deleted. Prefer jira.archiveProject.",
         group: "delete_projects",
         product: "jira",
         operation: "jira#deleteProject",
@@ -140,7 +140,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.searchFilters",
         title: "Search filters",
-        description: "List Jira saved filters, paginated, by name text, owner account id, group, project or ids. Returns id, name, owner, JQL. Use to find a filter id for jira.getFilter or jira.updateFilter.",
+        description: "List Jira saved filters, paginated, by name text, owner, shared group/project or ids. Returns id, name, owner, JQL.",
         group: "read_filters_dashboards",
         product: "jira",
         operation: "jira#getFiltersPaginated",
@@ -184,7 +184,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.createFilter",
         title: "Create filter",
-        description: "Create a Jira saved filter from a name and JQL, optionally with a description. It gets the default share scope; use jira.addFilterSharePermission to share it. Returns the new filter with its id.",
+        description: "Create a Jira saved filter from a name and JQL, with the default share scope (see jira.addFilterSharePermission).",
         group: "write_filters_dashboards",
         product: "jira",
         operation: "jira#createFilter",
@@ -206,7 +206,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.updateFilter",
         title: "Update filter",
-        description: "Update a Jira saved filter's name, description or JQL. Name is required even if unchanged; only the owner can update. Use jira.addFilterSharePermission / jira.deleteFilterSharePermission for sharing.",
+        description: "Update a Jira filter's name, description or JQL (owner only); name is required even if unchanged.",
         group: "write_filters_dashboards",
         product: "jira",
         operation: "jira#updateFilter",
@@ -228,7 +228,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.addFilterSharePermission",
         title: "Share filter",
-        description: "Share a Jira filter with a user, group, project, project role, all logged-in users or the public. A global share (authenticated/global) replaces all existing shares. Returns the filter's share permissions.",
+        description: "Share a Jira filter with a user, group, project, role, all logged-in users or the public. A global/authenticated share replaces all others.",
         group: "write_filters_dashboards",
         product: "jira",
         operation: "jira#addSharePermission",
@@ -250,7 +250,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.deleteFilterSharePermission",
         title: "Unshare filter",
-        description: "Remove one share permission from a Jira filter. Get share permission ids from jira.getFilter (sharePermissions).",
+        description: "Remove one share permission from a Jira filter. Share permission ids are in jira.getFilter (sharePermissions).",
         group: "write_filters_dashboards",
         product: "jira",
         operation: "jira#deleteSharePermission",
@@ -272,7 +272,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.deleteFilter",
         title: "Delete filter",
-        description: "Delete a Jira saved filter by id. Boards and subscriptions that use the filter stop working. Only the owner or a Jira admin can delete.",
+        description: "Delete a Jira saved filter by id (owner or Jira admin). Boards and subscriptions using it stop working.",
         group: "write_filters_dashboards",
         product: "jira",
         operation: "jira#deleteFilter",
@@ -292,7 +292,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.searchDashboards",
         title: "Search dashboards",
-        description: "List Jira dashboards, paginated, by name text, owner account id, group, project or status (active/archived/deleted). Returns id, name, owner, share permissions.",
+        description: "List Jira dashboards, paginated, by name text, owner, shared group/project or status. Returns id, name, owner, shares.",
         group: "read_filters_dashboards",
         product: "jira",
         operation: "jira#getDashboardsPaginated",
@@ -338,7 +338,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.searchFields",
         title: "Search fields",
-        description: "List Jira fields, paginated; set type=custom for custom fields only. Filter by name/description text, ids or project ids. Returns field id (e.g. customfield_10010), name, type, searcher.",
+        description: "List Jira fields, paginated; type=custom for custom fields. Filter by name text, ids or project ids. Returns id, name, schema.",
         group: "read_customfields",
         product: "jira",
         operation: "jira#getFieldsPaginated",
@@ -360,7 +360,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.listFieldContexts",
         title: "List custom field contexts",
-        description: "List the contexts of a Jira custom field (which projects and issue types it applies to), paginated. Needs the field id, e.g. customfield_10010.",
+        description: "List a Jira custom field's contexts (projects and issue types it applies to), paginated.",
         group: "read_customfields",
         product: "jira",
         operation: "jira#getContextsForField",
@@ -384,7 +384,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.createCustomField",
         title: "Create custom field",
-        description: "Create a Jira custom field from a name and a type key (e.g. com.atlassian.jira.plugin.system.customfieldtypes:textfield). A global context is created too. Returns the new field id.",
+        description: "Create a Jira custom field from a name, a type key (e.g. com.atlassian.jira.plugin.system.customfieldtypes:textfield) and a matching searcherKey.",
         group: "write_customfields",
         product: "jira",
         operation: "jira#createCustomField",
@@ -408,7 +408,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.updateCustomField",
         title: "Update custom field",
-        description: "Rename a Jira custom field or change its description or searcher. Does not change the field type or contexts.",
+        description: "Rename a Jira custom field or change its description. Does not change its type, searcher or contexts.",
         group: "write_customfields",
         product: "jira",
         operation: "jira#updateCustomField",
@@ -430,7 +430,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.deleteCustomField",
         title: "Delete custom field",
-        description: "Permanently delete a Jira custom field and all its values, even if it is in the trash. Runs as an async task; returns a task location.",
+        description: "Permanently delete a Jira custom field and all its values, even from the trash. Runs as an async task.",
         group: "write_customfields",
         product: "jira",
         operation: "jira#deleteCustomField",
@@ -452,7 +452,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.listPermissionSchemes",
         title: "List permission schemes",
-        description: "List all Jira permission schemes (id, name, description), without their grants. Use jira.getPermissionScheme for one scheme's grants.",
+        description: "List all Jira permission schemes (id, name, description) without grants; see jira.getPermissionScheme.",
         group: "read_schemes",
         product: "jira",
         operation: "jira#getAllPermissionSchemes",
@@ -476,7 +476,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.getPermissionScheme",
         title: "Get permission scheme",
-        description: "Get one Jira permission scheme by id. With expand=permissions (default) it includes every grant: permission key plus holder (group, role, user...).",
+        description: "Get one Jira permission scheme with its grants: permission key plus holder (group, role, user...).",
         group: "read_schemes",
         product: "jira",
         operation: "jira#getPermissionScheme",
@@ -500,7 +500,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.listWorkflowSchemes",
         title: "List workflow schemes",
-        description: "List Jira workflow schemes, paginated: id, name, default workflow and the issue type to workflow mappings. Draft schemes are not included.",
+        description: "List Jira workflow schemes, paginated: id, name, default workflow and issue type to workflow mappings.",
         group: "read_schemes",
         product: "jira",
         operation: "jira#getAllWorkflowSchemes",
@@ -524,7 +524,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.searchWorkflows",
         title: "Search workflows",
-        description: "List Jira workflows, paginated, optionally by name text, scope, active state or project. Returns id, name, scope, statuses and version; set expand=values.transitions to include transitions and rules.",
+        description: "List Jira workflows, paginated, by name text, scope, active state or project: id, name, scope, statuses; transitions via expand.",
         group: "read_workflows",
         product: "jira",
         operation: "jira#searchWorkflows",
@@ -546,7 +546,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.getWorkflowProjectUsages",
         title: "Get workflow project usages",
-        description: "List the projects that use a given Jira workflow, paginated by nextPageToken. Needs the workflow id from jira.searchWorkflows. Use before changing or deleting a shared workflow.",
+        description: "List the projects using a Jira workflow, paginated. Check before changing or deleting a shared workflow.",
         group: "read_workflows",
         product: "jira",
         operation: "jira#getProjectUsagesForWorkflow",
@@ -572,49 +572,36 @@ pub static TOOLS: &[ToolSpec] = &[
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchProjectsArgs {
-    /// The index of the first item to return in a page of results (page offset).
+    /// Page offset (0-based)
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// The maximum number of items to return per page. Must be less than or equal to 100. If a value greater than 100 is provided, the `maxResults` parameter will default to 100.
+    /// Page size
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,
-    /// [Order](#ordering) the results by a field.
-    ///
-    ///  *  `category` Sorts by project category. A complete list of category IDs is found using [Get all project categories](#api-rest-api-3-projectCategory-get).
-    ///  *  `issueCount` Sorts by the total number of issues in each project.
-    ///  *  `key` Sorts by project key.
-    ///  *  `lastIssueUpdatedTime` Sorts by the last issue update time.
-    ///  *  `name` Sorts by project name.
-    ///  *  `owner` Sorts by project lead.
-    ///  *  `archivedDate` EXPERIMENTAL. Sorts by project archived date.
-    ///  *  `deletedDate` EXPERIMENTAL. Sorts by project deleted date.
+    /// Sort field; prefix - for descending
     #[serde(rename = "orderBy")]
     #[serde(default)]
     pub order_by: Option<types::SearchProjectsOrderBy>,
-    /// The project IDs to filter the results by. To include multiple IDs, provide an ampersand-separated list. For example, `id=10000&id=10001`. Up to 50 project IDs can be provided.
+    /// Project ids (max 50)
     #[serde(default)]
     pub id: Option<Vec<i64>>,
-    /// The project keys to filter the results by. To include multiple keys, provide an ampersand-separated list. For example, `keys=PA&keys=PB`. Up to 50 project keys can be provided.
+    /// Project keys (max 50)
     #[serde(default)]
     pub keys: Option<Vec<String>>,
-    /// Case-insensitive text matched against project key and name
+    /// Text matched against project key and name
     #[serde(default)]
     pub query: Option<String>,
-    /// Orders results by the [project type](https://confluence.atlassian.com/x/GwiiLQ#Jiraapplicationsoverview-Productfeaturesandprojecttypes). This parameter accepts a comma-separated list. Valid values are `business`, `service_desk`, and `software`.
+    /// software, service_desk and/or business (comma-separated)
     #[serde(rename = "typeKey")]
     #[serde(default)]
     pub type_key: Option<String>,
-    /// The ID of the project's category. A complete list of category IDs is found using the [Get all project categories](#api-rest-api-3-projectCategory-get) operation.
+    /// Project category id
     #[serde(rename = "categoryId")]
     #[serde(default)]
     pub category_id: Option<i64>,
-    /// EXPERIMENTAL. Filter results by project status:
-    ///
-    ///  *  `live` Search live projects.
-    ///  *  `archived` Search archived projects.
-    ///  *  `deleted` Search deleted projects, those in the recycle bin.
+    /// Default: live projects only
     #[serde(default)]
     pub status: Option<Vec<types::SearchProjectsStatusItem>>,
 }
@@ -717,49 +704,33 @@ impl ToolArgs for DeleteProjectArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchFiltersArgs {
-    /// String used to perform a case-insensitive partial match with `name`.
+    /// Text matched against filter name
     #[serde(rename = "filterName")]
     #[serde(default)]
     pub filter_name: Option<String>,
-    /// User account ID used to return filters with the matching `owner.accountId`. This parameter cannot be used with `owner`.
+    /// Owner account id
     #[serde(rename = "accountId")]
     #[serde(default)]
     pub account_id: Option<String>,
-    /// Group ID used to returns filters that are shared with a group that matches `sharePermissions.group.groupId`. This parameter cannot be used with the `groupname` parameter.
+    /// Only filters shared with this group id
     #[serde(rename = "groupId")]
     #[serde(default)]
     pub group_id: Option<String>,
-    /// Project ID used to returns filters that are shared with a project that matches `sharePermissions.project.id`.
+    /// Only filters shared with this project id
     #[serde(rename = "projectId")]
     #[serde(default)]
     pub project_id: Option<i64>,
-    /// The list of filter IDs. To include multiple IDs, provide an ampersand-separated list. For example, `id=10000&id=10001`. Do not exceed 200 filter IDs.
+    /// Filter ids
     #[serde(default)]
     pub id: Option<Vec<i64>>,
-    /// [Order](#ordering) the results by a field:
-    ///
-    ///  *  `description` Sorts by filter description. Note that this sorting works independently of whether the expand to display the description field is in use.
-    ///  *  `favourite_count` Sorts by the count of how many users have this filter as a favorite.
-    ///  *  `is_favourite` Sorts by whether the filter is marked as a favorite.
-    ///  *  `id` Sorts by filter ID.
-    ///  *  `name` Sorts by filter name.
-    ///  *  `owner` Sorts by the ID of the filter owner.
-    ///  *  `is_shared` Sorts by whether the filter is shared.
-    #[serde(rename = "orderBy")]
-    #[serde(default)]
-    pub order_by: Option<types::SearchFiltersOrderBy>,
-    /// The index of the first item to return in a page of results (page offset).
+    /// Page offset (0-based)
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// The maximum number of items to return per page.
+    /// Page size
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,
-    /// When `true` this will perform a case-insensitive substring match for the provided `filterName`. When `false` the filter name will be searched using [full text search syntax](https://support.atlassian.com/jira-software-cloud/docs/search-for-issues-using-the-text-field/).
-    #[serde(rename = "isSubstringMatch")]
-    #[serde(default)]
-    pub is_substring_match: Option<bool>,
 }
 impl ToolArgs for SearchFiltersArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
@@ -770,10 +741,9 @@ impl ToolArgs for SearchFiltersArgs {
         request.query("groupId", &self.group_id, true)?;
         request.query("projectId", &self.project_id, true)?;
         request.query("id", &self.id, true)?;
-        request.query("orderBy", &self.order_by, true)?;
         request.query("startAt", &self.start_at, true)?;
         request.query_or("maxResults", &self.max_results, &50i64, true)?;
-        request.query("isSubstringMatch", &self.is_substring_match, true)?;
+        request.query("expand", &"description,owner,jql", true)?;
         Ok(request)
     }
 }
@@ -781,7 +751,7 @@ impl ToolArgs for SearchFiltersArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetFilterArgs {
-    /// The ID of the filter to return.
+    /// Filter id
     pub id: i64,
 }
 impl ToolArgs for GetFilterArgs {
@@ -811,7 +781,7 @@ impl ToolArgs for CreateFilterArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateFilterArgs {
-    /// The ID of the filter to update.
+    /// Filter id
     pub id: i64,
     /// Request body.
     pub body: types::Filter,
@@ -829,7 +799,7 @@ impl ToolArgs for UpdateFilterArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddFilterSharePermissionArgs {
-    /// The ID of the filter.
+    /// Filter id
     pub id: i64,
     /// Request body.
     pub body: types::SharePermissionInputBean,
@@ -848,9 +818,9 @@ impl ToolArgs for AddFilterSharePermissionArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteFilterSharePermissionArgs {
-    /// The ID of the filter.
+    /// Filter id
     pub id: i64,
-    /// The ID of the share permission.
+    /// Share permission id
     #[serde(rename = "permissionId")]
     pub permission_id: i64,
 }
@@ -868,7 +838,7 @@ impl ToolArgs for DeleteFilterSharePermissionArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteFilterArgs {
-    /// The ID of the filter to delete.
+    /// Filter id
     pub id: i64,
 }
 impl ToolArgs for DeleteFilterArgs {
@@ -883,42 +853,31 @@ impl ToolArgs for DeleteFilterArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchDashboardsArgs {
-    /// String used to perform a case-insensitive partial match with `name`.
+    /// Text matched against dashboard name
     #[serde(rename = "dashboardName")]
     #[serde(default)]
     pub dashboard_name: Option<String>,
-    /// User account ID used to return dashboards with the matching `owner.accountId`. This parameter cannot be used with the `owner` parameter.
+    /// Owner account id
     #[serde(rename = "accountId")]
     #[serde(default)]
     pub account_id: Option<String>,
-    /// Group ID used to return dashboards that are shared with a group that matches `sharePermissions.group.groupId`. This parameter cannot be used with the `groupname` parameter.
+    /// Only dashboards shared with this group id
     #[serde(rename = "groupId")]
     #[serde(default)]
     pub group_id: Option<String>,
-    /// Project ID used to returns dashboards that are shared with a project that matches `sharePermissions.project.id`.
+    /// Only dashboards shared with this project id
     #[serde(rename = "projectId")]
     #[serde(default)]
     pub project_id: Option<i64>,
-    /// [Order](#ordering) the results by a field:
-    ///
-    ///  *  `description` Sorts by dashboard description. Note that this sort works independently of whether the expand to display the description field is in use.
-    ///  *  `favourite_count` Sorts by dashboard popularity.
-    ///  *  `id` Sorts by dashboard ID.
-    ///  *  `is_favourite` Sorts by whether the dashboard is marked as a favorite.
-    ///  *  `name` Sorts by dashboard name.
-    ///  *  `owner` Sorts by dashboard owner name.
-    #[serde(rename = "orderBy")]
-    #[serde(default)]
-    pub order_by: Option<types::SearchDashboardsOrderBy>,
-    /// The index of the first item to return in a page of results (page offset).
+    /// Page offset (0-based)
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// The maximum number of items to return per page.
+    /// Page size
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,
-    /// The status to filter by. It may be active, archived or deleted.
+    /// Default: active
     #[serde(default)]
     pub status: Option<types::SearchDashboardsStatus>,
 }
@@ -930,10 +889,10 @@ impl ToolArgs for SearchDashboardsArgs {
         request.query("accountId", &self.account_id, true)?;
         request.query("groupId", &self.group_id, true)?;
         request.query("projectId", &self.project_id, true)?;
-        request.query("orderBy", &self.order_by, true)?;
         request.query("startAt", &self.start_at, true)?;
         request.query_or("maxResults", &self.max_results, &50i64, true)?;
         request.query("status", &self.status, true)?;
+        request.query("expand", &"description,owner,sharePermissions", true)?;
         Ok(request)
     }
 }
@@ -941,7 +900,7 @@ impl ToolArgs for SearchDashboardsArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetDashboardArgs {
-    /// The ID of the dashboard.
+    /// Dashboard id
     pub id: String,
 }
 impl ToolArgs for GetDashboardArgs {
@@ -956,34 +915,25 @@ impl ToolArgs for GetDashboardArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchFieldsArgs {
-    /// The index of the first item to return in a page of results (page offset).
+    /// Page offset (0-based)
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// The maximum number of items to return per page.
+    /// Page size
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,
-    /// The type of fields to search.
+    /// custom and/or system
     #[serde(rename = "type")]
     #[serde(default)]
     pub type_: Option<Vec<types::SearchFieldsTypeItem>>,
-    /// The IDs of the custom fields to return or, where `query` is specified, filter.
+    /// Field ids, e.g. customfield_10010
     #[serde(default)]
     pub id: Option<Vec<String>>,
-    /// String used to perform a case-insensitive partial match with field names or descriptions.
+    /// Text matched against field name or description
     #[serde(default)]
     pub query: Option<String>,
-    /// [Order](#ordering) the results by:
-    ///
-    ///  *  `contextsCount` sorts by the number of contexts related to a field
-    ///  *  `lastUsed` sorts by the date when the value of the field last changed
-    ///  *  `name` sorts by the field name
-    ///  *  `screensCount` sorts by the number of screens related to a field
-    #[serde(rename = "orderBy")]
-    #[serde(default)]
-    pub order_by: Option<types::SearchFieldsOrderBy>,
-    /// The IDs of the projects to filter the fields by. Fields belonging to project Ids that the user does not have access to will not be returned
+    /// Only fields used in these project ids
     #[serde(rename = "projectIds")]
     #[serde(default)]
     pub project_ids: Option<Vec<i64>>,
@@ -997,7 +947,6 @@ impl ToolArgs for SearchFieldsArgs {
         request.query("type", &self.type_, true)?;
         request.query("id", &self.id, true)?;
         request.query("query", &self.query, true)?;
-        request.query("orderBy", &self.order_by, true)?;
         request.query("projectIds", &self.project_ids, true)?;
         Ok(request)
     }
@@ -1009,23 +958,15 @@ pub struct ListFieldContextsArgs {
     /// Custom field id, e.g. customfield_10010
     #[serde(rename = "fieldId")]
     pub field_id: String,
-    /// Whether to return contexts that apply to all issue types.
-    #[serde(rename = "isAnyIssueType")]
-    #[serde(default)]
-    pub is_any_issue_type: Option<bool>,
-    /// Whether to return contexts that apply to all projects.
-    #[serde(rename = "isGlobalContext")]
-    #[serde(default)]
-    pub is_global_context: Option<bool>,
-    /// The list of context IDs. To include multiple contexts, separate IDs with ampersand: `contextId=10000&contextId=10001`.
+    /// Context ids
     #[serde(rename = "contextId")]
     #[serde(default)]
     pub context_id: Option<Vec<i64>>,
-    /// The index of the first item to return in a page of results (page offset).
+    /// Page offset (0-based)
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// The maximum number of items to return per page.
+    /// Page size
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,
@@ -1036,8 +977,6 @@ impl ToolArgs for ListFieldContextsArgs {
         request.push_path("/rest/api/3/field/");
         request.push_path_param("fieldId", &self.field_id)?;
         request.push_path("/context");
-        request.query("isAnyIssueType", &self.is_any_issue_type, true)?;
-        request.query("isGlobalContext", &self.is_global_context, true)?;
         request.query("contextId", &self.context_id, true)?;
         request.query("startAt", &self.start_at, true)?;
         request.query("maxResults", &self.max_results, true)?;
@@ -1109,7 +1048,7 @@ impl ToolArgs for ListPermissionSchemesArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetPermissionSchemeArgs {
-    /// The ID of the permission scheme to return.
+    /// Permission scheme id
     #[serde(rename = "schemeId")]
     pub scheme_id: i64,
     /// permissions (grants), or all (grants with holder details)
@@ -1129,11 +1068,11 @@ impl ToolArgs for GetPermissionSchemeArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListWorkflowSchemesArgs {
-    /// The index of the first item to return in a page of results (page offset).
+    /// Page offset (0-based)
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// The maximum number of items to return per page.
+    /// Page size
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,
@@ -1151,36 +1090,28 @@ impl ToolArgs for ListWorkflowSchemesArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchWorkflowsArgs {
-    /// The index of the first item to return in a page of results (page offset).
+    /// Page offset (0-based)
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// The maximum number of items to return per page.
+    /// Page size
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,
-    /// Set to values.transitions to include each workflow's transitions
+    /// values.transitions to include transitions and rules
     #[serde(default)]
     pub expand: Option<String>,
-    /// Case-insensitive text matched against workflow names
+    /// Text matched against workflow names
     #[serde(default)]
     pub query: Option<String>,
-    /// [Order](#ordering) the results by a field:
-    ///
-    ///  *  `name` Sorts by workflow name.
-    ///  *  `created` Sorts by create time.
-    ///  *  `updated` Sorts by update time.
-    #[serde(rename = "orderBy")]
-    #[serde(default)]
-    pub order_by: Option<String>,
-    /// The scope of the workflow. Global for company-managed projects and Project for team-managed projects.
+    /// GLOBAL (company-managed) or PROJECT (team-managed)
     #[serde(default)]
     pub scope: Option<String>,
-    /// Filters active and inactive workflows.
+    /// Only active (true) or inactive (false)
     #[serde(rename = "isActive")]
     #[serde(default)]
     pub is_active: Option<bool>,
-    /// The ID of the project to filter the workflows by. Only workflows associated with the given project are returned.
+    /// Project id
     #[serde(rename = "projectId")]
     #[serde(default)]
     pub project_id: Option<i64>,
@@ -1193,7 +1124,6 @@ impl ToolArgs for SearchWorkflowsArgs {
         request.query_or("maxResults", &self.max_results, &50i64, true)?;
         request.query("expand", &self.expand, true)?;
         request.query("queryString", &self.query, true)?;
-        request.query("orderBy", &self.order_by, true)?;
         request.query("scope", &self.scope, true)?;
         request.query("isActive", &self.is_active, true)?;
         request.query("projectId", &self.project_id, true)?;
@@ -1207,11 +1137,11 @@ pub struct GetWorkflowProjectUsagesArgs {
     /// Workflow id (UUID) from jira.searchWorkflows
     #[serde(rename = "workflowId")]
     pub workflow_id: String,
-    /// The cursor for pagination
+    /// Cursor from the previous page
     #[serde(rename = "nextPageToken")]
     #[serde(default)]
     pub next_page_token: Option<String>,
-    /// The maximum number of results to return. Must be an integer between 1 and 200.
+    /// Page size
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,
@@ -1711,45 +1641,6 @@ pub mod types {
         pub translated_name: Option<String>,
     }
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-    pub enum SearchDashboardsOrderBy {
-        #[serde(rename = "description")]
-        Description,
-        #[serde(rename = "-description")]
-        MinusDescription,
-        #[serde(rename = "+description")]
-        PlusDescription,
-        #[serde(rename = "favorite_count")]
-        FavoriteCount,
-        #[serde(rename = "-favorite_count")]
-        MinusFavoriteCount,
-        #[serde(rename = "+favorite_count")]
-        PlusFavoriteCount,
-        #[serde(rename = "id")]
-        Id,
-        #[serde(rename = "-id")]
-        MinusId,
-        #[serde(rename = "+id")]
-        PlusId,
-        #[serde(rename = "is_favorite")]
-        IsFavorite,
-        #[serde(rename = "-is_favorite")]
-        MinusIsFavorite,
-        #[serde(rename = "+is_favorite")]
-        PlusIsFavorite,
-        #[serde(rename = "name")]
-        Name,
-        #[serde(rename = "-name")]
-        MinusName,
-        #[serde(rename = "+name")]
-        PlusName,
-        #[serde(rename = "owner")]
-        Owner,
-        #[serde(rename = "-owner")]
-        MinusOwner,
-        #[serde(rename = "+owner")]
-        PlusOwner,
-    }
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub enum SearchDashboardsStatus {
         #[serde(rename = "active")]
         Active,
@@ -1759,89 +1650,11 @@ pub mod types {
         Deleted,
     }
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-    pub enum SearchFieldsOrderBy {
-        #[serde(rename = "contextsCount")]
-        ContextsCount,
-        #[serde(rename = "-contextsCount")]
-        MinusContextsCount,
-        #[serde(rename = "+contextsCount")]
-        PlusContextsCount,
-        #[serde(rename = "lastUsed")]
-        LastUsed,
-        #[serde(rename = "-lastUsed")]
-        MinusLastUsed,
-        #[serde(rename = "+lastUsed")]
-        PlusLastUsed,
-        #[serde(rename = "name")]
-        Name,
-        #[serde(rename = "-name")]
-        MinusName,
-        #[serde(rename = "+name")]
-        PlusName,
-        #[serde(rename = "screensCount")]
-        ScreensCount,
-        #[serde(rename = "-screensCount")]
-        MinusScreensCount,
-        #[serde(rename = "+screensCount")]
-        PlusScreensCount,
-        #[serde(rename = "projectsCount")]
-        ProjectsCount,
-        #[serde(rename = "-projectsCount")]
-        MinusProjectsCount,
-        #[serde(rename = "+projectsCount")]
-        PlusProjectsCount,
-    }
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub enum SearchFieldsTypeItem {
         #[serde(rename = "custom")]
         Custom,
         #[serde(rename = "system")]
         System,
-    }
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-    pub enum SearchFiltersOrderBy {
-        #[serde(rename = "description")]
-        Description,
-        #[serde(rename = "-description")]
-        MinusDescription,
-        #[serde(rename = "+description")]
-        PlusDescription,
-        #[serde(rename = "favourite_count")]
-        FavouriteCount,
-        #[serde(rename = "-favourite_count")]
-        MinusFavouriteCount,
-        #[serde(rename = "+favourite_count")]
-        PlusFavouriteCount,
-        #[serde(rename = "id")]
-        Id,
-        #[serde(rename = "-id")]
-        MinusId,
-        #[serde(rename = "+id")]
-        PlusId,
-        #[serde(rename = "is_favourite")]
-        IsFavourite,
-        #[serde(rename = "-is_favourite")]
-        MinusIsFavourite,
-        #[serde(rename = "+is_favourite")]
-        PlusIsFavourite,
-        #[serde(rename = "name")]
-        Name,
-        #[serde(rename = "-name")]
-        MinusName,
-        #[serde(rename = "+name")]
-        PlusName,
-        #[serde(rename = "owner")]
-        Owner,
-        #[serde(rename = "-owner")]
-        MinusOwner,
-        #[serde(rename = "+owner")]
-        PlusOwner,
-        #[serde(rename = "is_shared")]
-        IsShared,
-        #[serde(rename = "-is_shared")]
-        MinusIsShared,
-        #[serde(rename = "+is_shared")]
-        PlusIsShared,
     }
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub enum SearchProjectsOrderBy {

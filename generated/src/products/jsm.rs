@@ -12,7 +12,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jsm.listServiceDesks",
         title: "List service desks",
-        description: "List JSM service desks the caller can access: service desk id, project id, key and name. Use first to get a serviceDeskId for the other jsm tools.",
+        description: "List JSM service desks: id, project id, key and name. Use first to get a serviceDeskId for the other jsm tools.",
         group: "read_jsm_admin",
         product: "jsm",
         operation: "jsm#getServiceDesks",
@@ -34,7 +34,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jsm.getServiceDesk",
         title: "Get service desk",
-        description: "Get one JSM service desk by service desk id or project key: project id, key and name.",
+        description: "Get one JSM service desk by id or project key: project id, key and name.",
         group: "read_jsm_admin",
         product: "jsm",
         operation: "jsm#getServiceDeskById",
@@ -56,7 +56,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jsm.listRequestTypes",
         title: "List request types",
-        description: "List the customer request types of a service desk, paginated, optionally by group or name text. Returns id, name, description, issue type id and group ids.",
+        description: "List a service desk's customer request types, paginated, by group or name text: id, name, issue type id, groups.",
         group: "read_jsm_admin",
         product: "jsm",
         operation: "jsm#getRequestTypes",
@@ -100,7 +100,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jsm.listQueues",
         title: "List queues",
-        description: "List the agent queues of a service desk, paginated: id, name, JQL and fields. Set includeCount=true to get the number of requests in each queue.",
+        description: "List a service desk's agent queues, paginated: id, name, JQL, fields; includeCount adds request counts.",
         group: "read_jsm_admin",
         product: "jsm",
         operation: "jsm#getQueues",
@@ -122,7 +122,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jsm.listOrganizations",
         title: "List organizations",
-        description: "List all JSM customer organizations on the site, paginated (id, name), optionally only those containing a given account id. Use jsm.listServiceDeskOrganizations for one service desk.",
+        description: "List all JSM customer organizations on the site, paginated (id, name). Per service desk: jsm.listServiceDeskOrganizations.",
         group: "read_jsm_admin",
         product: "jsm",
         operation: "jsm#GET /rest/servicedeskapi/organization",
@@ -144,7 +144,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jsm.listServiceDeskOrganizations",
         title: "List service desk organizations",
-        description: "List the customer organizations linked to one service desk, paginated (id, name). Use jsm.listOrganizations for every organization on the site.",
+        description: "List the customer organizations linked to one service desk, paginated (id, name).",
         group: "read_jsm_admin",
         product: "jsm",
         operation: "jsm#GET /rest/servicedeskapi/servicedesk/{serviceDeskId}/organization",
@@ -170,7 +170,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jsm.getOrganization",
         title: "Get organization",
-        description: "Get one JSM customer organization by numeric id: id, name and creation date.",
+        description: "Get one JSM customer organization by id: id, name and creation date.",
         group: "read_jsm_admin",
         product: "jsm",
         operation: "jsm#getOrganization",
@@ -192,7 +192,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jsm.createRequestType",
         title: "Create request type",
-        description: "Add a customer request type to a service desk, based on an issue type id. Needs name and issueTypeId; description and helpText optional. It is hidden from the portal until put in a group.",
+        description: "Add a customer request type to a service desk from a name and issue type id. Hidden from the portal until grouped.",
         group: "write_jsm_admin",
         product: "jsm",
         operation: "jsm#createRequestType",
@@ -214,7 +214,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jsm.deleteRequestType",
         title: "Delete request type",
-        description: "Delete a customer request type from a service desk and remove it from every existing request. Company-managed (classic) service projects only.",
+        description: "Delete a customer request type from a service desk and every existing request. Company-managed projects only.",
         group: "write_jsm_admin",
         product: "jsm",
         operation: "jsm#deleteRequestType",
@@ -234,7 +234,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jsm.createOrganization",
         title: "Create organization",
-        description: "Create a JSM customer organization from a name (1-200 characters). Returns its id. It is not linked to any service desk yet.",
+        description: "Create a JSM customer organization (name 1-200 chars), not yet linked to any service desk. Returns its id.",
         group: "write_jsm_admin",
         product: "jsm",
         operation: "jsm#createOrganization",
@@ -258,7 +258,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jsm.deleteOrganization",
         title: "Delete organization",
-        description: "Delete a JSM customer organization by id, removing it from every service desk it is linked to. Its customers keep their accounts.",
+        description: "Delete a JSM customer organization, unlinking it from every service desk. Its customers keep their accounts.",
         group: "write_jsm_admin",
         product: "jsm",
         operation: "jsm#deleteOrganization",
@@ -282,10 +282,10 @@ pub static TOOLS: &[ToolSpec] = &[
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListServiceDesksArgs {
-    /// The starting index of the returned objects. Base index: 0. See the [Pagination](#pagination) section for more details.
+    /// Page offset (0-based)
     #[serde(default)]
     pub start: Option<i32>,
-    /// The maximum number of items to return per page. Default: 50. See the [Pagination](#pagination) section for more details.
+    /// Page size
     #[serde(default)]
     pub limit: Option<i32>,
 }
@@ -302,7 +302,7 @@ impl ToolArgs for ListServiceDesksArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetServiceDeskArgs {
-    /// Service desk id, or the project key/id of the service project
+    /// Service desk id or project key
     #[serde(rename = "serviceDeskId")]
     pub service_desk_id: String,
 }
@@ -318,31 +318,23 @@ impl ToolArgs for GetServiceDeskArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListRequestTypesArgs {
-    /// Service desk id, or the project key/id of the service project
+    /// Service desk id or project key
     #[serde(rename = "serviceDeskId")]
     pub service_desk_id: String,
-    /// Filters results to those in a customer request type group.
+    /// Request type group id
     #[serde(rename = "groupId")]
     #[serde(default)]
     pub group_id: Option<i32>,
-    /// The string to be used to filter the results.
+    /// Text matched against request type names
     #[serde(rename = "searchQuery")]
     #[serde(default)]
     pub search_query: Option<String>,
-    /// The starting index of the returned objects. Base index: 0. See the [Pagination](#pagination) section for more details.
+    /// Page offset (0-based)
     #[serde(default)]
     pub start: Option<i32>,
-    /// The maximum number of items to return per page. Default: 50. See the [Pagination](#pagination) section for more details.
+    /// Page size
     #[serde(default)]
     pub limit: Option<i32>,
-    /// Whether to include hidden request types when searching with `searchQuery`.
-    #[serde(rename = "includeHiddenRequestTypesInSearch")]
-    #[serde(default)]
-    pub include_hidden_request_types_in_search: Option<bool>,
-    /// Request type restriction status (`open` or `restricted`) used to filter the results.
-    #[serde(rename = "restrictionStatus")]
-    #[serde(default)]
-    pub restriction_status: Option<String>,
 }
 impl ToolArgs for ListRequestTypesArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
@@ -354,13 +346,6 @@ impl ToolArgs for ListRequestTypesArgs {
         request.query("searchQuery", &self.search_query, true)?;
         request.query("start", &self.start, true)?;
         request.query("limit", &self.limit, true)?;
-        request
-            .query(
-                "includeHiddenRequestTypesInSearch",
-                &self.include_hidden_request_types_in_search,
-                true,
-            )?;
-        request.query("restrictionStatus", &self.restriction_status, true)?;
         Ok(request)
     }
 }
@@ -368,10 +353,10 @@ impl ToolArgs for ListRequestTypesArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetRequestTypeArgs {
-    /// Service desk id, or the project key/id of the service project
+    /// Service desk id or project key
     #[serde(rename = "serviceDeskId")]
     pub service_desk_id: String,
-    /// The ID of the customer request type to be returned.
+    /// Request type id
     #[serde(rename = "requestTypeId")]
     pub request_type_id: String,
 }
@@ -389,17 +374,17 @@ impl ToolArgs for GetRequestTypeArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQueuesArgs {
-    /// Service desk id, or the project key/id of the service project
+    /// Service desk id or project key
     #[serde(rename = "serviceDeskId")]
     pub service_desk_id: String,
-    /// Specifies whether to include each queue's customer request (issue) count in the response.
+    /// Include each queue's request count
     #[serde(rename = "includeCount")]
     #[serde(default)]
     pub include_count: Option<bool>,
-    /// The starting index of the returned objects. Base index: 0. See the [Pagination](#pagination) section for more details.
+    /// Page offset (0-based)
     #[serde(default)]
     pub start: Option<i32>,
-    /// The maximum number of items to return per page. Default: 50. See the [Pagination](#pagination) section for more details.
+    /// Page size
     #[serde(default)]
     pub limit: Option<i32>,
 }
@@ -419,13 +404,13 @@ impl ToolArgs for ListQueuesArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListOrganizationsArgs {
-    /// The starting index of the returned objects. Base index: 0. See the [Pagination](#pagination) section for more details.
+    /// Page offset (0-based)
     #[serde(default)]
     pub start: Option<i32>,
-    /// The maximum number of organizations to return per page. Default: 50. See the [Pagination](#pagination) section for more details.
+    /// Page size
     #[serde(default)]
     pub limit: Option<i32>,
-    /// The account ID of the user, which uniquely identifies the user across all Atlassian products. For example, *5b10ac8d82e05b22cc7d4ef5*.
+    /// Only organizations this user belongs to
     #[serde(rename = "accountId")]
     #[serde(default)]
     pub account_id: Option<String>,
@@ -444,16 +429,16 @@ impl ToolArgs for ListOrganizationsArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListServiceDeskOrganizationsArgs {
-    /// Service desk id, or the project key/id of the service project
+    /// Service desk id or project key
     #[serde(rename = "serviceDeskId")]
     pub service_desk_id: String,
-    /// The starting index of the returned objects. Base index: 0. See the [Pagination](#pagination) section for more details.
+    /// Page offset (0-based)
     #[serde(default)]
     pub start: Option<i32>,
-    /// The maximum number of items to return per page. Default: 50. See the [Pagination](#pagination) section for more details.
+    /// Page size
     #[serde(default)]
     pub limit: Option<i32>,
-    /// The account ID of the user, which uniquely identifies the user across all Atlassian products. For example, *5b10ac8d82e05b22cc7d4ef5*.
+    /// Only organizations this user belongs to
     #[serde(rename = "accountId")]
     #[serde(default)]
     pub account_id: Option<String>,
@@ -474,7 +459,7 @@ impl ToolArgs for ListServiceDeskOrganizationsArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetOrganizationArgs {
-    /// The ID of the organization.
+    /// Organization id
     #[serde(rename = "organizationId")]
     pub organization_id: i32,
 }
@@ -490,7 +475,7 @@ impl ToolArgs for GetOrganizationArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequestTypeArgs {
-    /// Service desk id, or the project key/id of the service project
+    /// Service desk id or project key
     #[serde(rename = "serviceDeskId")]
     pub service_desk_id: String,
     /// Request body.
@@ -503,6 +488,7 @@ impl ToolArgs for CreateRequestTypeArgs {
         request.push_path_param("serviceDeskId", &self.service_desk_id)?;
         request.push_path("/requesttype");
         request.json_body(&self.body)?;
+        request.header("X-ExperimentalApi", "opt-in");
         Ok(request)
     }
 }
@@ -510,10 +496,10 @@ impl ToolArgs for CreateRequestTypeArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteRequestTypeArgs {
-    /// Service desk id, or the project key/id of the service project
+    /// Service desk id or project key
     #[serde(rename = "serviceDeskId")]
     pub service_desk_id: String,
-    /// The ID of the request type.
+    /// Request type id
     #[serde(rename = "requestTypeId")]
     pub request_type_id: i32,
 }
@@ -524,6 +510,7 @@ impl ToolArgs for DeleteRequestTypeArgs {
         request.push_path_param("serviceDeskId", &self.service_desk_id)?;
         request.push_path("/requesttype/");
         request.push_path_param("requestTypeId", &self.request_type_id)?;
+        request.header("X-ExperimentalApi", "opt-in");
         Ok(request)
     }
 }
@@ -546,7 +533,7 @@ impl ToolArgs for CreateOrganizationArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteOrganizationArgs {
-    /// The ID of the organization.
+    /// Organization id
     #[serde(rename = "organizationId")]
     pub organization_id: i32,
 }

@@ -12,7 +12,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "org.listOrgs",
         title: "List organizations",
-        description: "List the Atlassian organizations the org-admin API key can manage: org id and name. Use to find the orgId for the other org tools.",
+        description: "List the Atlassian organizations the org-admin API key manages (id, name). Gives the orgId for other org tools.",
         group: "admin_org",
         product: "org",
         operation: "org#getOrgs",
@@ -52,7 +52,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "org.listManagedAccounts",
         title: "List managed accounts",
-        description: "List the managed accounts of an organization (users on verified domains), cursor-paginated: account id, name, email, status, product access and last active date.",
+        description: "List an organization's managed accounts, cursor-paginated: account id, name, email, status, product access, last active.",
         group: "admin_org",
         product: "org",
         operation: "org#getUsers",
@@ -76,7 +76,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "org.listDomains",
         title: "List domains",
-        description: "List the domains of an organization, cursor-paginated: domain id, name and verification status/type.",
+        description: "List an organization's domains, cursor-paginated: domain id, name and verification status/type.",
         group: "admin_org",
         product: "org",
         operation: "org#getDomains",
@@ -98,7 +98,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "org.listDirectories",
         title: "List directories",
-        description: "List the user directories of an organization, cursor-paginated, optionally by name text or member account id. Returns directory ids needed by the directory user/group APIs.",
+        description: "List an organization's user directories, cursor-paginated, by name text or member account id.",
         group: "admin_org",
         product: "org",
         operation: "org#getDirectoriesForOrg",
@@ -120,7 +120,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "org.searchAuditEvents",
         title: "Search audit events",
-        description: "Query an organization's audit log, cursor-paginated, by text, time range (epoch ms), action, actor, IP or product. Returns event id, time, action, actor and context.",
+        description: "Query an organization's audit log, cursor-paginated, by text, time range, action, actor, IP or product.",
         group: "admin_org",
         product: "org",
         operation: "org#getEvents",
@@ -142,7 +142,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "org.getUserLastActiveDates",
         title: "Get user last active dates",
-        description: "Get a managed user's last active date for each product they can access in the organization, cursor-paginated. Useful for licence clean-up.",
+        description: "Get a managed user's last active date per product, cursor-paginated. Useful for licence clean-up.",
         group: "admin_org",
         product: "org",
         operation: "org#GET /v1/orgs/{orgId}/directory/users/{accountId}/last-active-dates",
@@ -168,7 +168,7 @@ pub static TOOLS: &[ToolSpec] = &[
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListOrgsArgs {
-    /// Sets the starting point for the page of results to return.
+    /// Cursor from the previous page
     #[serde(default)]
     pub cursor: Option<String>,
 }
@@ -184,7 +184,7 @@ impl ToolArgs for ListOrgsArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetOrgArgs {
-    /// Your organization has a unique ID. Find this ID in your Atlassian Administration URL or when you create your API key.
+    /// Org id from org.listOrgs
     #[serde(rename = "orgId")]
     pub org_id: String,
 }
@@ -200,10 +200,10 @@ impl ToolArgs for GetOrgArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListManagedAccountsArgs {
-    /// Your organization has a unique ID. Find this ID in your Atlassian Administration URL or when you create your API key.
+    /// Org id from org.listOrgs
     #[serde(rename = "orgId")]
     pub org_id: String,
-    /// Sets the starting point for the page of results to return.
+    /// Cursor from the previous page
     #[serde(default)]
     pub cursor: Option<String>,
 }
@@ -221,10 +221,10 @@ impl ToolArgs for ListManagedAccountsArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListDomainsArgs {
-    /// Your organization has a unique ID. Find this ID in your Atlassian Administration URL or when you create your API key.
+    /// Org id from org.listOrgs
     #[serde(rename = "orgId")]
     pub org_id: String,
-    /// Sets the starting point for the page of results to return.
+    /// Cursor from the previous page
     #[serde(default)]
     pub cursor: Option<String>,
 }
@@ -242,25 +242,25 @@ impl ToolArgs for ListDomainsArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListDirectoriesArgs {
-    /// Your organization has a unique ID. Find this ID in your Atlassian Administration URL or when you create your API key.
+    /// Org id from org.listOrgs
     #[serde(rename = "orgId")]
     pub org_id: String,
-    /// Filters the results to only the directories where the specified user is a member.
+    /// Only directories containing this user
     #[serde(rename = "accountId")]
     #[serde(default)]
     pub account_id: Option<String>,
-    /// A list of directory IDs. The requestor must have permissions to  administer resources linked to these directories.
+    /// Directory ids
     #[serde(rename = "directoryIds")]
     #[serde(default)]
     pub directory_ids: Option<Vec<String>>,
-    /// A search term to search the `name` field.
+    /// Text matched against directory name
     #[serde(rename = "searchTerm")]
     #[serde(default)]
     pub search_term: Option<String>,
-    /// Sets the cursor position to retrieve the next set of results. If present, all other parameters are discarded when searching.
+    /// Cursor from the previous page
     #[serde(default)]
     pub cursor: Option<String>,
-    /// The desired number of results for the search request.
+    /// Page size
     #[serde(default)]
     pub limit: Option<i64>,
 }
@@ -282,13 +282,13 @@ impl ToolArgs for ListDirectoriesArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchAuditEventsArgs {
-    /// Your organization has a unique ID. Find this ID in your Atlassian Administration URL or when you create your API key.
+    /// Org id from org.listOrgs
     #[serde(rename = "orgId")]
     pub org_id: String,
-    /// Sets the starting point for the page of results to return
+    /// Cursor from the previous page
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Single query term for searching events.
+    /// Free-text search
     #[serde(default)]
     pub q: Option<String>,
     /// Earliest event time, UNIX epoch milliseconds
@@ -297,19 +297,19 @@ pub struct SearchAuditEventsArgs {
     /// Latest event time, UNIX epoch milliseconds
     #[serde(default)]
     pub to: Option<String>,
-    /// A query filter that returns events of a specific action type.
+    /// Event action type
     #[serde(default)]
     pub action: Option<String>,
-    /// A query filter that returns events by one or more specific actors.
+    /// Actor account ids
     #[serde(default)]
     pub actor: Option<Vec<String>>,
-    /// A query filter that returns events by one or more specific ip addresses.
+    /// IP addresses
     #[serde(default)]
     pub ip: Option<Vec<String>>,
-    /// A query filter that returns events by one or more specific products.
+    /// Products
     #[serde(default)]
     pub product: Option<Vec<types::SearchAuditEventsProductItem>>,
-    /// The maximum number of events to return per page.
+    /// Page size
     #[serde(default)]
     pub limit: Option<i32>,
 }
@@ -335,15 +335,13 @@ impl ToolArgs for SearchAuditEventsArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetUserLastActiveDatesArgs {
-    /// Your organization has a unique ID. Find this ID in your Atlassian Administration URL or when you create your API key.
+    /// Org id from org.listOrgs
     #[serde(rename = "orgId")]
     pub org_id: String,
-    /// Unique ID of the user's account.
-    /// Use the [Jira User Search API](https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-users/#api-rest-api-3-users-search-get) to get the accountId (if Jira is available for your Organization). **Jira APIs use a different [authentication method ](https://developer.atlassian.com/cloud/jira/platform/basic-auth-for-rest-apis/).**
-    /// If you don’t have Jira, export a .csv of the user list. Learn how to [export users from a site](https://support.atlassian.com/organization-administration/docs/export-users-from-a-site/).
+    /// User account id
     #[serde(rename = "accountId")]
     pub account_id: String,
-    /// Cursor to fetch the next page
+    /// Cursor from the previous page
     #[serde(default)]
     pub cursor: Option<String>,
 }

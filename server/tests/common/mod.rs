@@ -108,7 +108,12 @@ fn command(args: &[&str], env: &BTreeMap<String, String>) -> Command {
 
 /// Starts `gojira-mcp serve` and waits for its ready line.
 pub fn start_server(env: &BTreeMap<String, String>) -> Server {
-    let mut child = command(&["serve"], env).spawn().expect("spawn gojira-mcp");
+    start_server_with(&["serve"], env)
+}
+
+/// Starts the binary with `args` and waits for its ready line.
+pub fn start_server_with(args: &[&str], env: &BTreeMap<String, String>) -> Server {
+    let mut child = command(args, env).spawn().expect("spawn gojira-mcp");
     let stderr = child.stderr.take().expect("stderr");
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let (tx, rx) = mpsc::channel();
