@@ -205,7 +205,7 @@ mod tests {
         let body =
             json!({"errorMessages": ["Project ABC not found"], "errors": {"key": "too long"}});
         let e =
-            ToolError::from_upstream_status("jira#getProject", 404, Some(&body), None, Some("t1"));
+            ToolError::from_upstream_status("product#getThing", 404, Some(&body), None, Some("t1"));
         assert_eq!(e.code, ErrorCode::UpstreamNotFound);
         assert!(e.message.contains("HTTP 404"));
         assert!(e.message.contains("Project ABC not found"));

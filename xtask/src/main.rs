@@ -11,6 +11,7 @@ mod bench;
 mod fetch;
 mod regen;
 mod sources;
+mod tidy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

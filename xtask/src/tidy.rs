@@ -1,0 +1,142 @@
+//! Tidy checks: the architecture's dependency rules, checked against
+//! `cargo metadata` so ARCHITECTURE.md cannot drift from Cargo.toml.
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::process::Command;
+
+    use serde_json::Value;
+
+    /// Normal (non-dev, non-build) dependencies of each workspace package.
+    fn dependencies() -> BTreeMap<String, Vec<String>> {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--no-deps",
+                "--offline",
+            ])
+            .current_dir(crate::project_root())
+            .output()
+            .expect("cargo metadata runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let meta: Value = serde_json::from_slice(&out.stdout).expect("metadata is JSON");
+        let mut deps = BTreeMap::new();
+        for package in meta["packages"].as_array().expect("packages") {
+            let names = package["dependencies"]
+                .as_array()
+                .expect("dependencies")
+                .iter()
+                .filter(|d| d["kind"].is_null())
+                .map(|d| d["name"].as_str().unwrap_or_default().to_owned())
+                .collect();
+            deps.insert(
+                package["name"].as_str().unwrap_or_default().to_owned(),
+                names,
+            );
+        }
+        deps
+    }
+
+    fn assert_none_of(deps: &BTreeMap<String, Vec<String>>, package: &str, forbidden: &[&str]) {
+        let list = deps
+            .get(package)
+            .unwrap_or_else(|| panic!("package {package} exists"));
+        for name in forbidden {
+            assert!(
+                !list.iter().any(|d| d == name),
+                "{package} must not depend on {name} (ARCHITECTURE.md)"
+            );
+        }
+    }
+
+    #[test]
+    fn dependency_rules_hold() {
+        let deps = dependencies();
+        // codegen is pure: no runtime, no generated code, no async, no network.
+        assert_none_of(
+            &deps,
+            "gojira-codegen",
+            &[
+                "gojira-runtime",
+                "gojira-generated",
+                "tokio",
+                "reqwest",
+                "ureq",
+            ],
+        );
+        // the runtime knows nothing of generated code or the generator.
+        assert_none_of(
+            &deps,
+            "gojira-runtime",
+            &["gojira-codegen", "gojira-generated", "openapiv3"],
+        );
+        // xtask never links the runtime.
+        assert_none_of(
+            &deps,
+            "xtask",
+            &["gojira-runtime", "gojira-generated", "tokio"],
+        );
+        // the fake reads the specs on its own, never through the generator.
+        assert_none_of(
+            &deps,
+            "fake-atlassian",
+            &["gojira-codegen", "gojira-runtime", "openapiv3"],
+        );
+        // generated depends on the runtime and serde only.
+        let generated = &deps["gojira-generated"];
+        for dep in generated {
+            assert!(
+                ["gojira-runtime", "serde", "serde_json"].contains(&dep.as_str()),
+                "gojira-generated must not depend on {dep}"
+            );
+        }
+    }
+
+    #[test]
+    fn codegen_touches_no_filesystem_or_network() {
+        let src = crate::project_root().join("codegen/src");
+        for entry in std::fs::read_dir(&src).expect("codegen/src") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("source");
+            for banned in ["std::fs", "std::net", "File::open", "std::env::var"] {
+                assert!(
+                    !text.contains(banned),
+                    "{} uses {banned}: codegen must stay pure",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn runtime_names_no_atlassian_product() {
+        let src = crate::project_root().join("runtime/src");
+        for entry in std::fs::read_dir(&src).expect("runtime/src") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("source");
+            for product in [
+                "/rest/api/",
+                "servicedeskapi",
+                "/wiki/api",
+                "/rest/agile",
+                "getProject",
+                "\"jira.",
+                "\"confluence.",
+            ] {
+                assert!(
+                    !text.contains(product),
+                    "{} mentions {product:?}: the runtime must stay product-agnostic",
+                    path.display()
+                );
+            }
+        }
+    }
+}
