@@ -49,6 +49,21 @@ pub enum Credential {
     None,
 }
 
+/// Where state lives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreConfig {
+    /// redb in a data directory (`GOJIRA_DATA_DIR`, default `./data`).
+    Embedded {
+        /// The directory.
+        data_dir: std::path::PathBuf,
+    },
+    /// A Redis shared by several instances (`GOJIRA_REDIS_URL`).
+    Redis {
+        /// `redis://` or `rediss://` URL (may hold a password).
+        url: Secret,
+    },
+}
+
 /// Validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -68,6 +83,12 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     /// Per-call deadline (`GOJIRA_TOOL_TIMEOUT_MS`).
     pub tool_timeout: Duration,
+    /// The state backend.
+    pub store: StoreConfig,
+    /// `TOKEN_ENCRYPTION_KEY` (base64 of 32 bytes), checked by the store's keyring.
+    pub encryption_key: Option<Secret>,
+    /// `TOKEN_ENCRYPTION_KEYS_OLD`: retired keys that still decrypt.
+    pub encryption_keys_old: Option<Secret>,
 }
 
 /// Where upstream calls go and with what.
@@ -281,6 +302,27 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
         ));
     }
 
+    let store = match get("GOJIRA_REDIS_URL") {
+        Some(url) => {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://"))
+                || Url::parse(&url).is_err()
+            {
+                return Err(err(
+                    "GOJIRA_REDIS_URL",
+                    "must be a redis:// or rediss:// URL, e.g. redis://:password@127.0.0.1:6379/0",
+                ));
+            }
+            StoreConfig::Redis {
+                url: Secret::new(url),
+            }
+        }
+        None => StoreConfig::Embedded {
+            data_dir: std::path::PathBuf::from(
+                get("GOJIRA_DATA_DIR").unwrap_or_else(|| "./data".to_owned()),
+            ),
+        },
+    };
+
     Ok(Config {
         host,
         port,
@@ -295,6 +337,9 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
             org_admin_enabled,
         },
         tool_timeout,
+        store,
+        encryption_key: get("TOKEN_ENCRYPTION_KEY").map(Secret::new),
+        encryption_keys_old: get("TOKEN_ENCRYPTION_KEYS_OLD").map(Secret::new),
     })
 }
 
@@ -351,6 +396,7 @@ mod tests {
             ("GOJIRA_TOOL_TIMEOUT_MS", "5"),
             ("ATLASSIAN_SITE_URL", "http://example.atlassian.net"),
             ("GOJIRA_ENABLE_ORG_ADMIN", "yes"),
+            ("GOJIRA_REDIS_URL", "http://127.0.0.1:6379"),
         ] {
             let mut v = vars(&base);
             v.insert(var.to_owned(), value.to_owned());
@@ -375,6 +421,24 @@ mod tests {
         let c = from_vars(&v).unwrap();
         assert_eq!(c.upstream.vars["jira"], "https://x.atlassian.net");
         assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn store_defaults_to_embedded_and_redis_urls_are_redacted() {
+        let mut v = vars(&[("GOJIRA_ENABLED_GROUPS", "read_projects")]);
+        assert_eq!(
+            from_vars(&v).unwrap().store,
+            StoreConfig::Embedded {
+                data_dir: "./data".into()
+            }
+        );
+        v.insert(
+            "GOJIRA_REDIS_URL".into(),
+            "rediss://:hunter2@redis.internal:6380/1".into(),
+        );
+        let c = from_vars(&v).unwrap();
+        assert!(matches!(c.store, StoreConfig::Redis { .. }));
+        assert!(!format!("{c:?}").contains("hunter2"));
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub const PROTOCOL_VERSIONS: [ProtocolVersion; 3] = [
 #[derive(Debug)]
 pub struct ServerState {
     catalog: Catalog,
+    store: gojira_store::Store,
     enabled: BTreeSet<String>,
     upstream: Upstream,
     timeout: Duration,
@@ -49,6 +50,7 @@ impl ServerState {
         enabled: BTreeSet<String>,
         upstream: Upstream,
         timeout: Duration,
+        store: gojira_store::Store,
     ) -> Self {
         let tools = catalog
             .tools
@@ -58,6 +60,7 @@ impl ServerState {
             .collect();
         Self {
             catalog,
+            store,
             enabled,
             upstream,
             timeout,
@@ -68,6 +71,11 @@ impl ServerState {
     /// The tools served, as MCP sees them.
     pub fn tools(&self) -> &[Tool] {
         &self.tools
+    }
+
+    /// The state store.
+    pub fn store(&self) -> &gojira_store::Store {
+        &self.store
     }
 }
 

@@ -91,12 +91,17 @@ pub fn router(
         .nest_service("/mcp", mcp)
 }
 
+/// Liveness plus the store's state: `degraded` (still HTTP 200: the process
+/// is alive and serves what needs no state) with the reason when the store
+/// does not answer.
 async fn health(State(h): State<HealthState>) -> impl IntoResponse {
+    let store = h.state.store().health().await;
     axum::Json(json!({
-        "status": "ok",
+        "status": if store.ok { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),
         "tools": h.state.tools().len(),
         "uptime_s": h.started.elapsed().as_secs(),
+        "store": {"backend": store.backend, "ok": store.ok, "detail": store.detail},
     }))
 }
 

@@ -3,6 +3,7 @@
 //! be tried without an Atlassian account.
 
 mod sandbox;
+mod state;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ enum Command {
     },
     /// Print the tool catalog (name, group, method, path) and exit.
     Tools,
+    /// Print a new TOKEN_ENCRYPTION_KEY (base64 of 32 random bytes) and exit.
+    GenerateKey,
 }
 
 /// Builds the async runtime. One thread by default: a proxy's work is I/O,
@@ -108,6 +111,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             return Ok(());
         }
+        Command::GenerateKey => {
+            println!("{}", gojira_store::crypto::generate_key());
+            return Ok(());
+        }
         Command::Serve { sandbox } => (sandbox, false),
         Command::Stdio { sandbox } => (sandbox, true),
     };
@@ -128,11 +135,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         tracing::info!(fake = %fake.base_url(), "sandbox: upstream calls go to the in-process fake Atlassian");
     }
     let upstream = Upstream::new(config.upstream.clone())?;
+    let store = state::open_store(&config).await?;
+    let _keyring = state::keyring(&config, sandbox)?;
     let state = Arc::new(ServerState::new(
         catalog,
         config.enabled_groups.clone(),
         upstream,
         config.tool_timeout,
+        store,
     ));
     let tool_count = state.tools().len();
     if stdio {

@@ -325,6 +325,8 @@ async fn health_is_unauthenticated_and_reports_the_tool_count() {
         .unwrap();
     assert_eq!(body["status"], "ok");
     assert_eq!(body["tools"], 2);
+    assert_eq!(body["store"]["backend"], "embedded");
+    assert_eq!(body["store"]["ok"], true);
 }
 
 #[test]
@@ -539,6 +541,7 @@ async fn sandbox_runs_from_the_committed_catalog_without_specs() {
     let mut env = std::collections::BTreeMap::new();
     env.insert("MCP_PORT".to_owned(), "0".to_owned());
     env.insert("GOJIRA_SPECS_DIR".to_owned(), empty.display().to_string());
+    env.insert("GOJIRA_DATA_DIR".to_owned(), data_dir());
     let server = start_server_with(&["serve", "--sandbox"], &env);
     let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
     let tools = client.list_all_tools().await.unwrap();
@@ -555,4 +558,171 @@ async fn sandbox_runs_from_the_committed_catalog_without_specs() {
     );
     client.cancel().await.ok();
     let _ = std::fs::remove_dir(&empty);
+}
+
+#[test]
+fn generate_key_and_key_validation() {
+    let (ok, _) = run_to_exit(&["generate-key"], &std::collections::BTreeMap::new());
+    assert!(ok);
+    let out = std::process::Command::new(BIN)
+        .arg("generate-key")
+        .output()
+        .unwrap();
+    let key = String::from_utf8(out.stdout).unwrap();
+    let key = key.trim();
+    assert_eq!(key.len(), 44, "base64 of 32 bytes: {key}");
+    let out2 = std::process::Command::new(BIN)
+        .arg("generate-key")
+        .output()
+        .unwrap();
+    assert_ne!(
+        String::from_utf8(out2.stdout).unwrap().trim(),
+        key,
+        "fresh randomness each time"
+    );
+
+    let mut env = std::collections::BTreeMap::new();
+    env.insert("MCP_PORT".to_owned(), "0".to_owned());
+    env.insert(
+        "GOJIRA_ENABLED_GROUPS".to_owned(),
+        "read_projects".to_owned(),
+    );
+    env.insert("GOJIRA_DATA_DIR".to_owned(), data_dir());
+    env.insert(
+        "TOKEN_ENCRYPTION_KEY".to_owned(),
+        "c2hvcnQta2V5LXZhbHVl".to_owned(),
+    );
+    let (ok, stderr) = run_to_exit(&["serve"], &env);
+    assert!(!ok, "a malformed key refuses start-up");
+    assert!(stderr.contains("TOKEN_ENCRYPTION_KEY"), "{stderr}");
+    assert!(
+        !stderr.contains("c2hvcnQta2V5LXZhbHVl"),
+        "the bad value is never echoed: {stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_dir_in_use_is_refused_with_a_clear_error() {
+    let fake = start_fake().await;
+    let env = fake_env(&fake, "read_projects");
+    let _first = start_server(&env);
+    let (ok, stderr) = run_to_exit(&["serve"], &env);
+    assert!(!ok);
+    assert!(
+        stderr.contains("GOJIRA_DATA_DIR") && stderr.contains("another gojira-mcp"),
+        "{stderr}"
+    );
+}
+
+/// A free TCP port on loopback.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[allow(clippy::zombie_processes)] // the caller kills and waits
+fn start_redis(port: u16) -> std::process::Child {
+    let child = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server is on PATH (.ci/run installs it)");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return child;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("redis-server did not start on {port}");
+}
+
+async fn store_health(server: &Server) -> Value {
+    reqwest::get(format!("{}/health", server.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Redis down at start, up later, down again, back again: /health follows
+/// within bounded time and tools that need no state keep working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outages_degrade_health_and_recover_by_themselves() {
+    let fake = start_fake().await;
+    let port = free_port();
+    let mut env = fake_env(&fake, "read_projects");
+    env.insert(
+        "GOJIRA_REDIS_URL".into(),
+        format!("redis://127.0.0.1:{port}/0"),
+    );
+    let server = start_server(&env);
+    let started = std::time::Instant::now();
+    let health = store_health(&server).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "health answers in bounded time"
+    );
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["store"]["backend"], "redis");
+    assert!(health["store"]["detail"].is_string(), "{health}");
+    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
+    let result = call(&client, "jira.getProject", json!({"project": "RDS"}))
+        .await
+        .unwrap();
+    assert_ne!(
+        result.is_error,
+        Some(true),
+        "tools without state work while Redis is down"
+    );
+
+    let mut redis = start_redis(port);
+    let mut recovered = false;
+    for _ in 0..100 {
+        if store_health(&server).await["status"] == "ok" {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "the server reconnects by itself");
+
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+    let mut degraded = false;
+    for _ in 0..100 {
+        if store_health(&server).await["status"] == "degraded" {
+            degraded = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(degraded, "a mid-run outage shows in /health");
+
+    let mut redis = start_redis(port);
+    let mut back = false;
+    for _ in 0..100 {
+        if store_health(&server).await["status"] == "ok" {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    redis.kill().ok();
+    redis.wait().ok();
+    assert!(back, "and recovers again when Redis returns");
+    client.cancel().await.ok();
 }

@@ -116,6 +116,13 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         ("GOJIRA_ENABLE_ORG_ADMIN", "true".to_owned()),
         ("GOJIRA_ORG_ADMIN_TOKEN", "key".to_owned()),
         ("LOG_LEVEL", "warn".to_owned()),
+        (
+            "GOJIRA_DATA_DIR",
+            std::env::temp_dir()
+                .join(format!("gojira-bench-{}", std::process::id()))
+                .display()
+                .to_string(),
+        ),
     ];
     let mut ready_ms = Vec::new();
     let mut rss_kib = Vec::new();

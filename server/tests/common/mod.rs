@@ -64,10 +64,22 @@ impl Server {
     }
 }
 
+/// A fresh data directory for one server (the embedded store locks its file).
+pub fn data_dir() -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    std::env::temp_dir()
+        .join(format!("gojira-e2e-{}-{n}", std::process::id()))
+        .display()
+        .to_string()
+}
+
 /// Environment pointing every product at the fake.
 pub fn fake_env(fake: &FakeHandle, groups: &str) -> BTreeMap<String, String> {
     let base = fake.base_url();
+    let data = data_dir();
     [
+        ("GOJIRA_DATA_DIR", data.as_str()),
         ("GOJIRA_ENABLED_GROUPS", groups),
         ("MCP_PORT", "0"),
         ("ATLASSIAN_SITE_URL", base.as_str()),
