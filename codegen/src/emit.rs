@@ -245,6 +245,10 @@ fn tool_spec(p: &ProductDef, t: &ToolDef) -> TokenStream {
     } else {
         quote!(None)
     };
+    let cache = match t.cache_ttl_s {
+        Some(ttl) => quote!(Some(#ttl)),
+        None => quote!(None),
+    };
     let safety = match &t.safety {
         Some(v) => {
             let text = v.to_string();
@@ -272,6 +276,7 @@ fn tool_spec(p: &ProductDef, t: &ToolDef) -> TokenStream {
                 open_world: true,
             },
             safety: #safety,
+            cache_ttl_s: #cache,
             build: build::<#args>,
         }
     }

@@ -96,6 +96,8 @@ pub struct ToolDef {
     pub safety: Option<Value>,
     /// Atlassian marks the operation experimental (needs an opt-in header).
     pub experimental: bool,
+    /// Read cache lifetime in seconds.
+    pub cache_ttl_s: Option<u32>,
 }
 
 /// A piece of a path.

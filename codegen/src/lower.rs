@@ -554,6 +554,19 @@ fn lower_tool(
         (!map.is_empty()).then_some(Value::Object(map))
     };
 
+    if let Some(ttl) = tool.cache {
+        if !read_only {
+            errors.push(Diagnostic::error(
+                loc.clone(),
+                "cache is allowed on read-only tools only (a cached write would not happen)",
+            ));
+        } else if ttl == 0 || ttl > 3600 {
+            errors.push(Diagnostic::error(
+                loc.clone(),
+                format!("cache: {ttl} must be between 1 and 3600 seconds"),
+            ));
+        }
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -589,6 +602,7 @@ fn lower_tool(
         idempotent,
         safety,
         experimental: op.experimental,
+        cache_ttl_s: tool.cache,
     })
 }
 

@@ -101,6 +101,10 @@ pub struct Tool {
     /// Per-parameter overrides keyed by the spec's parameter name, or `body.<prop>`.
     #[serde(default)]
     pub params: BTreeMap<String, ParamOverride>,
+    /// Cache successful answers for this many seconds (read-only tools only),
+    /// per principal and exact request; writes through gojira invalidate.
+    #[serde(default)]
+    pub cache: Option<u32>,
     /// Consent rule (filled by the consent issue; accepted and carried through).
     #[serde(default)]
     pub consent: Option<serde_json::Value>,

@@ -118,7 +118,7 @@ fn unknown_tool_key() {
         "{errs:?}"
     );
     assert!(
-        errs[0].contains("unknown field `descripton`, expected one of name, operation, group, title, description, read_only, destructive, params, consent, snapshot, revert"),
+        errs[0].contains("unknown field `descripton`, expected one of name, operation, group, title, description, read_only, destructive, params, cache, consent, snapshot, revert"),
         "{errs:?}"
     );
     assert!(out.files.is_empty());
@@ -615,5 +615,50 @@ fn spec_that_fails_to_load_is_reported_once() {
     assert!(
         lines.iter().all(|l| !l.contains("unknown product")),
         "fx is a declared product: {lines:?}"
+    );
+}
+
+#[test]
+fn cache_only_on_read_only_tools_and_within_bounds() {
+    let out = run("  - name: fx.createProject
+    operation: fx#createProject
+    group: write_fx
+    cache: 60
+    title: t
+    description: d
+  - name: fx.getProject
+    operation: fx#getProject
+    group: read_fx
+    cache: 0
+    title: t
+    description: d
+  - name: fx.getProjectCached
+    operation: fx#getProject
+    group: read_fx
+    cache: 60
+    title: t
+    description: d
+");
+    assert_eq!(
+        errors(&out),
+        [
+            format!(
+                "tools.yaml:{FIRST}:{NAME_COL}: error [fx.createProject]: cache is allowed on read-only tools only (a cached write would not happen)"
+            ),
+            format!(
+                "tools.yaml:{}:{NAME_COL}: error [fx.getProject]: cache: 0 must be between 1 and 3600 seconds",
+                FIRST + 6
+            ),
+        ]
+    );
+    assert_tools(&out, &["fx.searchProjects", "fx.getProjectCached"]);
+    let rs = out
+        .files
+        .iter()
+        .find(|f| f.path == "src/products/fx.rs")
+        .unwrap();
+    assert!(
+        rs.contents.contains("cache_ttl_s: Some(60u32)"),
+        "the TTL reaches the catalog"
     );
 }

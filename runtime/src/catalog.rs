@@ -135,6 +135,8 @@ pub struct ToolSpec {
     pub annotations: Annotations,
     /// Consent/snapshot/revert declarations (JSON), when declared.
     pub safety: Option<&'static str>,
+    /// Seconds a successful answer may be served from the read cache.
+    pub cache_ttl_s: Option<u32>,
     /// Parses arguments and builds the upstream request.
     pub build: fn(Value) -> Result<UpstreamRequest, ArgsError>,
 }

@@ -102,6 +102,12 @@ pub struct UpstreamConfig {
     pub org_admin_token: Option<Secret>,
     /// Whether org-admin tools may run at all.
     pub org_admin_enabled: bool,
+    /// Sustained upstream requests per second of the burst class, per tenant
+    /// (`GOJIRA_UPSTREAM_RATE`, default 10).
+    pub rate_per_sec: f64,
+    /// Requests the burst class may send at once before the rate applies
+    /// (`GOJIRA_UPSTREAM_BURST`, default twice the rate, at least 1).
+    pub burst_capacity: f64,
 }
 
 /// A configuration error naming the variable.
@@ -302,6 +308,35 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
         ));
     }
 
+    let rate_per_sec = match get("GOJIRA_UPSTREAM_RATE") {
+        Some(r) => match r.parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 && v <= 100_000.0 => v,
+            _ => {
+                return Err(err(
+                    "GOJIRA_UPSTREAM_RATE",
+                    format!(
+                        "{r:?} must be upstream requests per second, a number above 0 and at most 100000 (default 10)"
+                    ),
+                ));
+            }
+        },
+        None => 10.0,
+    };
+    let burst_capacity = match get("GOJIRA_UPSTREAM_BURST") {
+        Some(b) => match b.parse::<f64>() {
+            Ok(v) if v.is_finite() && (1.0..=1_000_000.0).contains(&v) => v,
+            _ => {
+                return Err(err(
+                    "GOJIRA_UPSTREAM_BURST",
+                    format!(
+                        "{b:?} must be how many upstream requests may go at once, a number from 1 to 1000000 (default twice GOJIRA_UPSTREAM_RATE)"
+                    ),
+                ));
+            }
+        },
+        None => (rate_per_sec * 2.0).max(1.0),
+    };
+
     let store = match get("GOJIRA_REDIS_URL") {
         Some(url) => {
             if !(url.starts_with("redis://") || url.starts_with("rediss://"))
@@ -335,6 +370,8 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
             credential,
             org_admin_token,
             org_admin_enabled,
+            rate_per_sec,
+            burst_capacity,
         },
         tool_timeout,
         store,
@@ -397,6 +434,9 @@ mod tests {
             ("ATLASSIAN_SITE_URL", "http://example.atlassian.net"),
             ("GOJIRA_ENABLE_ORG_ADMIN", "yes"),
             ("GOJIRA_REDIS_URL", "http://127.0.0.1:6379"),
+            ("GOJIRA_UPSTREAM_RATE", "fast"),
+            ("GOJIRA_UPSTREAM_RATE", "0"),
+            ("GOJIRA_UPSTREAM_BURST", "0.5"),
         ] {
             let mut v = vars(&base);
             v.insert(var.to_owned(), value.to_owned());
@@ -439,6 +479,24 @@ mod tests {
         let c = from_vars(&v).unwrap();
         assert!(matches!(c.store, StoreConfig::Redis { .. }));
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn upstream_rate_defaults_and_burst_follows_it() {
+        let mut v = vars(&[("GOJIRA_ENABLED_GROUPS", "read_projects")]);
+        let c = from_vars(&v).unwrap();
+        assert_eq!(
+            (c.upstream.rate_per_sec, c.upstream.burst_capacity),
+            (10.0, 20.0)
+        );
+        v.insert("GOJIRA_UPSTREAM_RATE".into(), "2.5".into());
+        let c = from_vars(&v).unwrap();
+        assert_eq!(
+            (c.upstream.rate_per_sec, c.upstream.burst_capacity),
+            (2.5, 5.0)
+        );
+        v.insert("GOJIRA_UPSTREAM_BURST".into(), "3".into());
+        assert_eq!(from_vars(&v).unwrap().upstream.burst_capacity, 3.0);
     }
 
     #[test]

@@ -8,14 +8,17 @@
 //! - [`catalog`]: `ToolSpec` and friends (filled by `gojira-generated`), the indexed catalog, argument validation;
 //! - [`config`]: environment configuration, validated at start-up;
 //! - [`upstream`]: the HTTP client toward Atlassian;
+//! - [`pacing`]: limit-aware pacing of upstream requests (token buckets, pauses);
 //! - [`error`]: the tool error model (stable codes, next steps);
 //! - [`server`]: the `rmcp` `ServerHandler`;
 //! - [`transport`]: Streamable HTTP (axum) and stdio;
 //! - [`telemetry`]: tracing to stderr.
 
+pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod error;
+pub mod pacing;
 pub mod server;
 pub mod telemetry;
 pub mod transport;

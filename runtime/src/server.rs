@@ -21,6 +21,7 @@ use rmcp::service::{RequestContext, RoleServer};
 use serde_json::{Map, Value};
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::cache::ReadCache;
 use crate::catalog::{Catalog, Tool as CatalogTool};
 use crate::error::ToolError;
 use crate::upstream::Upstream;
@@ -36,6 +37,8 @@ pub const PROTOCOL_VERSIONS: [ProtocolVersion; 3] = [
 #[derive(Debug)]
 pub struct ServerState {
     catalog: Catalog,
+    cache: ReadCache,
+    principal: String,
     store: gojira_store::Store,
     enabled: BTreeSet<String>,
     upstream: Upstream,
@@ -51,6 +54,7 @@ impl ServerState {
         upstream: Upstream,
         timeout: Duration,
         store: gojira_store::Store,
+        principal: String,
     ) -> Self {
         let tools = catalog
             .tools
@@ -60,6 +64,8 @@ impl ServerState {
             .collect();
         Self {
             catalog,
+            cache: ReadCache::new(store.clone()),
+            principal,
             store,
             enabled,
             upstream,
@@ -300,11 +306,24 @@ async fn execute(state: &ServerState, tool: &CatalogTool, args: Value) -> Result
                 tool.spec.name, tool.spec.product
             ))
         })?;
+    let cache_ttl = tool
+        .spec
+        .cache_ttl_s
+        .map(|s| Duration::from_secs(u64::from(s)));
+    if cache_ttl.is_some()
+        && let Some(hit) = state
+            .cache
+            .get(&state.principal, product.key, &request)
+            .await
+    {
+        tracing::debug!("read cache hit");
+        return Ok(hit);
+    }
     let response = state
         .upstream
         .send(product, tool.spec.operation, &request, state.timeout)
         .await?;
-    Ok(match response.body {
+    let value = match response.body {
         Some(Value::Object(map)) => Value::Object(map),
         Some(other) => {
             let mut map = Map::new();
@@ -317,7 +336,17 @@ async fn execute(state: &ServerState, tool: &CatalogTool, args: Value) -> Result
             map.insert("ok".into(), Value::Bool(true));
             Value::Object(map)
         }
-    })
+    };
+    if let Some(ttl) = cache_ttl {
+        state
+            .cache
+            .put(&state.principal, product.key, &request, &value, ttl)
+            .await;
+    } else if !tool.spec.annotations.read_only {
+        // Our own write: this principal's cached reads of the product are stale.
+        state.cache.invalidate(&state.principal, product.key).await;
+    }
+    Ok(value)
 }
 
 fn success_result(value: Value) -> CallToolResult {

@@ -1,18 +1,36 @@
 //! The one HTTP client toward Atlassian: base-URL expansion, upstream auth,
-//! a deadline on every call, and Atlassian error bodies turned into
-//! messages a person (or a model) can act on.
+//! pacing within Atlassian's rate limits ([`crate::pacing`]), retries of
+//! idempotent requests, a deadline on every call, and Atlassian error bodies
+//! turned into messages a person (or a model) can act on.
+//!
+//! Retries: GET, PUT and DELETE only (POST and PATCH never: a repeated create
+//! may create twice), on 429, 502, 503, 504 and connection failures, after
+//! an exponential backoff with full jitter (100 ms base, 2 s cap) and never
+//! before `Retry-After`; at most [`MAX_ATTEMPTS`] attempts, all within the
+//! call's one deadline.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value;
+use tokio::time::Instant;
 use tracing::debug;
 
 use crate::catalog::{AuthKind, Method, Product, UpstreamRequest};
 use crate::config::{Credential, UpstreamConfig};
-use crate::error::ToolError;
+use crate::error::{ErrorCode, ToolError};
+use crate::pacing::{Class, Pacer, PacingLimits, Scope, Signals};
 
 /// Largest upstream response body accepted.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+/// Most attempts of one request (the deadline usually ends retries first).
+pub const MAX_ATTEMPTS: u32 = 5;
+/// Backoff before the first retry is drawn from `0..=BACKOFF_BASE`, doubling per retry...
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
+/// ... up to this.
+const BACKOFF_CAP: Duration = Duration::from_secs(2);
 
 /// A successful upstream answer.
 #[derive(Debug)]
@@ -30,11 +48,35 @@ pub struct UpstreamResponse {
 pub struct Upstream {
     client: reqwest::Client,
     config: UpstreamConfig,
+    pacer: Pacer,
+    /// Product key → its pacing scope (tenant + credential kind).
+    scopes: Arc<Mutex<HashMap<&'static str, Arc<Scope>>>>,
+}
+
+/// One attempt's answer (any status).
+struct Answer {
+    status: u16,
+    body: Option<Value>,
+    request_id: Option<String>,
+    retry_after: Option<String>,
+    signals: Signals,
+}
+
+/// One attempt that got no (complete) answer.
+enum Failure {
+    /// Network trouble; `sent` is false when the connection was never made.
+    Network { reason: String, sent: bool },
+    /// An answer that cannot be used, whatever the retries.
+    Final(ToolError),
 }
 
 impl Upstream {
-    /// Builds the pooled rustls client.
-    pub fn new(config: UpstreamConfig) -> Result<Self, ToolError> {
+    /// Builds the pooled rustls client and the pacer (shared through
+    /// `store` when it is Redis; see [`crate::pacing`]).
+    pub fn new(
+        config: UpstreamConfig,
+        store: Option<gojira_store::Store>,
+    ) -> Result<Self, ToolError> {
         install_crypto_provider();
         let client = reqwest::Client::builder()
             .user_agent(concat!("gojira-mcp/", env!("CARGO_PKG_VERSION")))
@@ -43,7 +85,18 @@ impl Upstream {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ToolError::internal(format!("could not build the HTTP client: {e}")))?;
-        Ok(Self { client, config })
+        let limits = PacingLimits::new(config.rate_per_sec, config.burst_capacity);
+        Ok(Self {
+            client,
+            config,
+            pacer: Pacer::new(limits, store),
+            scopes: Arc::default(),
+        })
+    }
+
+    /// The pacer (shared by every call).
+    pub fn pacer(&self) -> &Pacer {
+        &self.pacer
     }
 
     /// Expands a product's base URL template.
@@ -74,7 +127,8 @@ impl Upstream {
         Ok(out)
     }
 
-    /// Sends one request with a deadline.
+    /// Sends one request, paced and retried (idempotent methods only) within
+    /// `deadline`, the budget of the whole call.
     pub async fn send(
         &self,
         product: &Product,
@@ -82,8 +136,172 @@ impl Upstream {
         request: &UpstreamRequest,
         deadline: Duration,
     ) -> Result<UpstreamResponse, ToolError> {
+        let deadline_at = Instant::now() + deadline;
         let base = self.base_url(product)?;
         let url = format!("{base}{}", request.path);
+        // Configuration errors surface before any token is spent.
+        let mut next = Some(self.build(product, &url, request)?);
+        let scope = self.scope(product, &base);
+        let home = Class::of_request(request.method, &request.path);
+        let idempotent = matches!(request.method, Method::Get | Method::Put | Method::Delete);
+        let timed_out = |attempts: u32| {
+            with_attempts(
+                ToolError::timeout(format!(
+                    "{operation} did not answer within {} ms; try again, or narrow the request",
+                    deadline.as_millis()
+                )),
+                attempts,
+            )
+        };
+        let mut refused_by = None;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let builder = match next.take() {
+                Some(builder) => builder,
+                None => self.build(product, &url, request)?,
+            };
+            match tokio::time::timeout_at(
+                deadline_at,
+                self.pacer.acquire(&scope, home, refused_by, deadline_at),
+            )
+            .await
+            {
+                Ok(Ok(())) => {}
+                Ok(Err(denied)) => {
+                    return Err(with_attempts(
+                        ToolError {
+                            code: ErrorCode::UpstreamRateLimited,
+                            message: denied.message(operation),
+                            status: None,
+                        },
+                        attempt - 1,
+                    ));
+                }
+                Err(_) => return Err(timed_out(attempt - 1)),
+            }
+            debug!(operation, method = request.method.as_str(), path = %request.path, attempt, "upstream request");
+            let outcome = match tokio::time::timeout_at(
+                deadline_at,
+                self.attempt(builder, operation),
+            )
+            .await
+            {
+                Ok(outcome) => outcome,
+                Err(_) => return Err(timed_out(attempt)),
+            };
+            // What to say if this is the last attempt, and the least wait before the next.
+            let (final_error, min_wait) = match outcome {
+                Ok(answer) => {
+                    refused_by = if answer.signals.is_quiet() && answer.status != 429 {
+                        None
+                    } else {
+                        self.pacer
+                            .observe(&scope, home, answer.status, &answer.signals)
+                            .await
+                    };
+                    if (200..400).contains(&answer.status) {
+                        return Ok(UpstreamResponse {
+                            status: answer.status,
+                            body: answer.body,
+                            request_id: answer.request_id,
+                        });
+                    }
+                    let min_wait = answer.signals.retry_after.unwrap_or(Duration::ZERO);
+                    let retry_after = answer.retry_after.or_else(|| {
+                        (answer.status == 429)
+                            .then(|| {
+                                let paused = scope.paused_until_ms(refused_by.unwrap_or(home));
+                                let ms = paused.saturating_sub(crate::pacing::now_ms());
+                                (ms > 0).then(|| ms.div_ceil(1000).to_string())
+                            })
+                            .flatten()
+                    });
+                    let error = ToolError::from_upstream_status(
+                        operation,
+                        answer.status,
+                        answer.body.as_ref(),
+                        retry_after.as_deref(),
+                        answer.request_id.as_deref(),
+                    );
+                    if !(idempotent && matches!(answer.status, 429 | 502 | 503 | 504)) {
+                        return Err(with_attempts(error, attempt));
+                    }
+                    (error, min_wait)
+                }
+                Err(Failure::Final(error)) => return Err(with_attempts(error, attempt)),
+                Err(Failure::Network { reason, sent }) => {
+                    if !sent && !idempotent {
+                        return Err(with_attempts(
+                            ToolError::upstream_unavailable(format!(
+                                "{operation}: could not reach Atlassian ({reason}); nothing was sent, so calling again is safe"
+                            )),
+                            attempt,
+                        ));
+                    } else if !idempotent {
+                        return Err(with_attempts(
+                            ToolError::upstream_unavailable(format!(
+                                "{operation}: the connection failed after the request was sent ({reason}); the request may or may not have been applied; check the resource before retrying"
+                            )),
+                            attempt,
+                        ));
+                    } else {
+                        let error = ToolError::upstream_unavailable(format!(
+                            "{operation}: could not reach Atlassian ({reason})"
+                        ));
+                        (error, Duration::ZERO)
+                    }
+                }
+            };
+            let wait = backoff(attempt).max(min_wait);
+            if attempt >= MAX_ATTEMPTS || Instant::now() + wait >= deadline_at {
+                return Err(with_attempts(final_error, attempt));
+            }
+            debug!(
+                operation,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "retrying upstream request"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// The pacing scope of `product` (tenant: its base URL without the
+    /// scheme, plus the configured cloud id; and the credential kind).
+    fn scope(&self, product: &Product, base: &str) -> Arc<Scope> {
+        let mut scopes = self.scopes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(scope) = scopes.get(product.key) {
+            return scope.clone();
+        }
+        let host_and_path = base
+            .split_once("://")
+            .map_or(base, |(_, rest)| rest)
+            .trim_end_matches('/');
+        let tenant = match self.config.vars.get("cloudId") {
+            Some(cloud) if !host_and_path.contains(cloud.as_str()) => {
+                format!("{host_and_path}@{cloud}")
+            }
+            _ => host_and_path.to_owned(),
+        };
+        let credential = match (product.auth, &self.config.credential) {
+            (AuthKind::OrgAdmin, _) => "org_key",
+            (_, Credential::ApiToken { .. }) => "basic",
+            (_, Credential::Bearer { .. }) => "bearer",
+            (_, Credential::None) => "none",
+        };
+        let scope = self.pacer.scope(&tenant, credential);
+        scopes.insert(product.key, scope.clone());
+        scope
+    }
+
+    /// The request of one attempt, authorized.
+    fn build(
+        &self,
+        product: &Product,
+        url: &str,
+        request: &UpstreamRequest,
+    ) -> Result<reqwest::RequestBuilder, ToolError> {
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
             Method::Put => reqwest::Method::PUT,
@@ -93,7 +311,7 @@ impl Upstream {
         };
         let mut builder = self
             .client
-            .request(method, &url)
+            .request(method, url)
             .header(reqwest::header::ACCEPT, "application/json");
         if !request.query.is_empty() {
             builder = builder.query(&request.query);
@@ -104,75 +322,60 @@ impl Upstream {
         for (name, value) in &request.headers {
             builder = builder.header(*name, *value);
         }
-        builder = self.authorize(product, builder)?;
-        debug!(operation, method = request.method.as_str(), path = %request.path, "upstream request");
-        let call = async {
-            let response = builder.send().await.map_err(|e| {
-                ToolError::upstream_unavailable(format!(
-                    "{operation}: could not reach Atlassian ({})",
-                    reqwest_reason(&e)
-                ))
-            })?;
-            let status = response.status().as_u16();
-            let request_id = response
-                .headers()
-                .get("atl-traceid")
-                .or_else(|| response.headers().get("x-arequestid"))
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let location = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let bytes = response.bytes().await.map_err(|e| {
-                ToolError::upstream_unavailable(format!(
-                    "{operation}: response was cut off ({})",
-                    reqwest_reason(&e)
-                ))
-            })?;
-            if bytes.len() > MAX_RESPONSE_BYTES {
-                return Err(ToolError::upstream_unavailable(format!(
-                    "{operation}: response of {} bytes exceeds the {MAX_RESPONSE_BYTES}-byte limit; narrow the query",
-                    bytes.len()
-                )));
-            }
-            let body = if bytes.is_empty() {
-                // Atlassian answers some long-running operations with 303 and a task URL.
-                location.map(|l| serde_json::json!({ "status": status, "location": l }))
-            } else {
-                Some(serde_json::from_slice::<Value>(&bytes).unwrap_or_else(|_| {
-                    Value::String(String::from_utf8_lossy(&bytes).chars().take(2000).collect())
-                }))
-            };
-            if (200..400).contains(&status) {
-                Ok(UpstreamResponse {
-                    status,
-                    body,
-                    request_id,
-                })
-            } else {
-                Err(ToolError::from_upstream_status(
-                    operation,
-                    status,
-                    body.as_ref(),
-                    retry_after.as_deref(),
-                    request_id.as_deref(),
-                ))
-            }
-        };
-        match tokio::time::timeout(deadline, call).await {
-            Ok(result) => result,
-            Err(_) => Err(ToolError::timeout(format!(
-                "{operation} did not answer within {} ms; try again, or narrow the request",
-                deadline.as_millis()
-            ))),
+        self.authorize(product, builder)
+    }
+
+    /// Sends one attempt and reads its answer.
+    async fn attempt(
+        &self,
+        builder: reqwest::RequestBuilder,
+        operation: &str,
+    ) -> Result<Answer, Failure> {
+        let response = builder.send().await.map_err(|e| Failure::Network {
+            reason: reqwest_reason(&e),
+            sent: !e.is_connect(),
+        })?;
+        let status = response.status().as_u16();
+        let headers = response.headers();
+        let request_id = headers
+            .get("atl-traceid")
+            .or_else(|| headers.get("x-arequestid"))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let retry_after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let location = headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let signals = Signals::from_headers(headers);
+        let bytes = response.bytes().await.map_err(|e| Failure::Network {
+            reason: format!("the response was cut off: {}", reqwest_reason(&e)),
+            sent: true,
+        })?;
+        if bytes.len() > MAX_RESPONSE_BYTES {
+            return Err(Failure::Final(ToolError::upstream_unavailable(format!(
+                "{operation}: response of {} bytes exceeds the {MAX_RESPONSE_BYTES}-byte limit; narrow the query",
+                bytes.len()
+            ))));
         }
+        let body = if bytes.is_empty() {
+            // Atlassian answers some long-running operations with 303 and a task URL.
+            location.map(|l| serde_json::json!({ "status": status, "location": l }))
+        } else {
+            Some(serde_json::from_slice::<Value>(&bytes).unwrap_or_else(|_| {
+                Value::String(String::from_utf8_lossy(&bytes).chars().take(2000).collect())
+            }))
+        };
+        Ok(Answer {
+            status,
+            body,
+            request_id,
+            retry_after,
+            signals,
+        })
     }
 
     fn authorize(
@@ -220,6 +423,36 @@ fn env_var_for(var: &str) -> &'static str {
     }
 }
 
+/// Adds how many attempts were made, when more than one.
+fn with_attempts(mut error: ToolError, attempts: u32) -> ToolError {
+    if attempts > 1 {
+        error
+            .message
+            .push_str(&format!(" ({attempts} attempts were made)"));
+    }
+    error
+}
+
+/// Full jitter: a uniform draw from zero to `BACKOFF_BASE * 2^(failures - 1)`, capped.
+fn backoff(failures: u32) -> Duration {
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1 << failures.saturating_sub(1).min(16))
+        .min(BACKOFF_CAP);
+    let ms = ceiling.as_millis() as u64;
+    Duration::from_millis(random_u64() % (ms + 1))
+}
+
+/// A random number (std's randomly keyed hasher; no dependency needed for jitter).
+fn random_u64() -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.finish()
+}
+
 fn reqwest_reason(e: &reqwest::Error) -> String {
     if e.is_connect() {
         "connection failed".to_owned()
@@ -227,6 +460,15 @@ fn reqwest_reason(e: &reqwest::Error) -> String {
         "timed out".to_owned()
     } else if e.is_body() || e.is_decode() {
         "bad response body".to_owned()
+    } else if std::error::Error::source(e).is_some() {
+        // e.g. "connection closed before message completed" (the URL is left out).
+        let mut reason = String::from("connection failed");
+        let mut source = std::error::Error::source(e);
+        while let Some(inner) = source {
+            reason = inner.to_string();
+            source = inner.source();
+        }
+        reason
     } else {
         // reqwest's Display includes the URL, never headers.
         e.to_string()
@@ -236,4 +478,29 @@ fn reqwest_reason(e: &reqwest::Error) -> String {
 /// Installs rustls' ring provider once (reqwest is built without a default provider).
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_full_jitter_within_the_cap() {
+        for failures in 1..10 {
+            let ceiling = (100u64 << (failures - 1)).min(2000);
+            for _ in 0..50 {
+                assert!(backoff(failures) <= Duration::from_millis(ceiling));
+            }
+        }
+        let draws: std::collections::BTreeSet<_> = (0..50).map(|_| backoff(5)).collect();
+        assert!(draws.len() > 10, "jittered: {draws:?}");
+    }
+
+    #[test]
+    fn attempts_are_counted_only_when_several() {
+        let e = with_attempts(ToolError::timeout("slow."), 1);
+        assert_eq!(e.message, "slow.");
+        let e = with_attempts(ToolError::timeout("slow."), 3);
+        assert!(e.message.ends_with("(3 attempts were made)"));
+    }
 }

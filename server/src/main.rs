@@ -134,8 +134,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(fake) = &fake {
         tracing::info!(fake = %fake.base_url(), "sandbox: upstream calls go to the in-process fake Atlassian");
     }
-    let upstream = Upstream::new(config.upstream.clone())?;
     let store = state::open_store(&config).await?;
+    let upstream = Upstream::new(config.upstream.clone(), Some(store.clone()))?;
     let _keyring = state::keyring(&config, sandbox)?;
     let state = Arc::new(ServerState::new(
         catalog,
@@ -143,6 +143,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         upstream,
         config.tool_timeout,
         store,
+        gojira_runtime::cache::principal(&config.upstream),
     ));
     let tool_count = state.tools().len();
     if stdio {

@@ -295,11 +295,8 @@ async fn upstream_failures_become_clear_tool_errors() {
         result.structured_content.as_ref().unwrap()["error"]["code"],
         "UPSTREAM_FORBIDDEN"
     );
-    fake.inject(
-        fake_atlassian::Fault::status(503)
-            .on_path("/rest/api/3/project/")
-            .times(1),
-    );
+    // A GET is retried on 503, so the outage must last for the error to surface.
+    fake.inject(fake_atlassian::Fault::status(503).on_path("/rest/api/3/project/"));
     let result = call(&client, "jira.getProject", json!({"project": "SEC"}))
         .await
         .unwrap();

@@ -116,6 +116,8 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         ("GOJIRA_ENABLE_ORG_ADMIN", "true".to_owned()),
         ("GOJIRA_ORG_ADMIN_TOKEN", "key".to_owned()),
         ("LOG_LEVEL", "warn".to_owned()),
+        // The bench measures the proxy's own cost, not the default 10 req/s pacing.
+        ("GOJIRA_UPSTREAM_RATE", "100000".to_owned()),
         (
             "GOJIRA_DATA_DIR",
             std::env::temp_dir()
@@ -128,6 +130,8 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     let mut rss_kib = Vec::new();
     let mut server = None;
     for _ in 0..STARTS {
+        // The previous server must be gone: the embedded store locks its data dir.
+        drop(server.take());
         let started = Instant::now();
         let mut child = Command::new(&server_bin)
             .arg("serve")

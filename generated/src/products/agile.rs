@@ -29,6 +29,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: Some(60u32),
         build: build::<ListBoardsArgs>,
     },
     ToolSpec {
@@ -51,6 +52,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<GetBoardArgs>,
     },
     ToolSpec {
@@ -71,6 +73,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<ListSprintsArgs>,
     },
     ToolSpec {
@@ -91,6 +94,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<GetSprintArgs>,
     },
     ToolSpec {
@@ -111,6 +115,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<CreateSprintArgs>,
     },
     ToolSpec {
@@ -131,6 +136,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<UpdateSprintArgs>,
     },
 ];

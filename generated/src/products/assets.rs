@@ -31,6 +31,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: Some(60u32),
         build: build::<ListObjectSchemasArgs>,
     },
     ToolSpec {
@@ -55,6 +56,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<GetObjectSchemaArgs>,
     },
     ToolSpec {
@@ -77,6 +79,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<ListObjectTypesArgs>,
     },
     ToolSpec {
@@ -101,6 +104,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<GetObjectTypeArgs>,
     },
     ToolSpec {
@@ -123,6 +127,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<ListObjectTypeAttributesArgs>,
     },
     ToolSpec {
@@ -147,6 +152,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<SearchObjectsArgs>,
     },
     ToolSpec {
@@ -171,6 +177,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<CountObjectsArgs>,
     },
     ToolSpec {
@@ -195,6 +202,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<CreateObjectTypeArgs>,
     },
     ToolSpec {
@@ -219,6 +227,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<UpdateObjectTypeArgs>,
     },
     ToolSpec {
@@ -243,6 +252,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<DeleteObjectTypeArgs>,
     },
 ];

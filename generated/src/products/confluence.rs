@@ -31,6 +31,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: Some(60u32),
         build: build::<ListSpacesArgs>,
     },
     ToolSpec {
@@ -53,6 +54,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<GetSpaceArgs>,
     },
     ToolSpec {
@@ -79,6 +81,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<ListSpacePermissionsArgs>,
     },
     ToolSpec {
@@ -105,6 +108,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<ListPagesInSpaceArgs>,
     },
     ToolSpec {
@@ -131,6 +135,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<ListSpacePropertiesArgs>,
     },
     ToolSpec {
@@ -153,6 +158,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<CreateSpaceArgs>,
     },
     ToolSpec {
@@ -179,6 +185,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<CreateSpacePropertyArgs>,
     },
     ToolSpec {
@@ -205,6 +212,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<UpdateSpacePropertyArgs>,
     },
     ToolSpec {
@@ -227,6 +235,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<DeleteSpacePropertyArgs>,
     },
 ];

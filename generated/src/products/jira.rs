@@ -29,6 +29,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: Some(60u32),
         build: build::<SearchProjectsArgs>,
     },
     ToolSpec {
@@ -51,6 +52,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<GetProjectArgs>,
     },
     ToolSpec {
@@ -73,6 +75,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<CreateProjectArgs>,
     },
     ToolSpec {
@@ -95,6 +98,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<UpdateProjectArgs>,
     },
     ToolSpec {
@@ -115,6 +119,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<ArchiveProjectArgs>,
     },
     ToolSpec {
@@ -135,6 +140,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<DeleteProjectArgs>,
     },
     ToolSpec {
@@ -157,6 +163,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<SearchFiltersArgs>,
     },
     ToolSpec {
@@ -179,6 +186,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<GetFilterArgs>,
     },
     ToolSpec {
@@ -201,6 +209,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<CreateFilterArgs>,
     },
     ToolSpec {
@@ -223,6 +232,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<UpdateFilterArgs>,
     },
     ToolSpec {
@@ -245,6 +255,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<AddFilterSharePermissionArgs>,
     },
     ToolSpec {
@@ -267,6 +278,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<DeleteFilterSharePermissionArgs>,
     },
     ToolSpec {
@@ -287,6 +299,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<DeleteFilterArgs>,
     },
     ToolSpec {
@@ -311,6 +324,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<SearchDashboardsArgs>,
     },
     ToolSpec {
@@ -333,6 +347,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<GetDashboardArgs>,
     },
     ToolSpec {
@@ -355,6 +370,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: Some(60u32),
         build: build::<SearchFieldsArgs>,
     },
     ToolSpec {
@@ -379,6 +395,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<ListFieldContextsArgs>,
     },
     ToolSpec {
@@ -403,6 +420,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<CreateCustomFieldArgs>,
     },
     ToolSpec {
@@ -425,6 +443,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<UpdateCustomFieldArgs>,
     },
     ToolSpec {
@@ -447,6 +466,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<DeleteCustomFieldArgs>,
     },
     ToolSpec {
@@ -471,6 +491,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: Some(60u32),
         build: build::<ListPermissionSchemesArgs>,
     },
     ToolSpec {
@@ -495,6 +516,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<GetPermissionSchemeArgs>,
     },
     ToolSpec {
@@ -519,6 +541,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: Some(60u32),
         build: build::<ListWorkflowSchemesArgs>,
     },
     ToolSpec {
@@ -541,6 +564,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: Some(60u32),
         build: build::<SearchWorkflowsArgs>,
     },
     ToolSpec {
@@ -565,6 +589,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<GetWorkflowProjectUsagesArgs>,
     },
 ];

@@ -29,6 +29,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: Some(60u32),
         build: build::<ListServiceDesksArgs>,
     },
     ToolSpec {
@@ -51,6 +52,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<GetServiceDeskArgs>,
     },
     ToolSpec {
@@ -73,6 +75,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: Some(60u32),
         build: build::<ListRequestTypesArgs>,
     },
     ToolSpec {
@@ -95,6 +98,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<GetRequestTypeArgs>,
     },
     ToolSpec {
@@ -117,6 +121,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<ListQueuesArgs>,
     },
     ToolSpec {
@@ -139,6 +144,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<ListOrganizationsArgs>,
     },
     ToolSpec {
@@ -165,6 +171,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<ListServiceDeskOrganizationsArgs>,
     },
     ToolSpec {
@@ -187,6 +194,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<GetOrganizationArgs>,
     },
     ToolSpec {
@@ -209,6 +217,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<CreateRequestTypeArgs>,
     },
     ToolSpec {
@@ -229,6 +238,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<DeleteRequestTypeArgs>,
     },
     ToolSpec {
@@ -253,6 +263,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<CreateOrganizationArgs>,
     },
     ToolSpec {
@@ -275,6 +286,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<DeleteOrganizationArgs>,
     },
 ];

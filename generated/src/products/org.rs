@@ -27,6 +27,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: Some(60u32),
         build: build::<ListOrgsArgs>,
     },
     ToolSpec {
@@ -47,6 +48,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<GetOrgArgs>,
     },
     ToolSpec {
@@ -71,6 +73,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<ListManagedAccountsArgs>,
     },
     ToolSpec {
@@ -93,6 +96,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<ListDomainsArgs>,
     },
     ToolSpec {
@@ -115,6 +119,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<ListDirectoriesArgs>,
     },
     ToolSpec {
@@ -137,6 +142,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<SearchAuditEventsArgs>,
     },
     ToolSpec {
@@ -161,6 +167,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<GetUserLastActiveDatesArgs>,
     },
 ];

@@ -163,6 +163,24 @@ impl Engine {
             if !fault.delay.is_zero() {
                 tokio::time::sleep(fault.delay).await;
             }
+            if fault.reset {
+                lock(&self.log).push(RecordedRequest {
+                    method,
+                    path: req.path,
+                    query,
+                    body: recorded_body,
+                    content_type,
+                    auth_scheme,
+                    operation: label,
+                    status: 0,
+                    violation: None,
+                    at: SystemTime::now(),
+                });
+                // Unwinding ends the connection's task (tokio catches it), so
+                // hyper drops the socket without writing an answer.
+                // `resume_unwind` skips the panic hook: nothing is printed.
+                std::panic::resume_unwind(Box::new("fake-atlassian: injected connection reset"));
+            }
             let body = fault
                 .body
                 .clone()

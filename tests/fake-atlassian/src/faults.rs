@@ -11,7 +11,8 @@ use serde_json::Value;
 /// or equal to the operation label), `operation` (the full label such as
 /// `jira-platform#getProject`, or just the operationId). The first matching
 /// fault answers: after `delay`, with `status`, `headers` and `body`
-/// (default `{"errorMessages":["injected fault"]}`). `times` counts down;
+/// (default `{"errorMessages":["injected fault"]}`), or, for [`Fault::reset`],
+/// by dropping the connection without an answer. `times` counts down;
 /// `None` keeps the fault until [`crate::FakeHandle::clear_faults`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
@@ -31,6 +32,9 @@ pub struct Fault {
     pub delay: Duration,
     /// Answer this many times, then disappear (`None` = until cleared).
     pub times: Option<u32>,
+    /// Close the connection without answering (after `delay`); the request
+    /// is recorded with status 0.
+    pub reset: bool,
 }
 
 impl Default for Fault {
@@ -44,6 +48,7 @@ impl Default for Fault {
             body: None,
             delay: Duration::ZERO,
             times: None,
+            reset: false,
         }
     }
 }
@@ -53,6 +58,16 @@ impl Fault {
     pub fn status(status: u16) -> Self {
         Self {
             status,
+            ..Self::default()
+        }
+    }
+
+    /// A fault that drops the connection without answering (a connection
+    /// reset as the client sees it). Served over HTTP only: the in-process
+    /// [`crate::FakeAtlassian::call`] unwinds instead.
+    pub fn reset() -> Self {
+        Self {
+            reset: true,
             ..Self::default()
         }
     }

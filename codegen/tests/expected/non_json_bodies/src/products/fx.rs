@@ -27,6 +27,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<SetDefaultColumnsArgs>,
     },
     ToolSpec {
@@ -47,6 +48,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<GetModulesArgs>,
     },
 ];

@@ -29,6 +29,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<SearchArticlesArgs>,
     },
     ToolSpec {
@@ -51,6 +52,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<LastActiveDatesArgs>,
     },
 ];

@@ -27,6 +27,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<StoreAvatarArgs>,
     },
 ];

@@ -29,6 +29,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<ListProjectsArgs>,
     },
     ToolSpec {
@@ -49,6 +50,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: None,
+        cache_ttl_s: None,
         build: build::<CreateProjectArgs>,
     },
 ];
