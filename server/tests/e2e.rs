@@ -646,6 +646,17 @@ fn start_redis(port: u16) -> std::process::Child {
     panic!("redis-server did not start on {port}");
 }
 
+/// Polls /health for up to 10 s until the status is `want`.
+async fn wait_for_status(server: &Server, want: &str) -> bool {
+    for _ in 0..100 {
+        if store_health(server).await["status"] == want {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
 async fn store_health(server: &Server) -> Value {
     reqwest::get(format!("{}/health", server.base))
         .await
@@ -687,37 +698,20 @@ async fn redis_outages_degrade_health_and_recover_by_themselves() {
     );
 
     let mut redis = start_redis(port);
-    let mut recovered = false;
-    for _ in 0..100 {
-        if store_health(&server).await["status"] == "ok" {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(recovered, "the server reconnects by itself");
+    assert!(
+        wait_for_status(&server, "ok").await,
+        "the server reconnects by itself"
+    );
 
     redis.kill().unwrap();
     redis.wait().unwrap();
-    let mut degraded = false;
-    for _ in 0..100 {
-        if store_health(&server).await["status"] == "degraded" {
-            degraded = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(degraded, "a mid-run outage shows in /health");
+    assert!(
+        wait_for_status(&server, "degraded").await,
+        "a mid-run outage shows in /health"
+    );
 
     let mut redis = start_redis(port);
-    let mut back = false;
-    for _ in 0..100 {
-        if store_health(&server).await["status"] == "ok" {
-            back = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let back = wait_for_status(&server, "ok").await;
     redis.kill().ok();
     redis.wait().ok();
     assert!(back, "and recovers again when Redis returns");
