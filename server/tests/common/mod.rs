@@ -24,6 +24,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_gojira-mcp");
 
 /// Starts the fake Atlassian from the real specs, or fails with a clear message.
 pub async fn start_fake() -> FakeHandle {
+    // reqwest is built without a default TLS provider; tests use it directly too.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = fake_atlassian::find_specs_dir().unwrap_or_else(|| {
         panic!(
             "the Atlassian spec files are needed by the end-to-end tests and none were found: \
