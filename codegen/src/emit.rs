@@ -4,7 +4,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::Value;
 
-use crate::ir::{Catalog, GroupDef, ParamDef, ParamKind, PathPart, ProductDef, ToolDef};
+use crate::ir::{Catalog, GroupDef, PageStyle, ParamDef, ParamKind, PathPart, ProductDef, ToolDef};
 use crate::manifest::{Access, AuthKind};
 use crate::schema::{Field, RustType, TypeDef};
 use crate::spec::Method;
@@ -198,10 +198,15 @@ fn product_module(p: &ProductDef) -> TokenStream {
             }
         }
     };
+    let paging_imports = if p.tools.iter().any(|t| t.pagination.is_some()) {
+        quote!(PageStyle, Pagination,)
+    } else {
+        quote!()
+    };
     quote! {
         #doc
         #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
-        use gojira_runtime::catalog::{build, Annotations, ArgsError, Method, ToolArgs, ToolSpec, UpstreamRequest};
+        use gojira_runtime::catalog::{build, Annotations, ArgsError, Method, #paging_imports ToolArgs, ToolSpec, UpstreamRequest};
         use serde::Deserialize;
 
         /// The tools of this product, in tools.yaml order.
@@ -256,6 +261,23 @@ fn tool_spec(p: &ProductDef, t: &ToolDef) -> TokenStream {
         }
         None => quote!(None),
     };
+    let pagination = match &t.pagination {
+        Some(page) => {
+            let style = match page.style {
+                PageStyle::Offset => quote!(PageStyle::Offset),
+                PageStyle::Token => quote!(PageStyle::Token),
+            };
+            let cursor = &page.cursor_arg;
+            let limit = match &page.limit_arg {
+                Some(l) => quote!(Some(#l)),
+                None => quote!(None),
+            };
+            let max = page.max_limit;
+            quote!(Some(Pagination { style: #style, cursor_arg: #cursor, limit_arg: #limit, max_limit: #max }))
+        }
+        None => quote!(None),
+    };
+    let trims = t.trims;
     let args = format_ident!("{}", t.args_struct);
     quote! {
         ToolSpec {
@@ -277,6 +299,8 @@ fn tool_spec(p: &ProductDef, t: &ToolDef) -> TokenStream {
             },
             safety: #safety,
             cache_ttl_s: #cache,
+            pagination: #pagination,
+            trims: #trims,
             build: build::<#args>,
         }
     }

@@ -98,6 +98,33 @@ pub struct ToolDef {
     pub experimental: bool,
     /// Read cache lifetime in seconds.
     pub cache_ttl_s: Option<u32>,
+    /// How the upstream pages, when it does (the model sees `cursor`/`limit`).
+    pub pagination: Option<PaginationDef>,
+    /// The response may carry noise (`self` links, avatar maps, `expand`
+    /// echoes) that the runtime trims unless the caller passes `raw: true`.
+    pub trims: bool,
+}
+
+/// How an upstream operation pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageStyle {
+    /// A numeric offset (`startAt`/`start`) and a page size.
+    Offset,
+    /// An opaque token from the previous answer (`nextPageToken`, `cursor`).
+    Token,
+}
+
+/// The upstream parameters the unified `cursor`/`limit` arguments fill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaginationDef {
+    /// Offset or token.
+    pub style: PageStyle,
+    /// Argument name of the offset or token parameter.
+    pub cursor_arg: String,
+    /// Argument name of the page-size parameter, when there is one.
+    pub limit_arg: Option<String>,
+    /// Largest page size offered.
+    pub max_limit: u32,
 }
 
 /// A piece of a path.

@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value, json};
 
 use crate::diagnostics::{Diagnostic, Location};
-use crate::ir::{BodyDef, Catalog, GroupDef, ParamDef, ParamKind, PathPart, ProductDef, ToolDef};
+use crate::ir::{
+    BodyDef, Catalog, GroupDef, PageStyle, PaginationDef, ParamDef, ParamKind, PathPart,
+    ProductDef, ToolDef,
+};
 use crate::manifest::{self, Access, Manifest, Tool};
 use crate::naming;
 use crate::schema::{self, RustType, TypeSpace};
@@ -477,6 +480,63 @@ fn lower_tool(
         });
     }
 
+    // One pagination shape for the model: `cursor` + `limit`, whatever the
+    // upstream calls them. These and `raw` are explained once, in the server's
+    // instructions, rather than in every schema (each byte here is sent on
+    // every tools/list).
+    let read_only = access == Access::Read || op.method == Method::Get || tool.read_only;
+    let pagination = if read_only {
+        detect_pagination(&params, &props)
+    } else {
+        None
+    };
+    if let Some(page) = &pagination {
+        // Every paging parameter goes, including a second mechanism beside
+        // the one used (Confluence v1 offers both `start` and `cursor`).
+        let internal: Vec<&str> = params
+            .iter()
+            .filter(|p| {
+                matches!(p.kind, ParamKind::Query { .. })
+                    && PAGING_PARAMS.contains(&p.api_name.as_str())
+            })
+            .map(|p| p.arg_name.as_str())
+            .chain(std::iter::once(page.cursor_arg.as_str()))
+            .chain(page.limit_arg.as_deref())
+            .collect();
+        for name in ["cursor", "limit"] {
+            if !internal.contains(&name) && props.contains_key(name) {
+                errors.push(Diagnostic::error(
+                    loc.clone(),
+                    format!("argument {name:?} clashes with the pagination arguments; rename it in params"),
+                ));
+            }
+        }
+        for name in &internal {
+            props.remove(*name);
+        }
+        required.retain(|r| !internal.iter().any(|n| r.as_str() == Some(n)));
+        props.insert("cursor".into(), json!({"type": "string"}));
+        props.insert(
+            "limit".into(),
+            json!({"type": "integer", "minimum": 1, "maximum": page.max_limit}),
+        );
+    }
+    let trims = read_only
+        && op
+            .success
+            .as_ref()
+            .and_then(|r| r.json_schema.as_ref())
+            .is_some_and(|s| has_noise(&spec.raw, s, 0));
+    if trims {
+        if props.contains_key("raw") {
+            errors.push(Diagnostic::error(
+                loc.clone(),
+                "argument \"raw\" clashes with the untrimmed-response flag; rename it in params",
+            ));
+        }
+        props.insert("raw".into(), json!({"type": "boolean"}));
+    }
+
     // Body.
     let mut body = None;
     if let Some(spec_body) = &op.body {
@@ -535,9 +595,16 @@ fn lower_tool(
             .and_then(|s| space.output_schema(s)),
         None => None,
     };
+    let output_schema = output_schema.map(|mut schema| {
+        if pagination.is_some()
+            && let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut)
+        {
+            props.insert("nextCursor".into(), json!({"type": "string"}));
+        }
+        schema
+    });
 
     let path = build_path(&op.path, &params);
-    let read_only = access == Access::Read || op.method == Method::Get || tool.read_only;
     let destructive = !read_only && (op.method == Method::Delete || tool.destructive);
     let idempotent = matches!(op.method, Method::Get | Method::Put | Method::Delete);
     let safety = {
@@ -603,7 +670,85 @@ fn lower_tool(
         safety,
         experimental: op.experimental,
         cache_ttl_s: tool.cache,
+        pagination,
+        trims,
     })
+}
+
+/// Upstream paging parameters, all replaced by `cursor` and `limit`.
+const PAGING_PARAMS: [&str; 6] = [
+    "startAt",
+    "start",
+    "maxResults",
+    "limit",
+    "nextPageToken",
+    "cursor",
+];
+
+/// Largest page offered when the spec sets no `maximum`.
+const MAX_PAGE_SIZE: u32 = 100;
+
+/// Recognizes Atlassian's paging parameters: `startAt`/`start` with
+/// `maxResults`/`limit` (offset), or `nextPageToken`/`cursor` (token).
+fn detect_pagination(params: &[ParamDef], props: &Map<String, Value>) -> Option<PaginationDef> {
+    let query = |name: &str| {
+        params
+            .iter()
+            .find(|p| matches!(p.kind, ParamKind::Query { .. }) && p.api_name == name)
+    };
+    let limit = query("maxResults").or_else(|| query("limit"));
+    let token = query("nextPageToken").or_else(|| query("cursor"));
+    let offset = query("startAt").or_else(|| query("start"));
+    // A token, where offered, is stable under concurrent changes; offsets are not.
+    let (style, cursor) = match (token, offset, limit) {
+        (Some(token), _, _) => (PageStyle::Token, token),
+        (None, Some(offset), Some(_)) => (PageStyle::Offset, offset),
+        _ => return None,
+    };
+    let max_limit = limit
+        .and_then(|l| props.get(&l.arg_name))
+        .and_then(|schema| schema.get("maximum"))
+        .and_then(Value::as_u64)
+        .map_or(MAX_PAGE_SIZE, |m| {
+            m.clamp(1, u64::from(MAX_PAGE_SIZE)) as u32
+        });
+    Some(PaginationDef {
+        style,
+        cursor_arg: cursor.arg_name.clone(),
+        limit_arg: limit.map(|l| l.arg_name.clone()),
+        max_limit,
+    })
+}
+
+/// Keys the runtime trims from answers (see the runtime's `shape` module).
+const NOISE_KEYS: [&str; 4] = ["self", "avatarUrls", "expand", "_expandable"];
+
+/// Whether a response schema can carry keys the runtime trims (three levels deep).
+fn has_noise(raw: &Value, schema: &Value, depth: usize) -> bool {
+    if depth > 3 {
+        return false;
+    }
+    let (schema, _) = crate::spec::deref(raw, schema);
+    let props = schema.get("properties").and_then(Value::as_object);
+    if props.is_some_and(|p| NOISE_KEYS.iter().any(|k| p.contains_key(*k))) {
+        return true;
+    }
+    let children = props
+        .into_iter()
+        .flat_map(|p| p.values())
+        .chain(schema.get("items"))
+        .chain(
+            ["allOf", "oneOf", "anyOf"]
+                .iter()
+                .filter_map(|k| schema.get(*k).and_then(Value::as_array))
+                .flatten(),
+        );
+    for child in children {
+        if has_noise(raw, child, depth + 1) {
+            return true;
+        }
+    }
+    false
 }
 
 fn is_scalar(value: &Value) -> bool {

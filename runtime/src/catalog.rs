@@ -137,8 +137,34 @@ pub struct ToolSpec {
     pub safety: Option<&'static str>,
     /// Seconds a successful answer may be served from the read cache.
     pub cache_ttl_s: Option<u32>,
+    /// How the upstream pages; the model sees `cursor` and `limit` instead.
+    pub pagination: Option<Pagination>,
+    /// The answer may carry noise the runtime trims unless `raw: true`.
+    pub trims: bool,
     /// Parses arguments and builds the upstream request.
     pub build: fn(Value) -> Result<UpstreamRequest, ArgsError>,
+}
+
+/// How an upstream operation pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageStyle {
+    /// A numeric offset and a page size.
+    Offset,
+    /// An opaque token from the previous answer.
+    Token,
+}
+
+/// Which upstream arguments the unified `cursor`/`limit` fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pagination {
+    /// Offset or token.
+    pub style: PageStyle,
+    /// Argument that takes the offset or token.
+    pub cursor_arg: &'static str,
+    /// Argument that takes the page size.
+    pub limit_arg: Option<&'static str>,
+    /// Largest page size.
+    pub max_limit: u32,
 }
 
 /// Typed arguments of one tool.

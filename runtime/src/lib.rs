@@ -9,6 +9,7 @@
 //! - [`config`]: environment configuration, validated at start-up;
 //! - [`upstream`]: the HTTP client toward Atlassian;
 //! - [`pacing`]: limit-aware pacing of upstream requests (token buckets, pauses);
+//! - [`shape`]: one pagination shape (`cursor`/`limit`/`nextCursor`) and trimming of answer noise;
 //! - [`error`]: the tool error model (stable codes, next steps);
 //! - [`server`]: the `rmcp` `ServerHandler`;
 //! - [`transport`]: Streamable HTTP (axum) and stdio;
@@ -20,6 +21,7 @@ pub mod config;
 pub mod error;
 pub mod pacing;
 pub mod server;
+pub mod shape;
 pub mod telemetry;
 pub mod transport;
 pub mod upstream;

@@ -24,6 +24,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::cache::ReadCache;
 use crate::catalog::{Catalog, Tool as CatalogTool};
 use crate::error::ToolError;
+use crate::shape::{self, Page};
 use crate::upstream::Upstream;
 
 /// Protocol revisions served.
@@ -145,7 +146,9 @@ impl ServerHandler for GojiraServer {
             )
             .with_instructions(
                 "Atlassian Cloud administration tools (Jira, Jira Software, JSM, Assets, Confluence, org admin). \
-                 Read tools are safe; write tools change production configuration. Find ids with list/search tools first.",
+                 Read tools are safe; write tools change production configuration. Find ids with list/search tools first. \
+                 Paged tools take `limit` (default 25) and `cursor`: pass the previous answer's `nextCursor`; no `nextCursor` means the last page. \
+                 Answers omit self links, avatar URLs and expand echoes; pass `raw: true` to get them.",
             )
     }
 
@@ -290,7 +293,16 @@ async fn execute(state: &ServerState, tool: &CatalogTool, args: Value) -> Result
             tool.spec.name
         ))
     })?;
-    let request = (tool.spec.build)(args).map_err(|e| {
+    let Value::Object(mut args) = args else {
+        return Err(ToolError::internal("arguments are not an object"));
+    };
+    // Our own arguments, which the upstream never sees.
+    let raw = tool.spec.trims && args.remove("raw").and_then(|v| v.as_bool()) == Some(true);
+    let page = match &tool.spec.pagination {
+        Some(p) => Some(Page::prepare(p, &mut args)?),
+        None => None,
+    };
+    let request = (tool.spec.build)(Value::Object(args)).map_err(|e| {
         ToolError::invalid_arguments(format!(
             "{}: {e}. Next: fix the argument and call again",
             tool.spec.name
@@ -306,6 +318,25 @@ async fn execute(state: &ServerState, tool: &CatalogTool, args: Value) -> Result
                 tool.spec.name, tool.spec.product
             ))
         })?;
+    let mut value = fetch(state, tool, product, &request).await?;
+    if let (Some(page), Value::Object(map)) = (&page, &mut value) {
+        page.finish(map, raw);
+    }
+    if tool.spec.trims && !raw {
+        let saved = shape::trim(&mut value);
+        tracing::debug!(saved_bytes = saved, "trimmed the answer");
+    }
+    Ok(value)
+}
+
+/// The upstream's answer as an object, from the read cache when the tool
+/// allows it (cached unshaped, so `raw` callers share the entry).
+async fn fetch(
+    state: &ServerState,
+    tool: &CatalogTool,
+    product: &crate::catalog::Product,
+    request: &crate::catalog::UpstreamRequest,
+) -> Result<Value, ToolError> {
     let cache_ttl = tool
         .spec
         .cache_ttl_s
@@ -313,7 +344,7 @@ async fn execute(state: &ServerState, tool: &CatalogTool, args: Value) -> Result
     if cache_ttl.is_some()
         && let Some(hit) = state
             .cache
-            .get(&state.principal, product.key, &request)
+            .get(&state.principal, product.key, request)
             .await
     {
         tracing::debug!("read cache hit");
@@ -321,7 +352,7 @@ async fn execute(state: &ServerState, tool: &CatalogTool, args: Value) -> Result
     }
     let response = state
         .upstream
-        .send(product, tool.spec.operation, &request, state.timeout)
+        .send(product, tool.spec.operation, request, state.timeout)
         .await?;
     let value = match response.body {
         Some(Value::Object(map)) => Value::Object(map),
@@ -340,7 +371,7 @@ async fn execute(state: &ServerState, tool: &CatalogTool, args: Value) -> Result
     if let Some(ttl) = cache_ttl {
         state
             .cache
-            .put(&state.principal, product.key, &request, &value, ttl)
+            .put(&state.principal, product.key, request, &value, ttl)
             .await;
     } else if !tool.spec.annotations.read_only {
         // Our own write: this principal's cached reads of the product are stale.

@@ -4,7 +4,8 @@
 //! Jira Software: tools over Jira Software Cloud API (jira-software.json, info.version 1001.0.0).
 #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
 use gojira_runtime::catalog::{
-    build, Annotations, ArgsError, Method, ToolArgs, ToolSpec, UpstreamRequest,
+    build, Annotations, ArgsError, Method, PageStyle, Pagination, ToolArgs, ToolSpec,
+    UpstreamRequest,
 };
 use serde::Deserialize;
 /// The tools of this product, in tools.yaml order.
@@ -30,6 +31,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: Some(60u32),
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<ListBoardsArgs>,
     },
     ToolSpec {
@@ -53,6 +61,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: true,
         build: build::<GetBoardArgs>,
     },
     ToolSpec {
@@ -74,6 +84,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: false,
         build: build::<ListSprintsArgs>,
     },
     ToolSpec {
@@ -95,6 +112,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<GetSprintArgs>,
     },
     ToolSpec {
@@ -116,6 +135,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<CreateSprintArgs>,
     },
     ToolSpec {
@@ -137,6 +158,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<UpdateSprintArgs>,
     },
 ];
@@ -144,11 +167,11 @@ pub static TOOLS: &[ToolSpec] = &[
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListBoardsArgs {
-    /// Page offset (0-based)
+    /// The starting index of the returned boards. Base index: 0. See the 'Pagination' section at the top of this page for more details.
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// Page size
+    /// The maximum number of boards to return per page. See the 'Pagination' section at the top of this page for more details.
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,
@@ -203,11 +226,11 @@ pub struct ListSprintsArgs {
     /// Scrum board id
     #[serde(rename = "boardId")]
     pub board_id: i64,
-    /// Page offset (0-based)
+    /// The starting index of the returned sprints. Base index: 0. See the 'Pagination' section at the top of this page for more details.
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// Page size
+    /// The maximum number of sprints to return per page. See the 'Pagination' section at the top of this page for more details.
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,

@@ -4,7 +4,8 @@
 //! Assets: tools over REST (assets.json, info.version 1).
 #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
 use gojira_runtime::catalog::{
-    build, Annotations, ArgsError, Method, ToolArgs, ToolSpec, UpstreamRequest,
+    build, Annotations, ArgsError, Method, PageStyle, Pagination, ToolArgs, ToolSpec,
+    UpstreamRequest,
 };
 use serde::Deserialize;
 /// The tools of this product, in tools.yaml order.
@@ -32,6 +33,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: Some(60u32),
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: false,
         build: build::<ListObjectSchemasArgs>,
     },
     ToolSpec {
@@ -57,6 +65,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<GetObjectSchemaArgs>,
     },
     ToolSpec {
@@ -80,6 +90,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<ListObjectTypesArgs>,
     },
     ToolSpec {
@@ -105,6 +117,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<GetObjectTypeArgs>,
     },
     ToolSpec {
@@ -128,6 +142,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<ListObjectTypeAttributesArgs>,
     },
     ToolSpec {
@@ -153,6 +169,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<SearchObjectsArgs>,
     },
     ToolSpec {
@@ -178,6 +201,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<CountObjectsArgs>,
     },
     ToolSpec {
@@ -203,6 +228,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<CreateObjectTypeArgs>,
     },
     ToolSpec {
@@ -228,6 +255,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<UpdateObjectTypeArgs>,
     },
     ToolSpec {
@@ -253,6 +282,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<DeleteObjectTypeArgs>,
     },
 ];
@@ -260,11 +291,11 @@ pub static TOOLS: &[ToolSpec] = &[
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListObjectSchemasArgs {
-    /// Page offset (0-based)
+    /// The starting index for the next page of results
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// Page size
+    /// The maximum number of objects to return in this page of results. Actual number of results may be less, for example, if the last page of results is returned.
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i64>,
@@ -366,11 +397,11 @@ impl ToolArgs for ListObjectTypeAttributesArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchObjectsArgs {
-    /// Page offset (0-based)
+    /// The starting index for the next page of results
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// Page size
+    /// The maximum number of objects to return in this page of results. Actual number of results may be less, for example, if the last page of results is returned.
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i64>,
@@ -386,7 +417,7 @@ impl ToolArgs for SearchObjectsArgs {
         let mut request = UpstreamRequest::new(Method::Post);
         request.push_path("/object/aql");
         request.query("startAt", &self.start_at, true)?;
-        request.query_or("maxResults", &self.max_results, &25i64, true)?;
+        request.query("maxResults", &self.max_results, true)?;
         request.query("includeAttributes", &self.include_attributes, true)?;
         request.json_body(&self.body)?;
         Ok(request)

@@ -4,7 +4,8 @@
 //! Confluence: tools over The Confluence Cloud REST API v2 (confluence-v2.json, info.version 2.0.0).
 #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
 use gojira_runtime::catalog::{
-    build, Annotations, ArgsError, Method, ToolArgs, ToolSpec, UpstreamRequest,
+    build, Annotations, ArgsError, Method, PageStyle, Pagination, ToolArgs, ToolSpec,
+    UpstreamRequest,
 };
 use serde::Deserialize;
 /// The tools of this product, in tools.yaml order.
@@ -32,6 +33,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: Some(60u32),
+        pagination: Some(Pagination {
+            style: PageStyle::Token,
+            cursor_arg: "cursor",
+            limit_arg: Some("limit"),
+            max_limit: 100u32,
+        }),
+        trims: false,
         build: build::<ListSpacesArgs>,
     },
     ToolSpec {
@@ -55,6 +63,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: true,
         build: build::<GetSpaceArgs>,
     },
     ToolSpec {
@@ -82,6 +92,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Token,
+            cursor_arg: "cursor",
+            limit_arg: Some("limit"),
+            max_limit: 100u32,
+        }),
+        trims: false,
         build: build::<ListSpacePermissionsArgs>,
     },
     ToolSpec {
@@ -109,6 +126,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Token,
+            cursor_arg: "cursor",
+            limit_arg: Some("limit"),
+            max_limit: 100u32,
+        }),
+        trims: false,
         build: build::<ListPagesInSpaceArgs>,
     },
     ToolSpec {
@@ -136,6 +160,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Token,
+            cursor_arg: "cursor",
+            limit_arg: Some("limit"),
+            max_limit: 100u32,
+        }),
+        trims: false,
         build: build::<ListSpacePropertiesArgs>,
     },
     ToolSpec {
@@ -159,6 +190,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<CreateSpaceArgs>,
     },
     ToolSpec {
@@ -186,6 +219,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<CreateSpacePropertyArgs>,
     },
     ToolSpec {
@@ -213,6 +248,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<UpdateSpacePropertyArgs>,
     },
     ToolSpec {
@@ -236,6 +273,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<DeleteSpacePropertyArgs>,
     },
 ];
@@ -256,10 +295,10 @@ pub struct ListSpacesArgs {
     /// Space status
     #[serde(default)]
     pub status: Option<types::ListSpacesStatus>,
-    /// Cursor from the previous page
+    /// Used for pagination, this opaque cursor will be returned in the `next` URL in the `Link` response header. Use the relative URL in the `Link` header to retrieve the `next` set of results.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Page size
+    /// Maximum number of spaces per result to return. If more results exist, use the `Link` response header to retrieve a relative URL that will return the next set of results.
     #[serde(default)]
     pub limit: Option<i32>,
 }
@@ -312,10 +351,10 @@ impl ToolArgs for GetSpaceArgs {
 pub struct ListSpacePermissionsArgs {
     /// Numeric space id
     pub id: i64,
-    /// Cursor from the previous page
+    /// Used for pagination, this opaque cursor will be returned in the `next` URL in the `Link` response header. Use the relative URL in the `Link` header to retrieve the `next` set of results.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Page size
+    /// Maximum number of assignments to return. If more results exist, use the `Link` response header to retrieve a relative URL that will return the next set of results.
     #[serde(default)]
     pub limit: Option<i32>,
 }
@@ -345,10 +384,10 @@ pub struct ListPagesInSpaceArgs {
     /// Page title
     #[serde(default)]
     pub title: Option<String>,
-    /// Cursor from the previous page
+    /// Used for pagination, this opaque cursor will be returned in the `next` URL in the `Link` response header. Use the relative URL in the `Link` header to retrieve the `next` set of results.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Page size
+    /// Maximum number of pages per result to return. If more results exist, use the `Link` header to retrieve a relative URL that will return the next set of results.
     #[serde(default)]
     pub limit: Option<i32>,
 }
@@ -376,10 +415,10 @@ pub struct ListSpacePropertiesArgs {
     /// Only the property with this key
     #[serde(default)]
     pub key: Option<String>,
-    /// Cursor from the previous page
+    /// Used for pagination, this opaque cursor will be returned in the `next` URL in the `Link` response header. Use the relative URL in the `Link` header to retrieve the `next` set of results.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Page size
+    /// Maximum number of pages per result to return. If more results exist, use the `Link` header to retrieve a relative URL that will return the next set of results.
     #[serde(default)]
     pub limit: Option<i32>,
 }

@@ -4,7 +4,8 @@
 //! Jira Cloud platform: tools over The Jira Cloud platform REST API (jira-platform.json, info.version 1001.0.0-SNAPSHOT-532ed230ff9aa83f9c3039b776559e831302b5dd).
 #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
 use gojira_runtime::catalog::{
-    build, Annotations, ArgsError, Method, ToolArgs, ToolSpec, UpstreamRequest,
+    build, Annotations, ArgsError, Method, PageStyle, Pagination, ToolArgs, ToolSpec,
+    UpstreamRequest,
 };
 use serde::Deserialize;
 /// The tools of this product, in tools.yaml order.
@@ -30,6 +31,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: Some(60u32),
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<SearchProjectsArgs>,
     },
     ToolSpec {
@@ -53,6 +61,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: true,
         build: build::<GetProjectArgs>,
     },
     ToolSpec {
@@ -76,6 +86,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<CreateProjectArgs>,
     },
     ToolSpec {
@@ -99,6 +111,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<UpdateProjectArgs>,
     },
     ToolSpec {
@@ -120,6 +134,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<ArchiveProjectArgs>,
     },
     ToolSpec {
@@ -141,6 +157,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<DeleteProjectArgs>,
     },
     ToolSpec {
@@ -164,6 +182,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<SearchFiltersArgs>,
     },
     ToolSpec {
@@ -187,6 +212,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: true,
         build: build::<GetFilterArgs>,
     },
     ToolSpec {
@@ -210,6 +237,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<CreateFilterArgs>,
     },
     ToolSpec {
@@ -233,6 +262,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<UpdateFilterArgs>,
     },
     ToolSpec {
@@ -256,6 +287,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<AddFilterSharePermissionArgs>,
     },
     ToolSpec {
@@ -279,6 +312,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<DeleteFilterSharePermissionArgs>,
     },
     ToolSpec {
@@ -300,6 +335,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<DeleteFilterArgs>,
     },
     ToolSpec {
@@ -325,6 +362,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<SearchDashboardsArgs>,
     },
     ToolSpec {
@@ -348,6 +392,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: true,
         build: build::<GetDashboardArgs>,
     },
     ToolSpec {
@@ -371,6 +417,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: Some(60u32),
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<SearchFieldsArgs>,
     },
     ToolSpec {
@@ -396,6 +449,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<ListFieldContextsArgs>,
     },
     ToolSpec {
@@ -421,6 +481,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<CreateCustomFieldArgs>,
     },
     ToolSpec {
@@ -444,6 +506,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<UpdateCustomFieldArgs>,
     },
     ToolSpec {
@@ -467,6 +531,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<DeleteCustomFieldArgs>,
     },
     ToolSpec {
@@ -492,6 +558,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: Some(60u32),
+        pagination: None,
+        trims: true,
         build: build::<ListPermissionSchemesArgs>,
     },
     ToolSpec {
@@ -517,6 +585,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: true,
         build: build::<GetPermissionSchemeArgs>,
     },
     ToolSpec {
@@ -542,6 +612,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: Some(60u32),
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<ListWorkflowSchemesArgs>,
     },
     ToolSpec {
@@ -565,6 +642,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: Some(60u32),
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<SearchWorkflowsArgs>,
     },
     ToolSpec {
@@ -590,6 +674,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Token,
+            cursor_arg: "nextPageToken",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: false,
         build: build::<GetWorkflowProjectUsagesArgs>,
     },
 ];
@@ -597,11 +688,11 @@ pub static TOOLS: &[ToolSpec] = &[
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchProjectsArgs {
-    /// Page offset (0-based)
+    /// The index of the first item to return in a page of results (page offset).
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// Page size
+    /// The maximum number of items to return per page. Must be less than or equal to 100. If a value greater than 100 is provided, the `maxResults` parameter will default to 100.
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,
@@ -635,7 +726,7 @@ impl ToolArgs for SearchProjectsArgs {
         let mut request = UpstreamRequest::new(Method::Get);
         request.push_path("/rest/api/3/project/search");
         request.query("startAt", &self.start_at, true)?;
-        request.query_or("maxResults", &self.max_results, &50i64, true)?;
+        request.query("maxResults", &self.max_results, true)?;
         request.query("orderBy", &self.order_by, true)?;
         request.query("id", &self.id, true)?;
         request.query("keys", &self.keys, true)?;
@@ -748,11 +839,11 @@ pub struct SearchFiltersArgs {
     /// Filter ids
     #[serde(default)]
     pub id: Option<Vec<i64>>,
-    /// Page offset (0-based)
+    /// The index of the first item to return in a page of results (page offset).
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// Page size
+    /// The maximum number of items to return per page.
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,
@@ -767,7 +858,7 @@ impl ToolArgs for SearchFiltersArgs {
         request.query("projectId", &self.project_id, true)?;
         request.query("id", &self.id, true)?;
         request.query("startAt", &self.start_at, true)?;
-        request.query_or("maxResults", &self.max_results, &50i64, true)?;
+        request.query("maxResults", &self.max_results, true)?;
         request.query("expand", &"description,owner,jql", true)?;
         Ok(request)
     }
@@ -894,11 +985,11 @@ pub struct SearchDashboardsArgs {
     #[serde(rename = "projectId")]
     #[serde(default)]
     pub project_id: Option<i64>,
-    /// Page offset (0-based)
+    /// The index of the first item to return in a page of results (page offset).
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// Page size
+    /// The maximum number of items to return per page.
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,
@@ -915,7 +1006,7 @@ impl ToolArgs for SearchDashboardsArgs {
         request.query("groupId", &self.group_id, true)?;
         request.query("projectId", &self.project_id, true)?;
         request.query("startAt", &self.start_at, true)?;
-        request.query_or("maxResults", &self.max_results, &50i64, true)?;
+        request.query("maxResults", &self.max_results, true)?;
         request.query("status", &self.status, true)?;
         request.query("expand", &"description,owner,sharePermissions", true)?;
         Ok(request)
@@ -940,11 +1031,11 @@ impl ToolArgs for GetDashboardArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchFieldsArgs {
-    /// Page offset (0-based)
+    /// The index of the first item to return in a page of results (page offset).
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// Page size
+    /// The maximum number of items to return per page.
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,
@@ -968,7 +1059,7 @@ impl ToolArgs for SearchFieldsArgs {
         let mut request = UpstreamRequest::new(Method::Get);
         request.push_path("/rest/api/3/field/search");
         request.query("startAt", &self.start_at, true)?;
-        request.query_or("maxResults", &self.max_results, &50i64, true)?;
+        request.query("maxResults", &self.max_results, true)?;
         request.query("type", &self.type_, true)?;
         request.query("id", &self.id, true)?;
         request.query("query", &self.query, true)?;
@@ -987,11 +1078,11 @@ pub struct ListFieldContextsArgs {
     #[serde(rename = "contextId")]
     #[serde(default)]
     pub context_id: Option<Vec<i64>>,
-    /// Page offset (0-based)
+    /// The index of the first item to return in a page of results (page offset).
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// Page size
+    /// The maximum number of items to return per page.
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,
@@ -1093,11 +1184,11 @@ impl ToolArgs for GetPermissionSchemeArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListWorkflowSchemesArgs {
-    /// Page offset (0-based)
+    /// The index of the first item to return in a page of results (page offset).
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// Page size
+    /// The maximum number of items to return per page.
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,
@@ -1107,7 +1198,7 @@ impl ToolArgs for ListWorkflowSchemesArgs {
         let mut request = UpstreamRequest::new(Method::Get);
         request.push_path("/rest/api/3/workflowscheme");
         request.query("startAt", &self.start_at, true)?;
-        request.query_or("maxResults", &self.max_results, &50i64, true)?;
+        request.query("maxResults", &self.max_results, true)?;
         Ok(request)
     }
 }
@@ -1115,11 +1206,11 @@ impl ToolArgs for ListWorkflowSchemesArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchWorkflowsArgs {
-    /// Page offset (0-based)
+    /// The index of the first item to return in a page of results (page offset).
     #[serde(rename = "startAt")]
     #[serde(default)]
     pub start_at: Option<i64>,
-    /// Page size
+    /// The maximum number of items to return per page.
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,
@@ -1146,7 +1237,7 @@ impl ToolArgs for SearchWorkflowsArgs {
         let mut request = UpstreamRequest::new(Method::Get);
         request.push_path("/rest/api/3/workflows/search");
         request.query("startAt", &self.start_at, true)?;
-        request.query_or("maxResults", &self.max_results, &50i64, true)?;
+        request.query("maxResults", &self.max_results, true)?;
         request.query("expand", &self.expand, true)?;
         request.query("queryString", &self.query, true)?;
         request.query("scope", &self.scope, true)?;
@@ -1162,11 +1253,11 @@ pub struct GetWorkflowProjectUsagesArgs {
     /// Workflow id (UUID) from jira.searchWorkflows
     #[serde(rename = "workflowId")]
     pub workflow_id: String,
-    /// Cursor from the previous page
+    /// The cursor for pagination
     #[serde(rename = "nextPageToken")]
     #[serde(default)]
     pub next_page_token: Option<String>,
-    /// Page size
+    /// The maximum number of results to return. Must be an integer between 1 and 200.
     #[serde(rename = "maxResults")]
     #[serde(default)]
     pub max_results: Option<i32>,

@@ -4,7 +4,8 @@
 //! Jira Service Management: tools over Service Management Public REST API (jsm.json, info.version 1001.0.0-SNAPSHOT-36b93cc31b7ef4f1f8db54dc53a0cbcef31cbbbb).
 #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
 use gojira_runtime::catalog::{
-    build, Annotations, ArgsError, Method, ToolArgs, ToolSpec, UpstreamRequest,
+    build, Annotations, ArgsError, Method, PageStyle, Pagination, ToolArgs, ToolSpec,
+    UpstreamRequest,
 };
 use serde::Deserialize;
 /// The tools of this product, in tools.yaml order.
@@ -30,6 +31,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: Some(60u32),
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "start",
+            limit_arg: Some("limit"),
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<ListServiceDesksArgs>,
     },
     ToolSpec {
@@ -53,6 +61,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: true,
         build: build::<GetServiceDeskArgs>,
     },
     ToolSpec {
@@ -76,6 +86,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: Some(60u32),
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "start",
+            limit_arg: Some("limit"),
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<ListRequestTypesArgs>,
     },
     ToolSpec {
@@ -99,6 +116,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: true,
         build: build::<GetRequestTypeArgs>,
     },
     ToolSpec {
@@ -122,6 +141,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "start",
+            limit_arg: Some("limit"),
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<ListQueuesArgs>,
     },
     ToolSpec {
@@ -145,6 +171,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "start",
+            limit_arg: Some("limit"),
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<ListOrganizationsArgs>,
     },
     ToolSpec {
@@ -172,6 +205,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "start",
+            limit_arg: Some("limit"),
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<ListServiceDeskOrganizationsArgs>,
     },
     ToolSpec {
@@ -195,6 +235,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: true,
         build: build::<GetOrganizationArgs>,
     },
     ToolSpec {
@@ -218,6 +260,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<CreateRequestTypeArgs>,
     },
     ToolSpec {
@@ -239,6 +283,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<DeleteRequestTypeArgs>,
     },
     ToolSpec {
@@ -264,6 +310,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<CreateOrganizationArgs>,
     },
     ToolSpec {
@@ -287,6 +335,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<DeleteOrganizationArgs>,
     },
 ];
@@ -294,10 +344,10 @@ pub static TOOLS: &[ToolSpec] = &[
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListServiceDesksArgs {
-    /// Page offset (0-based)
+    /// The starting index of the returned objects. Base index: 0. See the [Pagination](#pagination) section for more details.
     #[serde(default)]
     pub start: Option<i32>,
-    /// Page size
+    /// The maximum number of items to return per page. Default: 50. See the [Pagination](#pagination) section for more details.
     #[serde(default)]
     pub limit: Option<i32>,
 }
@@ -341,10 +391,10 @@ pub struct ListRequestTypesArgs {
     #[serde(rename = "searchQuery")]
     #[serde(default)]
     pub search_query: Option<String>,
-    /// Page offset (0-based)
+    /// The starting index of the returned objects. Base index: 0. See the [Pagination](#pagination) section for more details.
     #[serde(default)]
     pub start: Option<i32>,
-    /// Page size
+    /// The maximum number of items to return per page. Default: 50. See the [Pagination](#pagination) section for more details.
     #[serde(default)]
     pub limit: Option<i32>,
 }
@@ -393,10 +443,10 @@ pub struct ListQueuesArgs {
     #[serde(rename = "includeCount")]
     #[serde(default)]
     pub include_count: Option<bool>,
-    /// Page offset (0-based)
+    /// The starting index of the returned objects. Base index: 0. See the [Pagination](#pagination) section for more details.
     #[serde(default)]
     pub start: Option<i32>,
-    /// Page size
+    /// The maximum number of items to return per page. Default: 50. See the [Pagination](#pagination) section for more details.
     #[serde(default)]
     pub limit: Option<i32>,
 }
@@ -416,10 +466,10 @@ impl ToolArgs for ListQueuesArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListOrganizationsArgs {
-    /// Page offset (0-based)
+    /// The starting index of the returned objects. Base index: 0. See the [Pagination](#pagination) section for more details.
     #[serde(default)]
     pub start: Option<i32>,
-    /// Page size
+    /// The maximum number of organizations to return per page. Default: 50. See the [Pagination](#pagination) section for more details.
     #[serde(default)]
     pub limit: Option<i32>,
     /// Only organizations this user belongs to
@@ -444,10 +494,10 @@ pub struct ListServiceDeskOrganizationsArgs {
     /// Service desk id or project key
     #[serde(rename = "serviceDeskId")]
     pub service_desk_id: String,
-    /// Page offset (0-based)
+    /// The starting index of the returned objects. Base index: 0. See the [Pagination](#pagination) section for more details.
     #[serde(default)]
     pub start: Option<i32>,
-    /// Page size
+    /// The maximum number of items to return per page. Default: 50. See the [Pagination](#pagination) section for more details.
     #[serde(default)]
     pub limit: Option<i32>,
     /// Only organizations this user belongs to

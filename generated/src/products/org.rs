@@ -4,7 +4,8 @@
 //! Atlassian organization admin: tools over API for Atlassian Access (org-admin.json, info.version 1.0).
 #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
 use gojira_runtime::catalog::{
-    build, Annotations, ArgsError, Method, ToolArgs, ToolSpec, UpstreamRequest,
+    build, Annotations, ArgsError, Method, PageStyle, Pagination, ToolArgs, ToolSpec,
+    UpstreamRequest,
 };
 use serde::Deserialize;
 /// The tools of this product, in tools.yaml order.
@@ -28,6 +29,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: Some(60u32),
+        pagination: Some(Pagination {
+            style: PageStyle::Token,
+            cursor_arg: "cursor",
+            limit_arg: None,
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<ListOrgsArgs>,
     },
     ToolSpec {
@@ -49,6 +57,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: true,
         build: build::<GetOrgArgs>,
     },
     ToolSpec {
@@ -74,6 +84,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Token,
+            cursor_arg: "cursor",
+            limit_arg: None,
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<ListManagedAccountsArgs>,
     },
     ToolSpec {
@@ -97,6 +114,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Token,
+            cursor_arg: "cursor",
+            limit_arg: None,
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<ListDomainsArgs>,
     },
     ToolSpec {
@@ -120,6 +144,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Token,
+            cursor_arg: "cursor",
+            limit_arg: Some("limit"),
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<ListDirectoriesArgs>,
     },
     ToolSpec {
@@ -143,6 +174,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Token,
+            cursor_arg: "cursor",
+            limit_arg: Some("limit"),
+            max_limit: 100u32,
+        }),
+        trims: true,
         build: build::<SearchAuditEventsArgs>,
     },
     ToolSpec {
@@ -168,6 +206,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Token,
+            cursor_arg: "cursor",
+            limit_arg: None,
+            max_limit: 100u32,
+        }),
+        trims: false,
         build: build::<GetUserLastActiveDatesArgs>,
     },
 ];
@@ -175,7 +220,7 @@ pub static TOOLS: &[ToolSpec] = &[
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListOrgsArgs {
-    /// Cursor from the previous page
+    /// Sets the starting point for the page of results to return.
     #[serde(default)]
     pub cursor: Option<String>,
 }
@@ -210,7 +255,7 @@ pub struct ListManagedAccountsArgs {
     /// Org id from org.listOrgs
     #[serde(rename = "orgId")]
     pub org_id: String,
-    /// Cursor from the previous page
+    /// Sets the starting point for the page of results to return.
     #[serde(default)]
     pub cursor: Option<String>,
 }
@@ -231,7 +276,7 @@ pub struct ListDomainsArgs {
     /// Org id from org.listOrgs
     #[serde(rename = "orgId")]
     pub org_id: String,
-    /// Cursor from the previous page
+    /// Sets the starting point for the page of results to return.
     #[serde(default)]
     pub cursor: Option<String>,
 }
@@ -264,10 +309,10 @@ pub struct ListDirectoriesArgs {
     #[serde(rename = "searchTerm")]
     #[serde(default)]
     pub search_term: Option<String>,
-    /// Cursor from the previous page
+    /// Sets the cursor position to retrieve the next set of results. If present, all other parameters are discarded when searching.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Page size
+    /// The desired number of results for the search request.
     #[serde(default)]
     pub limit: Option<i64>,
 }
@@ -292,7 +337,7 @@ pub struct SearchAuditEventsArgs {
     /// Org id from org.listOrgs
     #[serde(rename = "orgId")]
     pub org_id: String,
-    /// Cursor from the previous page
+    /// Sets the starting point for the page of results to return
     #[serde(default)]
     pub cursor: Option<String>,
     /// Free-text search
@@ -316,7 +361,7 @@ pub struct SearchAuditEventsArgs {
     /// Products
     #[serde(default)]
     pub product: Option<Vec<types::SearchAuditEventsProductItem>>,
-    /// Page size
+    /// The maximum number of events to return per page.
     #[serde(default)]
     pub limit: Option<i32>,
 }
@@ -348,7 +393,7 @@ pub struct GetUserLastActiveDatesArgs {
     /// User account id
     #[serde(rename = "accountId")]
     pub account_id: String,
-    /// Cursor from the previous page
+    /// Cursor to fetch the next page
     #[serde(default)]
     pub cursor: Option<String>,
 }

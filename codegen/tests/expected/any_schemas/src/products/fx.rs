@@ -4,7 +4,8 @@
 //! Fixture: tools over Fixture: schemas openapiv3 types as Any (any_schemas.json, info.version 1).
 #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
 use gojira_runtime::catalog::{
-    build, Annotations, ArgsError, Method, ToolArgs, ToolSpec, UpstreamRequest,
+    build, Annotations, ArgsError, Method, PageStyle, Pagination, ToolArgs, ToolSpec,
+    UpstreamRequest,
 };
 use serde::Deserialize;
 /// The tools of this product, in tools.yaml order.
@@ -30,6 +31,13 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Token,
+            cursor_arg: "cursor",
+            limit_arg: None,
+            max_limit: 100u32,
+        }),
+        trims: false,
         build: build::<GetAttachmentLabelsArgs>,
     },
     ToolSpec {
@@ -51,6 +59,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<ParseJqlArgs>,
     },
 ];

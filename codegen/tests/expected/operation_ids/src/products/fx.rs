@@ -30,6 +30,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<SearchArticlesArgs>,
     },
     ToolSpec {
@@ -53,6 +55,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<LastActiveDatesArgs>,
     },
 ];

@@ -30,6 +30,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<CreateContentArgs>,
     },
     ToolSpec {
@@ -51,6 +53,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<CreateSpaceArgs>,
     },
 ];

@@ -28,6 +28,8 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
+        pagination: None,
+        trims: false,
         build: build::<StoreAvatarArgs>,
     },
 ];
