@@ -234,6 +234,16 @@ impl Engine {
                 authorization.as_deref(),
                 &site_url,
             );
+            if matches!(
+                identity_route,
+                IdentityRoute::Me | IdentityRoute::AccessibleResources
+            ) && out.status == 200
+            {
+                // Record who asked (these routes take valid OAuth tokens only).
+                let auth = lock(&self.identity).authenticate(authorization.as_deref(), false);
+                recorded.credential_kind = auth.kind;
+                recorded.principal = auth.result.ok().map(|who| who.principal);
+            }
             (out, None)
         } else {
             let admin_path = route_path.starts_with("/admin/") || route_path.starts_with("/users/");

@@ -32,10 +32,10 @@ pub struct RecordedRequest {
     pub at: SystemTime,
     /// Whom the credential was resolved to: an account id, or
     /// [`crate::ORG_ADMIN_PRINCIPAL`] for the org admin key (`None` when
-    /// refused, or on the identity routes).
+    /// refused, and on `/authorize` and `/oauth/token`).
     pub principal: Option<String>,
     /// What the credential was recognized as (`None` without a usable
-    /// `Authorization` header, and on the identity routes).
+    /// `Authorization` header, and on `/authorize` and `/oauth/token`).
     pub credential_kind: Option<CredentialKind>,
     /// The `Host` header (which Atlassian host the client thought it called).
     pub host: Option<String>,

@@ -203,6 +203,12 @@ async fn three_legged_flow_issues_tokens_that_reach_the_site_through_ex() {
         Some(base.trim_start_matches("http://"))
     );
     assert_eq!(recorded[0].operation.as_deref(), Some("oauth#authorize"));
+    let me_record = recorded
+        .iter()
+        .find(|r| r.operation.as_deref() == Some("identity#me"))
+        .unwrap();
+    assert_eq!(me_record.principal.as_deref(), Some(DEFAULT_ACCOUNT_ID));
+    assert_eq!(me_record.credential_kind, Some(CredentialKind::OAuth));
     let issued = handle.fake().issued_access_tokens();
     assert_eq!(issued.len(), 1);
     assert_eq!(issued[0].access_token, tokens["access_token"]);
@@ -668,4 +674,33 @@ async fn a_lenient_fake_takes_unknown_credentials_as_the_default_user() {
     )
     .await;
     assert_eq!(refused.status, 401);
+}
+
+#[tokio::test]
+async fn the_refresh_counter_counts_concurrent_grants() {
+    let handle = serve_strict().await;
+    let base = handle.base_url();
+    let tokens = consent(&base, SCOPES).await;
+    let token = tokens["refresh_token"].as_str().unwrap().to_string();
+    let calls = (0..3).map(|_| {
+        let (base, token) = (base.clone(), token.clone());
+        async move { refresh(&base, &token).await.status }
+    });
+    let statuses: Vec<u16> = futures_join_all(calls).await;
+    // All within the reuse window: each gets a fresh pair.
+    assert_eq!(statuses, vec![200, 200, 200]);
+    assert_eq!(handle.fake().refresh_grant_count(), 3);
+    handle.shutdown();
+}
+
+/// Await futures concurrently (no `futures` dependency).
+async fn futures_join_all<F: std::future::Future<Output = u16> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<u16> {
+    let tasks: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.unwrap());
+    }
+    out
 }
