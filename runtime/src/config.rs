@@ -85,6 +85,9 @@ pub struct Config {
     pub tool_timeout: Duration,
     /// The state backend.
     pub store: StoreConfig,
+    /// Limits on MCP requests per principal and per client
+    /// (`GOJIRA_INBOUND_RATE`, `GOJIRA_INBOUND_CLIENT_RATE`).
+    pub inbound: crate::inbound::InboundLimits,
     /// `TOKEN_ENCRYPTION_KEY` (base64 of 32 bytes), checked by the store's keyring.
     pub encryption_key: Option<Secret>,
     /// `TOKEN_ENCRYPTION_KEYS_OLD`: retired keys that still decrypt.
@@ -108,6 +111,9 @@ pub struct UpstreamConfig {
     /// Requests the burst class may send at once before the rate applies
     /// (`GOJIRA_UPSTREAM_BURST`, default twice the rate, at least 1).
     pub burst_capacity: f64,
+    /// Whether upstream requests are paced at all (`GOJIRA_UPSTREAM_PACING`,
+    /// default on; off only behind a gateway that paces, or to benchmark).
+    pub pacing: bool,
 }
 
 /// A configuration error naming the variable.
@@ -118,6 +124,33 @@ pub struct ConfigError {
     pub var: &'static str,
     /// What is wrong and what to do.
     pub message: String,
+}
+
+/// A per-second request rate with a burst of twice the rate, or `off`.
+fn inbound_rate(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: f64,
+) -> Result<Option<gojira_store::BucketSpec>, ConfigError> {
+    let rate = match get(var).as_deref() {
+        None => default,
+        Some("off") => return Ok(None),
+        Some(text) => match text.parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 && v <= 1_000_000.0 => v,
+            _ => {
+                return Err(err(
+                    var,
+                    format!(
+                        "{text:?} must be MCP requests per second (above 0, at most 1000000) or off (default {default})"
+                    ),
+                ));
+            }
+        },
+    };
+    Ok(Some(gojira_store::BucketSpec {
+        capacity: (rate * 2.0).max(1.0),
+        refill_per_sec: rate,
+    }))
 }
 
 fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
@@ -337,6 +370,21 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
         None => (rate_per_sec * 2.0).max(1.0),
     };
 
+    let pacing = match get("GOJIRA_UPSTREAM_PACING").as_deref() {
+        None | Some("on") => true,
+        Some("off") => false,
+        Some(other) => {
+            return Err(err(
+                "GOJIRA_UPSTREAM_PACING",
+                format!("{other:?} must be on or off (default on)"),
+            ));
+        }
+    };
+    let inbound = crate::inbound::InboundLimits {
+        principal: inbound_rate(&get, "GOJIRA_INBOUND_RATE", 20.0)?,
+        client: inbound_rate(&get, "GOJIRA_INBOUND_CLIENT_RATE", 200.0)?,
+    };
+
     let store = match get("GOJIRA_REDIS_URL") {
         Some(url) => {
             if !(url.starts_with("redis://") || url.starts_with("rediss://"))
@@ -372,9 +420,11 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
             org_admin_enabled,
             rate_per_sec,
             burst_capacity,
+            pacing,
         },
         tool_timeout,
         store,
+        inbound,
         encryption_key: get("TOKEN_ENCRYPTION_KEY").map(Secret::new),
         encryption_keys_old: get("TOKEN_ENCRYPTION_KEYS_OLD").map(Secret::new),
     })
@@ -437,6 +487,9 @@ mod tests {
             ("GOJIRA_UPSTREAM_RATE", "fast"),
             ("GOJIRA_UPSTREAM_RATE", "0"),
             ("GOJIRA_UPSTREAM_BURST", "0.5"),
+            ("GOJIRA_UPSTREAM_PACING", "maybe"),
+            ("GOJIRA_INBOUND_RATE", "fast"),
+            ("GOJIRA_INBOUND_CLIENT_RATE", "-1"),
         ] {
             let mut v = vars(&base);
             v.insert(var.to_owned(), value.to_owned());

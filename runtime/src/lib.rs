@@ -10,6 +10,7 @@
 //! - [`upstream`]: the HTTP client toward Atlassian;
 //! - [`pacing`]: limit-aware pacing of upstream requests (token buckets, pauses);
 //! - [`shape`]: one pagination shape (`cursor`/`limit`/`nextCursor`) and trimming of answer noise;
+//! - [`inbound`]: limits on MCP requests per principal and per client id;
 //! - [`error`]: the tool error model (stable codes, next steps);
 //! - [`server`]: the `rmcp` `ServerHandler`;
 //! - [`transport`]: Streamable HTTP (axum) and stdio;
@@ -19,6 +20,7 @@ pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod error;
+pub mod inbound;
 pub mod pacing;
 pub mod server;
 pub mod shape;

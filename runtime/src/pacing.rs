@@ -325,7 +325,7 @@ impl Scope {
 
 /// An in-process token bucket (the same arithmetic as the store's).
 #[derive(Debug, Clone, Copy, Default)]
-struct LocalBucket {
+pub(crate) struct LocalBucket {
     tokens: f64,
     last: Option<Instant>,
 }
@@ -342,7 +342,7 @@ impl LocalBucket {
         self.tokens
     }
 
-    fn take(&mut self, spec: BucketSpec, tokens: f64, now: Instant) -> BucketOutcome {
+    pub(crate) fn take(&mut self, spec: BucketSpec, tokens: f64, now: Instant) -> BucketOutcome {
         let available = self.refill(spec, now);
         if available >= tokens {
             self.tokens = available - tokens;
@@ -736,7 +736,7 @@ impl Pacer {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

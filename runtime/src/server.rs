@@ -80,6 +80,11 @@ impl ServerState {
         &self.tools
     }
 
+    /// Who calls upstream when no bearer says otherwise (the configured credential).
+    pub fn principal(&self) -> &str {
+        &self.principal
+    }
+
     /// The state store.
     pub fn store(&self) -> &gojira_store::Store {
         &self.store

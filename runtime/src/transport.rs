@@ -5,6 +5,8 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::serve::ListenerExt;
@@ -16,6 +18,7 @@ pub use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::config::Config;
+use crate::inbound::{Caller, InboundLimiter};
 use crate::server::{GojiraServer, ServerState};
 
 /// Errors starting or running a transport.
@@ -82,13 +85,72 @@ pub fn router(
         Arc::new(LocalSessionManager::default()),
         http,
     );
+    let limits = Arc::new(LimitState {
+        limiter: InboundLimiter::new(config.inbound, state.store()),
+        state: state.clone(),
+    });
+    let mcp = Router::new()
+        .fallback_service(mcp)
+        .layer(middleware::from_fn_with_state(limits, inbound_limit));
     Router::new()
         .route("/health", get(health))
         .with_state(HealthState {
             state,
             started: Instant::now(),
         })
-        .nest_service("/mcp", mcp)
+        .nest("/mcp", mcp)
+}
+
+struct LimitState {
+    limiter: InboundLimiter,
+    state: Arc<ServerState>,
+}
+
+/// Inbound limits on `/mcp`: 429 with `Retry-After` and a JSON-RPC error
+/// naming the limit. Identity comes from the request's [`Caller`] extension
+/// when an authenticating layer set one, else the configured credential.
+async fn inbound_limit(
+    State(limits): State<Arc<LimitState>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let caller = request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or_else(|| Caller {
+            principal: limits.state.principal().to_owned(),
+            client: "local".to_owned(),
+        });
+    match limits.limiter.check(&caller).await {
+        Ok(()) => next.run(request).await,
+        Err(limited) => {
+            let secs = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+            info!(
+                limit = limited.limit,
+                retry_after_s = secs,
+                "inbound limit reached"
+            );
+            let body = json!({
+                "jsonrpc": "2.0",
+                "id": null,
+                "error": {
+                    "code": -32000,
+                    "message": format!(
+                        "too many requests for this {}: wait {secs} s before the next request (the server limits MCP requests per user and per client)",
+                        limited.limit
+                    ),
+                    "data": {"code": "RATE_LIMITED", "limit": limited.limit, "retryAfterSeconds": secs},
+                },
+            });
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, secs.to_string())],
+                axum::Json(body),
+            )
+                .into_response()
+        }
+    }
 }
 
 /// Liveness plus the store's state: `degraded` (still HTTP 200: the process

@@ -161,12 +161,16 @@ impl Upstream {
                 Some(builder) => builder,
                 None => self.build(product, &url, request)?,
             };
-            match tokio::time::timeout_at(
-                deadline_at,
-                self.pacer.acquire(&scope, home, refused_by, deadline_at),
-            )
-            .await
-            {
+            let paced = if self.config.pacing {
+                tokio::time::timeout_at(
+                    deadline_at,
+                    self.pacer.acquire(&scope, home, refused_by, deadline_at),
+                )
+                .await
+            } else {
+                Ok(Ok(()))
+            };
+            match paced {
                 Ok(Ok(())) => {}
                 Ok(Err(denied)) => {
                     return Err(with_attempts(
@@ -193,7 +197,9 @@ impl Upstream {
             // What to say if this is the last attempt, and the least wait before the next.
             let (final_error, min_wait) = match outcome {
                 Ok(answer) => {
-                    refused_by = if answer.signals.is_quiet() && answer.status != 429 {
+                    refused_by = if !self.config.pacing
+                        || (answer.signals.is_quiet() && answer.status != 429)
+                    {
                         None
                     } else {
                         self.pacer

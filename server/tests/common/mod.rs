@@ -93,6 +93,9 @@ pub fn fake_env(fake: &FakeHandle, groups: &str) -> BTreeMap<String, String> {
         ("GOJIRA_ENABLE_ORG_ADMIN", "true"),
         ("GOJIRA_ORG_ADMIN_TOKEN", "e2e-org-key"),
         ("LOG_LEVEL", "info"),
+        // Tests that sweep the whole catalog send a few hundred requests a
+        // second; inbound limits have their own test (inbound.rs).
+        ("GOJIRA_INBOUND_RATE", "1000"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
