@@ -3,6 +3,7 @@
 //! with every request recorded.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
@@ -10,6 +11,7 @@ use std::time::SystemTime;
 use serde_json::{Map, Value, json};
 
 use crate::faults::{Fault, Faults};
+use crate::identity::{Authorize, Identity, Resolved};
 use crate::record::RecordedRequest;
 use crate::router::RouteMatch;
 use crate::spec::{Catalog, Operation, ResponseBody};
@@ -39,6 +41,8 @@ pub(crate) struct Outgoing {
     pub(crate) headers: Vec<(String, String)>,
     /// JSON body, if any (never sent with 204/304).
     pub(crate) body: Option<Value>,
+    /// A non-JSON body (its `content-type` among `headers`), sent instead of `body`.
+    pub(crate) text: Option<String>,
 }
 
 impl Outgoing {
@@ -47,7 +51,16 @@ impl Outgoing {
             status,
             headers: Vec::new(),
             body: Some(body),
+            text: None,
         }
+    }
+
+    /// A JSON answer of the OAuth endpoints (never cached, as Atlassian's).
+    fn oauth((status, body): (u16, Value)) -> Self {
+        let mut out = Self::json(status, body);
+        out.headers
+            .push(("cache-control".to_string(), "no-store".to_string()));
+        out
     }
 
     fn error(status: u16, message: String) -> Self {
@@ -63,10 +76,12 @@ pub(crate) struct Engine {
     faults: Mutex<Faults>,
     log: Mutex<Vec<RecordedRequest>>,
     trace: AtomicU64,
+    /// Users, sites, OAuth clients and tokens, the clock.
+    pub(crate) identity: Mutex<Identity>,
 }
 
 /// Lock a mutex, ignoring poisoning (a panicking test must not break the others).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -79,6 +94,7 @@ impl Engine {
             faults: Mutex::new(Faults::default()),
             log: Mutex::new(Vec::new()),
             trace: AtomicU64::new(1),
+            identity: Mutex::new(Identity::default()),
         }
     }
 
@@ -126,7 +142,9 @@ impl Engine {
                 .map(|(_, v)| v.clone())
         };
         let content_type = header("content-type");
-        let auth_scheme = header("authorization").and_then(|v| {
+        let authorization = header("authorization");
+        let host = header("host");
+        let auth_scheme = authorization.as_deref().and_then(|v| {
             let scheme = v
                 .split_whitespace()
                 .next()
@@ -147,35 +165,53 @@ impl Engine {
                 }),
             )
         };
-        let route = self.catalog.routes.route(&method, &req.path);
-        let found = match &route {
-            RouteMatch::Found { index, params } => self
+        // `api.atlassian.com/ex/{jira|confluence}/{cloudId}/...` routes like the site path.
+        let ex = split_ex(&req.path);
+        let route_path = ex.as_ref().map_or(req.path.as_str(), |e| e.rest.as_str());
+        let identity_route = if ex.is_none() {
+            IdentityRoute::of(&req.path)
+        } else {
+            None
+        };
+        let route = self.catalog.routes.route(&method, route_path);
+        let found = match (&route, identity_route) {
+            (RouteMatch::Found { index, params }, None) => self
                 .catalog
                 .ops
                 .get(*index)
                 .map(|op| (op, params.as_slice())),
             _ => None,
         };
-        let label = found.map(|(op, _)| op.label.clone());
+        let label = match identity_route {
+            Some(r) => Some(r.label().to_string()),
+            None => found.map(|(op, _)| op.label.clone()),
+        };
+        let mut recorded = RecordedRequest {
+            method,
+            path: req.path.clone(),
+            query,
+            body: recorded_body,
+            content_type,
+            auth_scheme,
+            operation: label,
+            status: 0,
+            violation: None,
+            at: SystemTime::now(),
+            principal: None,
+            credential_kind: None,
+            host: host.clone(),
+            cloud_id: ex.as_ref().map(|e| e.cloud_id.clone()),
+        };
+        let method = recorded.method.as_str();
+        let label = recorded.operation.as_deref();
 
-        let fault = lock(&self.faults).take(&method, &req.path, label.as_deref());
+        let fault = lock(&self.faults).take(method, &req.path, label);
         let (mut out, violation) = if let Some(fault) = fault {
             if !fault.delay.is_zero() {
                 tokio::time::sleep(fault.delay).await;
             }
             if fault.reset {
-                lock(&self.log).push(RecordedRequest {
-                    method,
-                    path: req.path,
-                    query,
-                    body: recorded_body,
-                    content_type,
-                    auth_scheme,
-                    operation: label,
-                    status: 0,
-                    violation: None,
-                    at: SystemTime::now(),
-                });
+                lock(&self.log).push(recorded);
                 // Unwinding ends the connection's task (tokio catches it), so
                 // hyper drops the socket without writing an answer.
                 // `resume_unwind` skips the panic hook: nothing is printed.
@@ -188,50 +224,51 @@ impl Engine {
             let mut out = Outgoing::json(fault.status, body);
             out.headers = fault.headers.clone();
             (out, None)
-        } else if auth_scheme.is_none() {
-            (
-                Outgoing::error(
-                    401,
-                    "Client must be authenticated to access this resource.".to_string(),
-                ),
-                None,
-            )
+        } else if let Some(identity_route) = identity_route {
+            let site_url = format!("http://{}", host.as_deref().unwrap_or("127.0.0.1"));
+            let out = self.identity_answer(
+                identity_route,
+                method,
+                &recorded.query,
+                &req,
+                authorization.as_deref(),
+                &site_url,
+            );
+            if matches!(
+                identity_route,
+                IdentityRoute::Me | IdentityRoute::AccessibleResources
+            ) && out.status == 200
+            {
+                // Record who asked (these routes take valid OAuth tokens only).
+                let auth = lock(&self.identity).authenticate(authorization.as_deref(), false);
+                recorded.credential_kind = auth.kind;
+                recorded.principal = auth.result.ok().map(|who| who.principal);
+            }
+            (out, None)
         } else {
-            match (&route, found) {
-                (_, Some((op, params))) => {
-                    let parts = RequestParts {
-                        path_params: params,
-                        query: &query,
-                        headers: &req.headers,
-                        content_type: content_type.as_deref(),
-                        body: &req.body,
-                    };
-                    let host = header("host").unwrap_or_else(|| "127.0.0.1".to_string());
-                    self.answer(
-                        op,
-                        &method,
-                        &req.path,
-                        &parts,
-                        recorded_body.as_ref(),
-                        &host,
-                    )
+            let admin_path = route_path.starts_with("/admin/") || route_path.starts_with("/users/");
+            let auth = lock(&self.identity).authenticate(authorization.as_deref(), admin_path);
+            recorded.credential_kind = auth.kind;
+            match auth.result {
+                Err(message) => (Outgoing::error(401, message), None),
+                Ok(who) => {
+                    recorded.principal = Some(who.principal.clone());
+                    if let Some(ex) = &ex
+                        && !self.site_accessible(&ex.cloud_id, &who)
+                    {
+                        let out = Outgoing::json(404, json!({"code": 404, "message": "Not Found"}));
+                        (out, None)
+                    } else {
+                        let host = host.as_deref().unwrap_or("127.0.0.1");
+                        let base_url = match &ex {
+                            Some(ex) => format!("http://{host}/ex/{}/{}", ex.product, ex.cloud_id),
+                            None => format!("http://{host}"),
+                        };
+                        self.product_answer(
+                            &route, found, method, route_path, &req, &recorded, &base_url, &who,
+                        )
+                    }
                 }
-                (RouteMatch::MethodNotAllowed { allowed }, None) => {
-                    let mut out = Outgoing::error(
-                        405,
-                        format!(
-                            "Method {method} is not allowed for {} (allowed: {})",
-                            req.path,
-                            allowed.join(", ")
-                        ),
-                    );
-                    out.headers.push(("allow".to_string(), allowed.join(", ")));
-                    (out, None)
-                }
-                _ => (
-                    Outgoing::error(404, format!("No operation matches {method} {}", req.path)),
-                    None,
-                ),
             }
         };
 
@@ -240,28 +277,191 @@ impl Engine {
             .push(("atl-traceid".to_string(), format!("{trace:016x}")));
         if out.status == 204 || out.status == 304 {
             out.body = None;
+            out.text = None;
         }
         tracing::debug!(
-            %method,
+            method = %recorded.method,
             path = %req.path,
             status = out.status,
-            operation = label.as_deref().unwrap_or("-"),
+            operation = recorded.operation.as_deref().unwrap_or("-"),
             violation = violation.as_deref().unwrap_or(""),
             "request"
         );
-        lock(&self.log).push(RecordedRequest {
-            method,
-            path: req.path,
-            query,
-            body: recorded_body,
-            content_type,
-            auth_scheme,
-            operation: label,
-            status: out.status,
-            violation,
-            at: SystemTime::now(),
-        });
+        recorded.status = out.status;
+        recorded.violation = violation;
+        lock(&self.log).push(recorded);
         out
+    }
+
+    /// Whether the authenticated principal may reach the site `cloud_id`.
+    fn site_accessible(&self, cloud_id: &str, who: &Resolved) -> bool {
+        let identity = lock(&self.identity);
+        identity.site(cloud_id).is_some()
+            && who
+                .user
+                .as_ref()
+                .is_some_and(|u| u.sites.iter().any(|s| s == cloud_id))
+    }
+
+    /// Answer an authenticated product request: 404/405, or the operation.
+    #[allow(clippy::too_many_arguments)]
+    fn product_answer(
+        &self,
+        route: &RouteMatch,
+        found: Option<(&Operation, &[(String, String)])>,
+        method: &str,
+        route_path: &str,
+        req: &Incoming,
+        recorded: &RecordedRequest,
+        base_url: &str,
+        who: &Resolved,
+    ) -> (Outgoing, Option<String>) {
+        match (route, found) {
+            (_, Some((op, params))) => {
+                let parts = RequestParts {
+                    path_params: params,
+                    query: &recorded.query,
+                    headers: &req.headers,
+                    content_type: recorded.content_type.as_deref(),
+                    body: &req.body,
+                };
+                let (mut out, violation) = self.answer(
+                    op,
+                    method,
+                    route_path,
+                    &parts,
+                    recorded.body.as_ref(),
+                    base_url,
+                );
+                if out.status < 300 {
+                    self.personalize(op, params, &mut out, who, base_url);
+                }
+                (out, violation)
+            }
+            (RouteMatch::MethodNotAllowed { allowed }, None) => {
+                let mut out = Outgoing::error(
+                    405,
+                    format!(
+                        "Method {method} is not allowed for {} (allowed: {})",
+                        req.path,
+                        allowed.join(", ")
+                    ),
+                );
+                out.headers.push(("allow".to_string(), allowed.join(", ")));
+                (out, None)
+            }
+            _ => (
+                Outgoing::error(404, format!("No operation matches {method} {}", req.path)),
+                None,
+            ),
+        }
+    }
+
+    /// Answers that depend on who asks: `getCurrentUser` (`/myself`) is the
+    /// principal, `getUserRoleAssignments` reflects the account's org admin flag.
+    fn personalize(
+        &self,
+        op: &Operation,
+        params: &[(String, String)],
+        out: &mut Outgoing,
+        who: &Resolved,
+        base_url: &str,
+    ) {
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or("", |(_, v)| v.as_str())
+        };
+        match op.label.as_str() {
+            "jira-platform#getCurrentUser" => {
+                let (Some(user), Some(Value::Object(map))) = (&who.user, out.body.as_mut()) else {
+                    return;
+                };
+                let fields = [
+                    ("accountId", json!(user.account_id)),
+                    ("emailAddress", json!(user.email)),
+                    ("displayName", json!(user.display_name)),
+                    ("active", json!(true)),
+                    ("accountType", json!("atlassian")),
+                    (
+                        "self",
+                        json!(format!(
+                            "{base_url}/rest/api/3/user?accountId={}",
+                            user.account_id
+                        )),
+                    ),
+                ];
+                for (k, v) in fields {
+                    map.insert(k.to_string(), v);
+                }
+            }
+            "org-admin#getUserRoleAssignments" => {
+                let identity = lock(&self.identity);
+                *out = match identity.role_assignments(param("orgId"), param("accountId")) {
+                    Some(page) => Outgoing::json(200, page),
+                    None => Outgoing::json(
+                        404,
+                        json!({"errors": [{"status": "404", "code": "NOT_FOUND", "title": "Not Found", "detail": "No user with this account id in the directory"}]}),
+                    ),
+                };
+            }
+            _ => {}
+        }
+    }
+
+    /// Answer one of the identity routes (`auth.atlassian.com`, `api.atlassian.com/me`).
+    fn identity_answer(
+        &self,
+        route: IdentityRoute,
+        method: &str,
+        query: &[(String, String)],
+        req: &Incoming,
+        authorization: Option<&str>,
+        site_url: &str,
+    ) -> Outgoing {
+        if method != route.method() {
+            let mut out = Outgoing::error(
+                405,
+                format!("Method {method} is not allowed for {}", req.path),
+            );
+            out.headers
+                .push(("allow".to_string(), route.method().to_string()));
+            return out;
+        }
+        let mut identity = lock(&self.identity);
+        match route {
+            IdentityRoute::Authorize => match identity.authorize(query) {
+                Authorize::Redirect(location) => Outgoing {
+                    status: 302,
+                    headers: vec![("location".to_string(), location)],
+                    body: None,
+                    text: None,
+                },
+                Authorize::Page(message) => Outgoing {
+                    status: 400,
+                    headers: vec![(
+                        "content-type".to_string(),
+                        "text/html; charset=utf-8".to_string(),
+                    )],
+                    body: None,
+                    text: Some(format!(
+                        "<!DOCTYPE html><html><head><title>Something went wrong</title></head>\
+                         <body><h1>Something went wrong</h1><p>{}</p></body></html>",
+                        html_escape(&message)
+                    )),
+                },
+            },
+            IdentityRoute::Token => {
+                let params = token_params(req);
+                let basic = authorization.and_then(basic_client);
+                Outgoing::oauth(identity.token(&params, basic))
+            }
+            IdentityRoute::AccessibleResources => {
+                Outgoing::oauth(identity.accessible_resources(authorization, site_url))
+            }
+            IdentityRoute::Me => Outgoing::oauth(identity.me(authorization)),
+        }
     }
 
     /// Validate, then answer from state or synthesis. Returns the violation, if any.
@@ -272,7 +472,7 @@ impl Engine {
         path: &str,
         parts: &RequestParts<'_>,
         body: Option<&Value>,
-        host: &str,
+        base_url: &str,
     ) -> (Outgoing, Option<String>) {
         let empty = Map::new();
         let defs = self.catalog.specs.get(op.spec).map_or(&empty, |s| &s.defs);
@@ -290,7 +490,7 @@ impl Engine {
         let responder = Responder {
             op,
             defs,
-            base_url: format!("http://{host}"),
+            base_url: base_url.to_string(),
         };
         (
             responder.respond(&self.store, method, path, parts, body),
@@ -397,6 +597,7 @@ impl Responder<'_> {
             status,
             headers: Vec::new(),
             body,
+            text: None,
         }
     }
 
@@ -507,4 +708,114 @@ fn infer_schema(example: &Value) -> Value {
         Value::Bool(_) => json!({"type": "boolean"}),
         Value::Null => json!({}),
     }
+}
+
+/// The identity routes, served before the spec routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IdentityRoute {
+    /// `auth.atlassian.com/authorize`
+    Authorize,
+    /// `auth.atlassian.com/oauth/token`
+    Token,
+    /// `api.atlassian.com/oauth/token/accessible-resources`
+    AccessibleResources,
+    /// `api.atlassian.com/me`
+    Me,
+}
+
+impl IdentityRoute {
+    fn of(path: &str) -> Option<Self> {
+        match path.trim_end_matches('/') {
+            "/authorize" => Some(Self::Authorize),
+            "/oauth/token" => Some(Self::Token),
+            "/oauth/token/accessible-resources" => Some(Self::AccessibleResources),
+            "/me" => Some(Self::Me),
+            _ => None,
+        }
+    }
+
+    fn method(self) -> &'static str {
+        match self {
+            Self::Token => "POST",
+            Self::Authorize | Self::AccessibleResources | Self::Me => "GET",
+        }
+    }
+
+    /// Recorded operation label.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Authorize => "oauth#authorize",
+            Self::Token => "oauth#token",
+            Self::AccessibleResources => "oauth#accessibleResources",
+            Self::Me => "identity#me",
+        }
+    }
+}
+
+/// A request path under `/ex/{product}/{cloudId}`.
+#[derive(Debug, Clone)]
+struct ExPath {
+    product: String,
+    cloud_id: String,
+    /// The path below the prefix, as on the site (`/rest/api/3/myself`).
+    rest: String,
+}
+
+/// Split `/ex/{jira|confluence}/{cloudId}/rest...` into its parts.
+fn split_ex(path: &str) -> Option<ExPath> {
+    let tail = path.strip_prefix("/ex/")?;
+    let (product, tail) = tail.split_once('/')?;
+    if product != "jira" && product != "confluence" {
+        return None;
+    }
+    let (cloud_id, rest) = match tail.split_once('/') {
+        Some((cloud, rest)) => (cloud, format!("/{rest}")),
+        None => (tail, "/".to_string()),
+    };
+    Some(ExPath {
+        product: product.to_string(),
+        cloud_id: crate::router::decode_segment(cloud_id),
+        rest,
+    })
+}
+
+/// Parameters of a token request: a JSON object (as Atlassian documents) or
+/// an `application/x-www-form-urlencoded` body.
+fn token_params(req: &Incoming) -> HashMap<String, String> {
+    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&req.body) {
+        return map
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((k, s)),
+                Value::Null => None,
+                other => Some((k, other.to_string())),
+            })
+            .collect();
+    }
+    url::form_urlencoded::parse(&req.body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Client credentials from `Authorization: Basic base64(id:secret)`.
+fn basic_client(header: &str) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let (scheme, value) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((id.to_string(), secret.to_string()))
+}
+
+/// Escape text for an HTML page.
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

@@ -21,7 +21,14 @@
 //! # }
 //! ```
 //!
-//! Modules: `spec` (loading), `convert` (OpenAPI → JSON Schema, spec defect
+//! It also plays Atlassian's identity side on the same origin (see
+//! `identity`): an OAuth 2.0 (3LO) authorization server (`/authorize`,
+//! `/oauth/token`), `/oauth/token/accessible-resources` and `/me`, users and
+//! sites, classic API tokens and the org admin key. Product paths are also
+//! served below `/ex/{jira|confluence}/{cloudId}`, as `api.atlassian.com`
+//! routes OAuth calls.
+//!
+//! Modules: `identity` (users, OAuth, credentials), `spec` (loading), `convert` (OpenAPI → JSON Schema, spec defect
 //! corrections), `router` (path templates), `validate` (requests), `synth`
 //! (responses), `state` (resources), `faults`, `record`, `engine` (the
 //! pipeline), `server` (axum glue).
@@ -30,6 +37,7 @@ mod convert;
 mod engine;
 mod error;
 mod faults;
+mod identity;
 mod record;
 mod router;
 mod server;
@@ -45,11 +53,16 @@ use serde_json::Value;
 
 pub use error::FakeError;
 pub use faults::Fault;
+pub use identity::{
+    CredentialKind, DEFAULT_ACCOUNT_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CLOUD_ID,
+    DEFAULT_DISPLAY_NAME, DEFAULT_EMAIL, DEFAULT_ORG_ADMIN_KEY, DEFAULT_ORG_ID, DEFAULT_SITE_NAME,
+    FakeSite, FakeUser, IssuedToken, ORG_ADMIN_PRINCIPAL,
+};
 pub use record::RecordedRequest;
 pub use server::FakeHandle;
 pub use spec::{KNOWN_SPECS, SpecFile};
 
-use engine::Engine;
+use engine::{Engine, lock};
 use spec::{Catalog, ResponseBody};
 use synth::Synth;
 
@@ -112,6 +125,11 @@ impl FakeAtlassian {
         })
     }
 
+    /// The fake driving an engine (for [`FakeHandle::fake`]).
+    pub(crate) fn from_engine(engine: Arc<Engine>) -> Self {
+        Self { engine }
+    }
+
     /// A new fake over the same loaded specs, with no resources, faults or
     /// recorded requests (loading the specs once for many tests).
     pub fn fresh(&self) -> Self {
@@ -127,6 +145,101 @@ impl FakeAtlassian {
         Self {
             engine: Arc::new(Engine::new(Arc::new(Catalog::from_routes(routes)))),
         }
+    }
+
+    /// Refuse credentials the fake does not know (by default a fake is
+    /// lenient: an unknown Basic or Bearer credential speaks for the default
+    /// user, or for the org admin on admin paths, so that tests written
+    /// before identities existed keep working). Known credentials are always
+    /// checked: an expired or revoked OAuth token, the org key off admin
+    /// paths, or an OAuth token on admin paths are refused either way.
+    #[must_use]
+    pub fn strict_auth(self) -> Self {
+        lock(&self.engine.identity).strict = true;
+        self
+    }
+
+    /// Add a user (replacing one with the same account id).
+    pub fn add_user(&self, user: FakeUser) {
+        lock(&self.engine.identity).add_user(user);
+    }
+
+    /// The user directory.
+    pub fn users(&self) -> Vec<FakeUser> {
+        lock(&self.engine.identity).users()
+    }
+
+    /// Add a site (replacing one with the same cloud id). A fresh fake has
+    /// [`DEFAULT_CLOUD_ID`], named [`DEFAULT_SITE_NAME`], at its own base URL.
+    pub fn add_site(&self, site: FakeSite) {
+        lock(&self.engine.identity).add_site(site);
+    }
+
+    /// Who consents at the next `/authorize` (default [`DEFAULT_ACCOUNT_ID`]).
+    pub fn set_consenting_user(&self, account_id: &str) {
+        lock(&self.engine.identity).set_consenting_user(account_id);
+    }
+
+    /// Move the fake clock forward (every code and token expiry reads it).
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        lock(&self.engine.identity).advance_clock(by);
+    }
+
+    /// Now, on the fake clock.
+    pub fn now(&self) -> std::time::SystemTime {
+        lock(&self.engine.identity).now()
+    }
+
+    /// Register an OAuth client accepting exactly these redirect URIs
+    /// (replacing one with the same id). [`DEFAULT_CLIENT_ID`] /
+    /// [`DEFAULT_CLIENT_SECRET`] is always registered and accepts any
+    /// `http://127.0.0.1` or `http://localhost` redirect URI.
+    pub fn register_oauth_client(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        redirect_uris: &[&str],
+    ) {
+        lock(&self.engine.identity).register_client(client_id, client_secret, redirect_uris);
+    }
+
+    /// Register a classic API token (Basic `email:token`) for an account.
+    pub fn add_api_token(&self, account_id: &str, token: &str) {
+        lock(&self.engine.identity).add_api_token(account_id, token);
+    }
+
+    /// Replace the org admin API key (default [`DEFAULT_ORG_ADMIN_KEY`]).
+    pub fn set_org_admin_key(&self, key: &str) {
+        lock(&self.engine.identity).set_org_key(key);
+    }
+
+    /// `expires_in` of the access tokens issued from now on (default 3600 s).
+    pub fn set_access_token_lifetime(&self, lifetime: std::time::Duration) {
+        lock(&self.engine.identity).set_expires_in(lifetime.as_secs());
+    }
+
+    /// Make the next successful refresh grant answer without `refresh_token`
+    /// (as Atlassian sometimes does); the presented refresh token then stays
+    /// current (it is not rotated).
+    pub fn omit_next_refresh_token(&self) {
+        lock(&self.engine.identity).omit_next_refresh_token();
+    }
+
+    /// How many `grant_type=refresh_token` requests `/oauth/token` received
+    /// (whatever their outcome).
+    pub fn refresh_grant_count(&self) -> u64 {
+        lock(&self.engine.identity).refresh_grants()
+    }
+
+    /// Every OAuth access token issued, oldest first.
+    pub fn issued_access_tokens(&self) -> Vec<IssuedToken> {
+        lock(&self.engine.identity).issued_access_tokens()
+    }
+
+    /// Whether the family (consent) of this access or refresh token was
+    /// revoked; `None` for a token the fake never issued.
+    pub fn token_family_revoked(&self, token: &str) -> Option<bool> {
+        lock(&self.engine.identity).token_family_revoked(token)
     }
 
     /// Bind `127.0.0.1:port` (0 = ephemeral) and serve in a tokio task.

@@ -6,13 +6,27 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use fake_atlassian::{FakeAtlassian, find_specs_dir};
+use fake_atlassian::{
+    DEFAULT_ACCOUNT_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CLOUD_ID, DEFAULT_EMAIL,
+    DEFAULT_ORG_ADMIN_KEY, FakeAtlassian, find_specs_dir,
+};
 use tracing_subscriber::EnvFilter;
 
+/// Credentials a fresh fake knows, for `--help`.
+const IDENTITY_HELP: &str = "\
+Identity (one origin serves auth.atlassian.com, api.atlassian.com and the site):
+  OAuth client      gojira-test-client / gojira-test-secret (any http://127.0.0.1 or localhost redirect URI)
+  user              5b10ac8d82e05b22cc7d4ef5 admin@example.com (org admin; consents at /authorize)
+  site              cloud id 11111111-2222-3333-4444-555555555555, name sandbox, url = this server
+  org admin key     Bearer fake-org-admin-key (only on /admin/... and /users/...)
+  other credentials are accepted as the default user (the fake is lenient; tests can make it strict)
+Point the server at it: ATLASSIAN_SITE_URL, ATLASSIAN_API_BASE_URL (and the auth URL) = the base URL.";
+
 /// In-memory fake of the Atlassian Cloud REST APIs (Jira, JSM, Confluence,
-/// Assets, Admin, Automation), driven by their OpenAPI specs.
+/// Assets, Admin, Automation), driven by their OpenAPI specs, with an OAuth
+/// 2.0 (3LO) authorization server on the same origin.
 #[derive(Debug, Parser)]
-#[command(name = "fake-atlassian", version)]
+#[command(name = "fake-atlassian", version, after_help = IDENTITY_HELP)]
 struct Args {
     /// Port to listen on (127.0.0.1 only; 0 = any free port).
     #[arg(long, default_value_t = 9000)]
@@ -45,7 +59,9 @@ async fn main() -> anyhow::Result<()> {
     let (operations, specs) = (fake.operation_count(), fake.spec_count());
     let handle = fake.serve(args.port).await?;
     eprintln!(
-        "fake-atlassian listening on {} ({operations} operations from {specs} specs)",
+        "fake-atlassian listening on {} ({operations} operations from {specs} specs); \
+         OAuth client {DEFAULT_CLIENT_ID} / {DEFAULT_CLIENT_SECRET}, user {DEFAULT_EMAIL} \
+         ({DEFAULT_ACCOUNT_ID}), cloud id {DEFAULT_CLOUD_ID}, org admin key {DEFAULT_ORG_ADMIN_KEY}",
         handle.base_url()
     );
     tokio::signal::ctrl_c()
@@ -54,4 +70,23 @@ async fn main() -> anyhow::Result<()> {
     handle.shutdown();
     handle.stopped().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_names_the_real_defaults() {
+        for value in [
+            DEFAULT_CLIENT_ID,
+            DEFAULT_CLIENT_SECRET,
+            DEFAULT_ACCOUNT_ID,
+            DEFAULT_EMAIL,
+            DEFAULT_CLOUD_ID,
+            DEFAULT_ORG_ADMIN_KEY,
+        ] {
+            assert!(IDENTITY_HELP.contains(value), "{value} missing from --help");
+        }
+    }
 }

@@ -4,6 +4,8 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
+use crate::identity::CredentialKind;
+
 /// One request as the fake saw it (every request is recorded, whatever its outcome).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedRequest {
@@ -28,4 +30,15 @@ pub struct RecordedRequest {
     pub violation: Option<String>,
     /// When the request arrived.
     pub at: SystemTime,
+    /// Whom the credential was resolved to: an account id, or
+    /// [`crate::ORG_ADMIN_PRINCIPAL`] for the org admin key (`None` when
+    /// refused, and on `/authorize` and `/oauth/token`).
+    pub principal: Option<String>,
+    /// What the credential was recognized as (`None` without a usable
+    /// `Authorization` header, and on `/authorize` and `/oauth/token`).
+    pub credential_kind: Option<CredentialKind>,
+    /// The `Host` header (which Atlassian host the client thought it called).
+    pub host: Option<String>,
+    /// The cloud id of an `/ex/{product}/{cloudId}/...` path.
+    pub cloud_id: Option<String>,
 }

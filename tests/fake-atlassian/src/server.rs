@@ -41,6 +41,7 @@ pub(crate) async fn call(engine: &Engine, req: Request) -> Response {
                 body: Some(
                     serde_json::json!({"errorMessages": [format!("cannot read body: {e}")]}),
                 ),
+                text: None,
             });
         }
     };
@@ -65,12 +66,15 @@ pub(crate) async fn call(engine: &Engine, req: Request) -> Response {
 
 /// Turn the engine's answer into an HTTP response.
 fn to_response(out: Outgoing) -> Response {
-    let bytes = out
-        .body
-        .as_ref()
-        .and_then(|b| serde_json::to_vec(b).ok())
-        .unwrap_or_default();
-    let has_body = out.body.is_some();
+    let bytes = match &out.text {
+        Some(text) => text.clone().into_bytes(),
+        None => out
+            .body
+            .as_ref()
+            .and_then(|b| serde_json::to_vec(b).ok())
+            .unwrap_or_default(),
+    };
+    let has_body = out.body.is_some() && out.text.is_none();
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() =
         StatusCode::from_u16(out.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -149,6 +153,11 @@ impl FakeHandle {
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.inner.addr)
+    }
+
+    /// The served fake, for its identity knobs and accessors.
+    pub fn fake(&self) -> crate::FakeAtlassian {
+        crate::FakeAtlassian::from_engine(self.inner.engine.clone())
     }
 
     /// The bound address.
