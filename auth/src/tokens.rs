@@ -237,6 +237,12 @@ pub(crate) async fn revoke(
     response
 }
 
+/// The first 16 characters of a token's SHA-256 (names an audit event
+/// without revealing the token).
+pub(crate) fn hash_prefix(token: &str) -> String {
+    sha256_b64(token.as_bytes()).chars().take(16).collect()
+}
+
 /// PKCE S256: base64url(SHA-256(verifier)) == challenge, in constant time.
 fn pkce_ok(verifier: &str, challenge: &str) -> bool {
     let well_formed = (43..=128).contains(&verifier.len())
@@ -307,7 +313,9 @@ impl AuthServer {
             if let Some(family) = self.store.get(&claim_key).await? {
                 let family = String::from_utf8_lossy(&family).into_owned();
                 tracing::warn!(family = %family, "authorization code replayed; revoking the tokens issued from it");
-                self.revoke_family(&family, None).await?;
+                let audit = format!("code-replay-{}", hash_prefix(code));
+                self.revoke_family(&family, Some(("AUTHORIZATION_CODE_REPLAY", &audit)))
+                    .await?;
             }
             return Err(TokenError::grant(
                 "the code is invalid, expired or already used",
@@ -348,8 +356,12 @@ impl AuthServer {
             .await?
         {
             if let Some(winner) = self.store.get(&claim_key).await? {
-                self.revoke_family(&String::from_utf8_lossy(&winner), None)
-                    .await?;
+                let audit = format!("code-replay-{}", hash_prefix(code));
+                self.revoke_family(
+                    &String::from_utf8_lossy(&winner),
+                    Some(("AUTHORIZATION_CODE_REPLAY", &audit)),
+                )
+                .await?;
             }
             return Err(TokenError::grant("the code was already used"));
         }
@@ -485,7 +497,8 @@ impl AuthServer {
         let used = key(Kind::Token, "rt-used", &sha256_b64(token.as_bytes()));
         if !self.store.set_if_absent(&used, b"1", family_left).await? {
             tracing::warn!(family = %rt.family, account = %grant.account_id, client = %grant.client_id, "refresh token reused; revoking its family");
-            self.revoke_family(&rt.family, Some("REFRESH_TOKEN_REUSE"))
+            let audit = format!("refresh-reuse-{}", &hash_prefix(token));
+            self.revoke_family(&rt.family, Some(("REFRESH_TOKEN_REUSE", &audit)))
                 .await?;
             return Err(TokenError::grant(
                 "the refresh token was already used; every token of this sign-in is revoked, sign in again",
@@ -495,8 +508,13 @@ impl AuthServer {
     }
 
     /// Revokes every token of `family` (a tombstone kept as long as the
-    /// family could have lived); with `audit`, records that event.
-    async fn revoke_family(&self, family: &str, audit: Option<&str>) -> Result<(), StoreError> {
+    /// family could have lived); with `audit` (event, key discriminator),
+    /// records that event under `gojira:audit:{now_ms:013}-{discriminator}`.
+    async fn revoke_family(
+        &self,
+        family: &str,
+        audit: Option<(&str, &str)>,
+    ) -> Result<(), StoreError> {
         let now = self.clock.now_ms();
         let old = self.family(family).await?;
         let expires_at_ms = old.as_ref().map(|f| f.expires_at_ms).unwrap_or_else(|| {
@@ -516,7 +534,7 @@ impl AuthServer {
                 Some(ttl),
             )
             .await?;
-        if let Some(event) = audit {
+        if let Some((event, discriminator)) = audit {
             let grant = tombstone.grant.as_ref();
             let record = serde_json::json!({
                 "event": event,
@@ -525,7 +543,7 @@ impl AuthServer {
                 "family": family,
                 "at_ms": now,
             });
-            let id = format!("{now:013}-{}", &random_token()[..16]);
+            let id = format!("{now:013}-{discriminator}");
             let bytes = serde_json::to_vec(&record).map_err(|e| StoreError::Corrupt {
                 key: "(audit event)".into(),
                 reason: e.to_string(),
