@@ -103,7 +103,13 @@ impl AuthServer {
 
     async fn token_grant(&self, body: serde_json::Value) -> Result<TokenResponse, CallError> {
         let url = format!("{}/oauth/token", self.config.atlassian_auth_base);
-        let response = self.http.post(&url).json(&body).send().await.map_err(|e| {
+        // The timeout is shorter than the refresh lock, so a slow answer cannot outlive it.
+        let request = self
+            .http
+            .post(&url)
+            .timeout(Duration::from_secs(8))
+            .json(&body);
+        let response = request.send().await.map_err(|e| {
             CallError::Other(format!(
                 "Atlassian's token endpoint did not answer ({})",
                 e.without_url()
