@@ -90,6 +90,17 @@ mod tests {
             "fake-atlassian",
             &["gojira-codegen", "gojira-runtime", "openapiv3"],
         );
+        // auth sits below the runtime (which will depend on it).
+        assert_none_of(
+            &deps,
+            "gojira-auth",
+            &[
+                "gojira-runtime",
+                "gojira-codegen",
+                "gojira-generated",
+                "openapiv3",
+            ],
+        );
         // generated depends on the runtime and serde only.
         let generated = &deps["gojira-generated"];
         for dep in generated {
