@@ -6,6 +6,7 @@
 //!
 //! Module map:
 //! - [`catalog`]: `ToolSpec` and friends (filled by `gojira-generated`), the indexed catalog, argument validation;
+//! - [`builtin`]: gojira's own tools (group `utility`), hand-written;
 //! - [`config`]: environment configuration, validated at start-up;
 //! - [`upstream`]: the HTTP client toward Atlassian;
 //! - [`pacing`]: limit-aware pacing of upstream requests (token buckets, pauses);
@@ -16,6 +17,7 @@
 //! - [`transport`]: Streamable HTTP (axum) and stdio;
 //! - [`telemetry`]: tracing to stderr.
 
+pub mod builtin;
 pub mod cache;
 pub mod catalog;
 pub mod config;

@@ -3,7 +3,7 @@
 //! else. Trait methods stay short and delegate to `*_impl` functions.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use rmcp::service::{RequestContext, RoleServer};
 use serde_json::{Map, Value};
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::builtin;
 use crate::cache::ReadCache;
 use crate::catalog::{Catalog, Tool as CatalogTool};
 use crate::error::ToolError;
@@ -34,10 +35,33 @@ pub const PROTOCOL_VERSIONS: [ProtocolVersion; 3] = [
     ProtocolVersion::V_2026_07_28,
 ];
 
+/// Who a tool call acts for. Identity comes only from here (the bearer, or
+/// the configured credential in local mode), never from tool arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallContext {
+    /// Principal id: cache, journal and limits are keyed by it.
+    pub principal: String,
+}
+
+/// A built-in tool with its parsed schema and validator.
+struct BuiltinTool {
+    def: &'static builtin::Builtin,
+    validator: jsonschema::Validator,
+}
+
+impl std::fmt::Debug for BuiltinTool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuiltinTool")
+            .field("name", &self.def.name)
+            .finish()
+    }
+}
+
 /// Everything a request needs, shared by all sessions.
 #[derive(Debug)]
 pub struct ServerState {
     catalog: Catalog,
+    builtins: BTreeMap<&'static str, BuiltinTool>,
     cache: ReadCache,
     principal: String,
     store: gojira_store::Store,
@@ -57,14 +81,28 @@ impl ServerState {
         store: gojira_store::Store,
         principal: String,
     ) -> Self {
-        let tools = catalog
+        let mut tools: Vec<Tool> = catalog
             .tools
             .values()
             .filter(|t| enabled.contains(t.spec.group))
             .map(mcp_tool)
             .collect();
+        let mut builtins = BTreeMap::new();
+        if enabled.contains(builtin::GROUP) {
+            for def in builtin::ALL {
+                match builtin_tool(def) {
+                    Ok((tool, mcp)) => {
+                        builtins.insert(def.name, tool);
+                        tools.push(mcp);
+                    }
+                    // A hand-written schema that does not compile is a bug caught by tests.
+                    Err(e) => warn!(tool = def.name, error = %e, "built-in tool left out"),
+                }
+            }
+        }
         Self {
             catalog,
+            builtins,
             cache: ReadCache::new(store.clone()),
             principal,
             store,
@@ -83,6 +121,11 @@ impl ServerState {
     /// Who calls upstream when no bearer says otherwise (the configured credential).
     pub fn principal(&self) -> &str {
         &self.principal
+    }
+
+    /// The enabled permission groups.
+    pub fn enabled_groups(&self) -> Vec<&str> {
+        self.enabled.iter().map(String::as_str).collect()
     }
 
     /// The state store.
@@ -111,6 +154,28 @@ impl GojiraServer {
             log_level: Arc::default(),
         }
     }
+}
+
+fn builtin_tool(def: &'static builtin::Builtin) -> Result<(BuiltinTool, Tool), String> {
+    let schema: Map<String, Value> =
+        serde_json::from_str(def.input_schema).map_err(|e| e.to_string())?;
+    let validator =
+        jsonschema::draft7::new(&Value::Object(schema.clone())).map_err(|e| e.to_string())?;
+    let mut annotations = ToolAnnotations::default()
+        .read_only(def.read_only)
+        .destructive(def.destructive && !def.read_only)
+        .open_world(false);
+    if !def.read_only {
+        annotations = annotations.idempotent(false);
+    }
+    let mcp = Tool::new_with_raw(
+        def.name,
+        Some(Cow::Borrowed(def.description)),
+        Arc::new(schema),
+    )
+    .with_title(def.title)
+    .with_annotations(annotations);
+    Ok((BuiltinTool { def, validator }, mcp))
 }
 
 fn mcp_tool(tool: &CatalogTool) -> Tool {
@@ -247,6 +312,32 @@ async fn call_tool_impl(
     context: RequestContext<RoleServer>,
 ) -> Result<CallToolResponse, McpError> {
     let name = request.name.as_ref();
+    let ctx = CallContext {
+        principal: state.principal.clone(),
+    };
+    if let Some(builtin) = state.builtins.get(name) {
+        let args = request.arguments.unwrap_or_default();
+        let problems: Vec<String> = builtin
+            .validator
+            .iter_errors(&Value::Object(args.clone()))
+            .map(|e| e.to_string())
+            .collect();
+        let result = if problems.is_empty() {
+            tokio::select! {
+                result = builtin::call(state, &ctx, builtin.def.name, args) => result,
+                () = context.ct.cancelled() => Err(ToolError::timeout("the client cancelled the call")),
+            }
+        } else {
+            Err(ToolError::invalid_arguments(format!(
+                "{name} arguments are invalid: {}. Next: fix them to match the tool's input schema and call again",
+                problems.join("; ")
+            )))
+        };
+        return Ok(CallToolResponse::from(match result {
+            Ok(value) => success_result(value),
+            Err(err) => error_result(&err),
+        }));
+    }
     let Some(tool) = state.catalog.tools.get(name) else {
         return Err(McpError::invalid_params(
             format!("unknown tool {name:?}; call tools/list for the tools this server offers"),
@@ -269,7 +360,7 @@ async fn call_tool_impl(
     let args = Value::Object(request.arguments.unwrap_or_default());
     let started = std::time::Instant::now();
     let result = tokio::select! {
-        result = execute(state, tool, args) => result,
+        result = execute(state, &ctx, tool, args) => result,
         () = context.ct.cancelled() => Err(ToolError::timeout("the client cancelled the call; nothing further was sent upstream")),
     };
     let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -291,7 +382,12 @@ async fn call_tool_impl(
 }
 
 /// Validates, builds and sends one tool call.
-async fn execute(state: &ServerState, tool: &CatalogTool, args: Value) -> Result<Value, ToolError> {
+async fn execute(
+    state: &ServerState,
+    ctx: &CallContext,
+    tool: &CatalogTool,
+    args: Value,
+) -> Result<Value, ToolError> {
     tool.validate(&args).map_err(|problems| {
         ToolError::invalid_arguments(format!(
             "{} arguments are invalid: {problems}. Next: fix them to match the tool's input schema and call again",
@@ -323,7 +419,7 @@ async fn execute(state: &ServerState, tool: &CatalogTool, args: Value) -> Result
                 tool.spec.name, tool.spec.product
             ))
         })?;
-    let mut value = fetch(state, tool, product, &request).await?;
+    let mut value = fetch(state, ctx, tool, product, &request).await?;
     if let (Some(page), Value::Object(map)) = (&page, &mut value) {
         page.finish(map, raw);
     }
@@ -338,6 +434,7 @@ async fn execute(state: &ServerState, tool: &CatalogTool, args: Value) -> Result
 /// allows it (cached unshaped, so `raw` callers share the entry).
 async fn fetch(
     state: &ServerState,
+    ctx: &CallContext,
     tool: &CatalogTool,
     product: &crate::catalog::Product,
     request: &crate::catalog::UpstreamRequest,
@@ -347,10 +444,7 @@ async fn fetch(
         .cache_ttl_s
         .map(|s| Duration::from_secs(u64::from(s)));
     if cache_ttl.is_some()
-        && let Some(hit) = state
-            .cache
-            .get(&state.principal, product.key, request)
-            .await
+        && let Some(hit) = state.cache.get(&ctx.principal, product.key, request).await
     {
         tracing::debug!("read cache hit");
         return Ok(hit);
@@ -376,11 +470,11 @@ async fn fetch(
     if let Some(ttl) = cache_ttl {
         state
             .cache
-            .put(&state.principal, product.key, request, &value, ttl)
+            .put(&ctx.principal, product.key, request, &value, ttl)
             .await;
     } else if !tool.spec.annotations.read_only {
         // Our own write: this principal's cached reads of the product are stale.
-        state.cache.invalidate(&state.principal, product.key).await;
+        state.cache.invalidate(&ctx.principal, product.key).await;
     }
     Ok(value)
 }

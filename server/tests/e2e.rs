@@ -65,7 +65,8 @@ async fn every_tool_sends_a_request_the_fake_accepts() {
     let tools = client.list_all_tools().await.expect("tools/list");
     assert!(tools.len() >= 25, "at least 25 tools, got {}", tools.len());
     let mut failures = Vec::new();
-    for tool in &tools {
+    let generated = tools.iter().filter(|t| !t.name.starts_with("gojira."));
+    for tool in generated {
         // Each call sees a fresh fake, where unknown ids are synthesized.
         fake.reset_state();
         fake.clear_requests();
@@ -543,7 +544,11 @@ async fn sandbox_runs_from_the_committed_catalog_without_specs() {
     let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
     let tools = client.list_all_tools().await.unwrap();
     let catalog_size: usize = gojira_generated::TOOLSETS.iter().map(|s| s.len()).sum();
-    assert_eq!(tools.len(), catalog_size, "the sandbox enables every group");
+    assert_eq!(
+        tools.len(),
+        catalog_size + gojira_runtime::builtin::ALL.len(),
+        "the sandbox enables every group, utility included"
+    );
     let result = call(&client, "jira.getProject", json!({"project": "SBX"}))
         .await
         .unwrap();
@@ -716,4 +721,54 @@ async fn redis_outages_degrade_health_and_recover_by_themselves() {
     redis.wait().ok();
     assert!(back, "and recovers again when Redis returns");
     client.cancel().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whoami_names_the_principal_and_the_groups_without_calling_atlassian() {
+    let fake = start_fake().await;
+    let server = start_server(&fake_env(&fake, "utility,read_projects"));
+    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
+    let tools = client.list_all_tools().await.unwrap();
+    let whoami = tools
+        .iter()
+        .find(|t| t.name == "gojira.whoami")
+        .expect("listed with utility");
+    let ann = whoami.annotations.as_ref().unwrap();
+    assert_eq!(
+        (
+            ann.read_only_hint,
+            ann.destructive_hint,
+            ann.open_world_hint
+        ),
+        (Some(true), Some(false), Some(false))
+    );
+    let result = call(&client, "gojira.whoami", json!({})).await.unwrap();
+    let answer = result.structured_content.clone().unwrap();
+    assert_eq!(answer["principal"], "api-token:e2e@example.com", "{answer}");
+    assert_eq!(answer["enabledGroups"], json!(["read_projects", "utility"]));
+    let bad = call(&client, "gojira.whoami", json!({"as": "someone-else"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        bad.is_error,
+        Some(true),
+        "identity never comes from arguments"
+    );
+    assert!(fake.requests().is_empty());
+
+    let without = start_server(&fake_env(&fake, "read_projects"));
+    let client = connect(&without, ProtocolVersion::V_2025_11_25).await;
+    let names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(!names.iter().any(|n| n.starts_with("gojira.")), "{names:?}");
+    let refused = call(&client, "gojira.whoami", json!({})).await;
+    assert!(
+        refused.is_err() || refused.unwrap().is_error == Some(true),
+        "not served without utility"
+    );
 }

@@ -1,0 +1,53 @@
+//! gojira's own tools (permission group `utility`): hand-written, because
+//! they act on gojira's state (identity, journal, credentials) rather than
+//! call one Atlassian operation. Each has a module; this file is the
+//! registry: the list served in `tools/list`, and the dispatch.
+//!
+//! Adding one: write `builtin/<name>.rs` with a `pub(super) static TOOL:
+//! Builtin` and an `async fn call(...)`, list it in [`ALL`], add its arm in
+//! [`call`].
+
+mod whoami;
+
+use serde_json::{Map, Value};
+
+use crate::error::ToolError;
+use crate::server::{CallContext, ServerState};
+
+/// The group every built-in tool belongs to.
+pub const GROUP: &str = "utility";
+
+/// A built-in tool's definition.
+#[derive(Debug)]
+pub struct Builtin {
+    /// MCP name (`gojira.*`).
+    pub name: &'static str,
+    /// Title.
+    pub title: &'static str,
+    /// Description for the model.
+    pub description: &'static str,
+    /// Input JSON Schema (text).
+    pub input_schema: &'static str,
+    /// Changes nothing.
+    pub read_only: bool,
+    /// May destroy data.
+    pub destructive: bool,
+}
+
+/// Every built-in tool, in name order.
+pub static ALL: &[&Builtin] = &[&whoami::TOOL];
+
+/// Runs built-in tool `name` (already found in [`ALL`] and validated).
+pub async fn call(
+    state: &ServerState,
+    ctx: &CallContext,
+    name: &str,
+    args: Map<String, Value>,
+) -> Result<Value, ToolError> {
+    match name {
+        n if n == whoami::TOOL.name => whoami::call(state, ctx, args).await,
+        other => Err(ToolError::internal(format!(
+            "built-in tool {other} has no handler"
+        ))),
+    }
+}

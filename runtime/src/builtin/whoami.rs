@@ -1,0 +1,27 @@
+//! `gojira.whoami`: who the server acts as for this caller, and what it may do.
+
+use serde_json::{Map, Value, json};
+
+use super::Builtin;
+use crate::error::ToolError;
+use crate::server::{CallContext, ServerState};
+
+pub(super) static TOOL: Builtin = Builtin {
+    name: "gojira.whoami",
+    title: "Who am I",
+    description: "Who gojira acts as for you upstream, and which permission groups this server enables. Call first when a tool answers 401/403.",
+    input_schema: r#"{"type":"object","properties":{},"additionalProperties":false}"#,
+    read_only: true,
+    destructive: false,
+};
+
+pub(super) async fn call(
+    state: &ServerState,
+    ctx: &CallContext,
+    _args: Map<String, Value>,
+) -> Result<Value, ToolError> {
+    Ok(json!({
+        "principal": ctx.principal,
+        "enabledGroups": state.enabled_groups(),
+    }))
+}
