@@ -63,7 +63,9 @@ impl InboundLimiter {
         }
     }
 
-    /// Takes one token from the caller's principal bucket, then its client bucket.
+    /// Takes one token from the caller's principal bucket, then its client
+    /// bucket (a request the client limit refuses still counts against its
+    /// principal: it was sent).
     ///
     /// # Errors
     /// [`Limited`] naming the exhausted limit.
@@ -153,6 +155,8 @@ mod tests {
             l.check(&caller("bob", "cli")).await.unwrap_err().limit,
             "client"
         );
-        assert!(l.check(&caller("bob", "other")).await.is_ok());
+        // A request refused by the client limit still counted against Bob.
+        assert_eq!(l.check(&caller("bob", "other")).await.unwrap_err().limit, "principal");
+        assert!(l.check(&caller("carol", "other")).await.is_ok());
     }
 }
