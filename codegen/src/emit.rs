@@ -254,12 +254,9 @@ fn tool_spec(p: &ProductDef, t: &ToolDef) -> TokenStream {
         Some(ttl) => quote!(Some(#ttl)),
         None => quote!(None),
     };
-    let safety = match &t.safety {
-        Some(v) => {
-            let text = v.to_string();
-            quote!(Some(#text))
-        }
-        None => quote!(None),
+    let safety = match t.safety.as_ref().map(serde_json::to_string) {
+        Some(Ok(text)) => quote!(Some(#text)),
+        _ => quote!(None),
     };
     let pagination = match &t.pagination {
         Some(page) => {

@@ -92,8 +92,8 @@ pub struct ToolDef {
     pub destructive: bool,
     /// Idempotent hint.
     pub idempotent: bool,
-    /// Reserved consent/snapshot/revert declarations, carried as JSON.
-    pub safety: Option<Value>,
+    /// Consent, snapshot and revert of a write (every write has one).
+    pub safety: Option<SafetyDef>,
     /// Atlassian marks the operation experimental (needs an opt-in header).
     pub experimental: bool,
     /// Read cache lifetime in seconds.
@@ -103,6 +103,53 @@ pub struct ToolDef {
     /// The response may carry noise (`self` links, avatar maps, `expand`
     /// echoes) that the runtime trims unless the caller passes `raw: true`.
     pub trims: bool,
+}
+
+/// How a write is made safe: consent, the prior-state read, the inverse.
+/// Serialized into the catalog as JSON; the runtime reads the same shape.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SafetyDef {
+    /// `none` or `commit`.
+    pub consent: crate::manifest::Consent,
+    /// The read of the prior state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotDef>,
+    /// The inverse.
+    pub revert: RevertDef,
+    /// Where it was declared (for diagnostics of the cross-tool checks).
+    #[serde(skip)]
+    pub location: crate::diagnostics::Location,
+}
+
+/// A read-only tool call that returns the resource a write changes.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SnapshotDef {
+    /// The read-only tool.
+    pub tool: String,
+    /// Argument mapping (expressions over `args`).
+    pub args: serde_json::Map<String, Value>,
+    /// Expression over `response` selecting the resource.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pick: Option<String>,
+}
+
+/// The inverse of a write.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevertDef {
+    /// Call this writing tool with these arguments (expressions over `args`,
+    /// `snapshot`, `result`).
+    Tool {
+        /// The writing tool.
+        tool: String,
+        /// Argument mapping.
+        args: serde_json::Map<String, Value>,
+    },
+    /// No inverse exists.
+    Irreversible {
+        /// Why, for the dry-run and the journal.
+        reason: String,
+    },
 }
 
 /// How an upstream operation pages.

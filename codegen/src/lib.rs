@@ -14,6 +14,7 @@ pub mod ir;
 pub mod lower;
 pub mod manifest;
 pub mod naming;
+pub mod safety;
 pub mod schema;
 pub mod spec;
 

@@ -12,6 +12,7 @@ use crate::ir::{
 };
 use crate::manifest::{self, Access, Manifest, Tool};
 use crate::naming;
+use crate::safety;
 use crate::schema::{self, RustType, TypeSpace};
 use crate::spec::{Lookup, Method, Operation, ParamIn, Spec};
 
@@ -194,6 +195,10 @@ pub fn lower(
             Err(mut errs) => diagnostics.append(&mut errs),
         }
     }
+
+    diagnostics.extend(safety::check_references(
+        products.values().flat_map(|p| p.tools.iter()),
+    ));
 
     for (key, space) in spaces {
         diagnostics.extend(space.diagnostics.iter().cloned());
@@ -573,6 +578,33 @@ fn lower_tool(
         }
     }
 
+    let destructive = !read_only && (op.method == Method::Delete || tool.destructive);
+    // The operation's own nature decides (a DELETE put in a read group is
+    // reported by the group check, not again here).
+    let reads = op.method == Method::Get || tool.read_only;
+    let safety = if access == Access::Read && !reads {
+        None
+    } else {
+        safety::lower(file, tool, reads, destructive, &mut errors)
+    };
+    if safety
+        .as_ref()
+        .is_some_and(|s| s.consent == manifest::Consent::Commit)
+    {
+        // Explained once in the server's instructions, not per schema.
+        for name in ["commit", "planDigest"] {
+            if props.contains_key(name) {
+                errors.push(Diagnostic::error(
+                    loc.clone(),
+                    format!(
+                        "argument {name:?} clashes with the consent arguments; rename it in params"
+                    ),
+                ));
+            }
+        }
+        props.insert("commit".into(), json!({"type": "boolean"}));
+        props.insert("planDigest".into(), json!({"type": "string"}));
+    }
     let mut input_schema =
         json!({"type": "object", "properties": props, "additionalProperties": false});
     if !required.is_empty()
@@ -605,21 +637,7 @@ fn lower_tool(
     });
 
     let path = build_path(&op.path, &params);
-    let destructive = !read_only && (op.method == Method::Delete || tool.destructive);
     let idempotent = matches!(op.method, Method::Get | Method::Put | Method::Delete);
-    let safety = {
-        let mut map = Map::new();
-        for (key, value) in [
-            ("consent", &tool.consent),
-            ("snapshot", &tool.snapshot),
-            ("revert", &tool.revert),
-        ] {
-            if let Some(v) = value {
-                map.insert(key.to_owned(), v.clone());
-            }
-        }
-        (!map.is_empty()).then_some(Value::Object(map))
-    };
 
     if let Some(ttl) = tool.cache {
         if !read_only {

@@ -105,15 +105,56 @@ pub struct Tool {
     /// per principal and exact request; writes through gojira invalidate.
     #[serde(default)]
     pub cache: Option<u32>,
-    /// Consent rule (filled by the consent issue; accepted and carried through).
+    /// Writes only: whether the write needs `commit: true` after a preview.
     #[serde(default)]
-    pub consent: Option<serde_json::Value>,
-    /// Snapshot read (reserved for the journal issue).
+    pub consent: Option<Spanned<Consent>>,
+    /// Writes only: how to read the state the write will change.
     #[serde(default)]
-    pub snapshot: Option<serde_json::Value>,
-    /// Revert inverse (reserved for the journal issue).
+    pub snapshot: Option<Snapshot>,
+    /// Writes only: the inverse, or why there is none.
     #[serde(default)]
-    pub revert: Option<serde_json::Value>,
+    pub revert: Option<Revert>,
+}
+
+/// Whether a write needs explicit consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Consent {
+    /// Harmless writes: performed at once (still journaled).
+    None,
+    /// Performed only with `commit: true` and the digest of a preview.
+    Commit,
+}
+
+/// A read of the prior state: a read-only tool and its arguments.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshot {
+    /// The read-only tool to call.
+    pub tool: Spanned<String>,
+    /// Its arguments: each value a minijinja expression over `args` (this
+    /// tool's arguments), or a map of such.
+    #[serde(default)]
+    pub args: BTreeMap<String, serde_json::Value>,
+    /// Expression over `response` selecting the resource (default: all of it).
+    #[serde(default)]
+    pub pick: Option<String>,
+}
+
+/// The inverse of a write.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revert {
+    /// The writing tool that undoes this one.
+    #[serde(default)]
+    pub tool: Option<Spanned<String>>,
+    /// Its arguments: expressions over `args`, `snapshot` (the prior state)
+    /// and `result` (this write's answer), or maps of such.
+    #[serde(default)]
+    pub args: BTreeMap<String, serde_json::Value>,
+    /// Instead of a tool: why this write cannot be undone.
+    #[serde(default)]
+    pub irreversible: Option<String>,
 }
 
 /// An override of one parameter.

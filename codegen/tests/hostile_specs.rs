@@ -637,7 +637,7 @@ fn tool_named_tool_does_not_clash_with_trait() {
 
 fn component_named_like_prelude_type() {
     let out = mini(
-        "  - {name: fx.createThing, operation: 'fx#createThing', group: w, title: t, description: d}\n",
+        "  - {name: fx.createThing, operation: 'fx#createThing', group: w, title: t, description: d, consent: none, revert: {irreversible: fixture}}\n",
     );
     assert_eq!(out.tool_counts, counts(&[("fx", 1)]));
     check_rust(&out);

@@ -419,6 +419,8 @@ fn params_override_naming_no_parameter_lists_the_real_ones() {
     description: d
     params:
       body.title: {hide: true}
+    consent: none
+    revert: {irreversible: fixture}
 ");
     assert_eq!(
         errors(&out),
@@ -501,6 +503,8 @@ fn body_property_rename_is_rejected() {
     description: d
     params:
       body.key: {rename: projectKey}
+    consent: none
+    revert: {irreversible: fixture}
 ");
     assert_eq!(
         errors(&out),
@@ -559,6 +563,8 @@ fn several_errors_in_one_manifest_are_all_reported() {
     group: read_fx
     title: Delete project
     description: d
+    consent: commit
+    revert: {irreversible: fixture}
   - name: fx.getProject
     operation: fx#getProject
     group: read_fx
@@ -574,14 +580,16 @@ fn several_errors_in_one_manifest_are_all_reported() {
     group: delete_fx
     title: Delete project
     description: d
+    consent: commit
+    revert: {irreversible: fixture}
 ");
     let errs = errors(&out);
     assert_eq!(errs.len(), 3, "{errs:?}");
     assert_diagnostic_containing(&out, &["tools.yaml:15:12: error [fx.deleteProject]"]);
-    assert_diagnostic_containing(&out, &["tools.yaml:23:11: error [fx.bad name]", "' '"]);
+    assert_diagnostic_containing(&out, &["tools.yaml:25:11: error [fx.bad name]", "' '"]);
     assert_diagnostic_containing(
         &out,
-        &["tools.yaml:25:12: error [fx.bad name]", "unknown group"],
+        &["tools.yaml:27:12: error [fx.bad name]", "unknown group"],
     );
     assert_tools(
         &out,
@@ -626,6 +634,8 @@ fn cache_only_on_read_only_tools_and_within_bounds() {
     cache: 60
     title: t
     description: d
+    consent: none
+    revert: {irreversible: fixture}
   - name: fx.getProject
     operation: fx#getProject
     group: read_fx
@@ -647,7 +657,7 @@ fn cache_only_on_read_only_tools_and_within_bounds() {
             ),
             format!(
                 "tools.yaml:{}:{NAME_COL}: error [fx.getProject]: cache: 0 must be between 1 and 3600 seconds",
-                FIRST + 6
+                FIRST + 8
             ),
         ]
     );
@@ -661,4 +671,113 @@ fn cache_only_on_read_only_tools_and_within_bounds() {
         rs.contents.contains("cache_ttl_s: Some(60u32)"),
         "the TTL reaches the catalog"
     );
+}
+
+// ───────────────────────── safe writes ─────────────────────────
+
+#[test]
+fn writes_must_declare_consent_and_revert_and_deletes_need_commit() {
+    let out = run("  - name: fx.createProject
+    operation: fx#createProject
+    group: write_fx
+    title: t
+    description: d
+  - name: fx.deleteProject
+    operation: fx#deleteProject
+    group: delete_fx
+    title: t
+    description: d
+    consent: none
+    revert: {irreversible: gone}
+  - name: fx.getProject
+    operation: fx#getProject
+    group: read_fx
+    title: t
+    description: d
+    consent: commit
+");
+    assert_eq!(
+        errors(&out),
+        [
+            format!(
+                "tools.yaml:{FIRST}:{NAME_COL}: error [fx.createProject]: a writing tool must declare consent (none or commit) and revert (tool + args, or irreversible: reason)"
+            ),
+            format!(
+                "tools.yaml:{}:14: error [fx.deleteProject]: a destructive tool needs consent: commit",
+                FIRST + 10
+            ),
+            format!(
+                "tools.yaml:{}:{NAME_COL}: error [fx.getProject]: consent, snapshot and revert are for writing tools; this tool only reads",
+                FIRST + 12
+            ),
+        ]
+    );
+}
+
+#[test]
+fn revert_takes_a_tool_or_a_reason_not_both() {
+    let out = run("  - name: fx.deleteProject
+    operation: fx#deleteProject
+    group: delete_fx
+    title: t
+    description: d
+    consent: commit
+    revert: {tool: fx.createProject, irreversible: because}
+");
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "tools.yaml:{FIRST}:{NAME_COL}: error [fx.deleteProject]: revert takes either tool (with args) or irreversible: <reason>, not both and not neither"
+        )]
+    );
+}
+
+#[test]
+fn mappings_naming_missing_tools_arguments_or_fields_are_diagnostics() {
+    let out = run("  - name: fx.getProject
+    operation: fx#getProject
+    group: read_fx
+    title: t
+    description: d
+  - name: fx.createProject
+    operation: fx#createProject
+    group: write_fx
+    title: t
+    description: d
+    consent: none
+    revert: {tool: fx.deleteProject, args: {projectIdOrKey: \"result.nope\", extra: \"1\"}}
+  - name: fx.deleteProject
+    operation: fx#deleteProject
+    group: delete_fx
+    title: t
+    description: d
+    consent: commit
+    snapshot: {tool: fx.getProject, args: {projectIdOrKey: \"args.project\"}}
+    revert: {tool: fx.createProject, args: {body: {name: \"snapshot.name\", key: \"snapshot.key +\", color: \"1\"}}}
+  - name: fx.deleteAgain
+    operation: fx#deleteProject
+    group: delete_fx
+    title: t
+    description: d
+    consent: commit
+    snapshot: {tool: fx.createProject}
+    revert: {tool: fx.nope}
+");
+    let errs = errors(&out);
+    let expect = [
+        "error [fx.createProject]: revert.args.extra: fx.deleteProject takes no argument \"extra\"",
+        "error [fx.deleteProject]: snapshot.args.projectIdOrKey: \"args.project\" reads args.project, which does not exist; args has: projectIdOrKey",
+        "error [fx.deleteProject]: revert.args.body.key: \"snapshot.key +\" is not a valid expression",
+        "error [fx.deleteProject]: revert.args.body.color: no such property",
+        "error [fx.deleteProject]: snapshot.args: fx.getProject needs argument \"view\"",
+        "error [fx.deleteAgain]: snapshot.tool fx.createProject must be a read-only tool",
+        "error [fx.deleteAgain]: revert.tool fx.nope is not a tool in tools.yaml",
+    ];
+    for e in expect {
+        assert!(
+            errs.iter().any(|l| l.contains(e)),
+            "missing {e:?} in {errs:#?}"
+        );
+    }
+    assert_eq!(errs.len(), expect.len(), "{errs:#?}");
 }

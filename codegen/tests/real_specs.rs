@@ -140,6 +140,10 @@ fn every_operation_manifest(spec_name: &str, raw: &Value) -> (String, usize, usi
                 "  - name: fx.op{n}\n    operation: {operation}\n    group: admin\n    \
                  title: \"Operation {n}\"\n    description: \"Operation {n}.\"\n"
             );
+            if method != "get" {
+                // Writes must declare how they are made safe; every one gets the strictest form.
+                text.push_str("    consent: commit\n    revert: {irreversible: \"bulk run\"}\n");
+            }
         }
     }
     (text, n, skipped_aliases)

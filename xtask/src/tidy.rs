@@ -129,9 +129,20 @@ mod tests {
 
     #[test]
     fn runtime_names_no_atlassian_product() {
-        let src = crate::project_root().join("runtime/src");
-        for entry in std::fs::read_dir(&src).expect("runtime/src") {
-            let path = entry.expect("entry").path();
+        let mut pending = vec![crate::project_root().join("runtime/src")];
+        let mut files = Vec::new();
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).expect("runtime/src") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() > 10, "found the runtime's sources: {files:?}");
+        for path in files {
             let text = std::fs::read_to_string(&path).expect("source");
             for product in [
                 "/rest/api/",

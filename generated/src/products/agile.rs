@@ -133,7 +133,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: false,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"irreversible\":{\"reason\":\"The answer does not give the new sprint's id in a form gojira reads; a sprint can be deleted in Jira Software.\"}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -156,7 +158,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: false,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"agile.getSprint\",\"args\":{\"sprintId\":\"args.sprintId\"}},\"revert\":{\"tool\":{\"tool\":\"agile.updateSprint\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"goal\":\"snapshot.goal if args.body.goal is defined\",\"startDate\":\"snapshot.startDate if args.body.startDate is defined\",\"endDate\":\"snapshot.endDate if args.body.endDate is defined\"},\"sprintId\":\"args.sprintId\"}}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,

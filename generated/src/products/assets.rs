@@ -226,7 +226,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: false,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"assets.deleteObjectType\",\"args\":{\"objectTypeId\":\"result.id\"}}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -253,7 +255,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: true,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"assets.getObjectType\",\"args\":{\"objectTypeId\":\"args.objectTypeId\"}},\"revert\":{\"tool\":{\"tool\":\"assets.updateObjectType\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"description\":\"snapshot.description if args.body.description is defined\",\"abstractObjectType\":\"snapshot.abstractObjectType if args.body.abstractObjectType is defined\",\"inherited\":\"snapshot.inherited if args.body.inherited is defined\"},\"objectTypeId\":\"args.objectTypeId\"}}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -280,7 +284,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: true,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"assets.getObjectType\",\"args\":{\"objectTypeId\":\"args.objectTypeId\"}},\"revert\":{\"irreversible\":{\"reason\":\"Deleting an object type deletes its objects and attributes; Assets has no restore.\"}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,

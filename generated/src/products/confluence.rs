@@ -170,6 +170,35 @@ pub static TOOLS: &[ToolSpec] = &[
         build: build::<ListSpacePropertiesArgs>,
     },
     ToolSpec {
+        name: "confluence.getSpaceProperty",
+        title: "Get space property",
+        description: "Get one Confluence space property by id: key, value, version.",
+        group: "read_confluence_admin",
+        product: "confluence",
+        operation: "confluence#getSpacePropertyById",
+        method: Method::Get,
+        path: "/spaces/{space-id}/properties/{property-id}",
+        input_schema: include_str!(
+            "../../schemas/confluence/confluence.getSpaceProperty.input.json"
+        ),
+        output_schema: Some(
+            include_str!(
+                "../../schemas/confluence/confluence.getSpaceProperty.output.json"
+            ),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        build: build::<GetSpacePropertyArgs>,
+    },
+    ToolSpec {
         name: "confluence.createSpace",
         title: "Create space",
         description: "Create a Confluence space from a name and key or alias; optional description, template, private flag, access copied from a space.",
@@ -188,7 +217,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: false,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"commit\",\"revert\":{\"irreversible\":{\"reason\":\"Deleting a space moves all its content to the trash; do that in Confluence if the space was a mistake.\"}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -217,7 +248,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: false,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"confluence.deleteSpaceProperty\",\"args\":{\"propertyId\":\"result.id | int\",\"spaceId\":\"args.spaceId\"}}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -246,7 +279,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: true,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"confluence.getSpaceProperty\",\"args\":{\"propertyId\":\"args.propertyId\",\"spaceId\":\"args.spaceId\"}},\"revert\":{\"tool\":{\"tool\":\"confluence.updateSpaceProperty\",\"args\":{\"body\":{\"key\":\"snapshot.key\",\"value\":\"snapshot.value\",\"version\":{\"number\":\"result.version.number + 1\"}},\"propertyId\":\"args.propertyId\",\"spaceId\":\"args.spaceId\"}}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -271,7 +306,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: true,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"confluence.getSpaceProperty\",\"args\":{\"propertyId\":\"args.propertyId\",\"spaceId\":\"args.spaceId\"}},\"revert\":{\"tool\":{\"tool\":\"confluence.createSpaceProperty\",\"args\":{\"body\":{\"key\":\"snapshot.key\",\"value\":\"snapshot.value\"},\"spaceId\":\"args.spaceId\"}}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -431,6 +468,27 @@ impl ToolArgs for ListSpacePropertiesArgs {
         request.query("key", &self.key, true)?;
         request.query("cursor", &self.cursor, true)?;
         request.query("limit", &self.limit, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `confluence.getSpaceProperty`: Get space property.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetSpacePropertyArgs {
+    /// Numeric space id
+    #[serde(rename = "spaceId")]
+    pub space_id: i64,
+    /// Property id
+    #[serde(rename = "propertyId")]
+    pub property_id: i64,
+}
+impl ToolArgs for GetSpacePropertyArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/spaces/");
+        request.push_path_param("space-id", &self.space_id)?;
+        request.push_path("/properties/");
+        request.push_path_param("property-id", &self.property_id)?;
         Ok(request)
     }
 }

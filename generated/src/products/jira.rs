@@ -84,7 +84,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: false,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"commit\",\"revert\":{\"tool\":{\"tool\":\"jira.deleteProject\",\"args\":{\"project\":\"result.key\"}}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -109,7 +111,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: true,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getProject\",\"args\":{\"project\":\"args.project\"}},\"revert\":{\"tool\":{\"tool\":\"jira.updateProject\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"description\":\"snapshot.description if args.body.description is defined\",\"leadAccountId\":\"snapshot.lead.accountId if args.body.leadAccountId is defined\",\"assigneeType\":\"snapshot.assigneeType if args.body.assigneeType is defined\",\"key\":\"snapshot.key if args.body.key is defined\",\"categoryId\":\"snapshot.projectCategory.id | int if args.body.categoryId is defined and snapshot.projectCategory\"},\"project\":\"args.project\"}}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -118,7 +122,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.archiveProject",
         title: "Archive project",
-        description: "Archive a Jira project: read-only, hidden from search and boards; cannot then be deleted. Restore only in the Jira UI.",
+        description: "Archive a Jira project: read-only, hidden from search and boards; cannot then be deleted. jira.restoreProject undoes it.",
         group: "write_projects",
         product: "jira",
         operation: "jira#archiveProject",
@@ -132,11 +136,40 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: false,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getProject\",\"args\":{\"project\":\"args.project\"}},\"revert\":{\"tool\":{\"tool\":\"jira.restoreProject\",\"args\":{\"project\":\"args.project\"}}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
         build: build::<ArchiveProjectArgs>,
+    },
+    ToolSpec {
+        name: "jira.restoreProject",
+        title: "Restore project",
+        description: "Restore an archived Jira project, or one in the trash (deleted less than 60 days ago).",
+        group: "write_projects",
+        product: "jira",
+        operation: "jira#restore",
+        method: Method::Post,
+        path: "/rest/api/3/project/{projectIdOrKey}/restore",
+        input_schema: include_str!("../../schemas/jira/jira.restoreProject.input.json"),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.restoreProject.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"snapshot\":{\"tool\":\"jira.getProject\",\"args\":{\"project\":\"args.project\"}},\"revert\":{\"tool\":{\"tool\":\"jira.archiveProject\",\"args\":{\"project\":\"args.project\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        build: build::<RestoreProjectArgs>,
     },
     ToolSpec {
         name: "jira.deleteProject",
@@ -155,7 +188,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: true,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getProject\",\"args\":{\"project\":\"args.project\"}},\"revert\":{\"tool\":{\"tool\":\"jira.restoreProject\",\"args\":{\"project\":\"args.project\"}}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -235,7 +270,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: false,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jira.deleteFilter\",\"args\":{\"id\":\"result.id | int\"}}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -260,7 +297,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: true,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getFilter\",\"args\":{\"id\":\"args.id\"}},\"revert\":{\"tool\":{\"tool\":\"jira.updateFilter\",\"args\":{\"body\":{\"name\":\"snapshot.name\",\"jql\":\"snapshot.jql\",\"description\":\"snapshot.description\"},\"id\":\"args.id\"}}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -285,7 +324,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: false,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"irreversible\":{\"reason\":\"Atlassian answers with every share permission of the filter, not the new one's id; remove it with jira.deleteFilterSharePermission.\"}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -310,7 +351,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: true,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getFilter\",\"args\":{\"id\":\"args.id\"},\"pick\":\"response.sharePermissions | selectattr('id', 'equalto', args.permissionId) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.addFilterSharePermission\",\"args\":{\"body\":{\"type\":\"snapshot.type\",\"projectId\":\"snapshot.project.id if snapshot.project\",\"groupId\":\"snapshot.group.groupId if snapshot.group\",\"projectRoleId\":\"snapshot.role.id | string if snapshot.role\",\"accountId\":\"snapshot.user.accountId if snapshot.user\"},\"id\":\"args.id\"}}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -333,7 +376,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: true,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getFilter\",\"args\":{\"id\":\"args.id\"}},\"revert\":{\"tool\":{\"tool\":\"jira.createFilter\",\"args\":{\"body\":{\"name\":\"snapshot.name\",\"jql\":\"snapshot.jql\",\"description\":\"snapshot.description\"}}}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -479,7 +524,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: false,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"commit\",\"revert\":{\"tool\":{\"tool\":\"jira.deleteCustomField\",\"args\":{\"fieldId\":\"result.id\"}}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -504,7 +551,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: true,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.searchFields\",\"args\":{\"id\":\"[args.fieldId]\"},\"pick\":\"response['values'] | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.updateCustomField\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"description\":\"snapshot.description if args.body.description is defined\"},\"fieldId\":\"args.fieldId\"}}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -529,7 +578,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: true,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.searchFields\",\"args\":{\"id\":\"[args.fieldId]\"},\"pick\":\"response['values'] | first\"},\"revert\":{\"irreversible\":{\"reason\":\"Jira keeps a deleted custom field in its trash for 60 days; restore it there (no API tool here), then its values come back.\"}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -798,6 +849,23 @@ impl ToolArgs for ArchiveProjectArgs {
         request.push_path("/rest/api/3/project/");
         request.push_path_param("projectIdOrKey", &self.project)?;
         request.push_path("/archive");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.restoreProject`: Restore project.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreProjectArgs {
+    /// Project key (e.g. ABC) or numeric id
+    pub project: String,
+}
+impl ToolArgs for RestoreProjectArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/project/");
+        request.push_path_param("projectIdOrKey", &self.project)?;
+        request.push_path("/restore");
+        request.header("X-ExperimentalApi", "opt-in");
         Ok(request)
     }
 }

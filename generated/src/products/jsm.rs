@@ -258,7 +258,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: false,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jsm.deleteRequestType\",\"args\":{\"requestTypeId\":\"result.id | int\",\"serviceDeskId\":\"args.serviceDeskId\"}}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -281,7 +283,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: true,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jsm.getRequestType\",\"args\":{\"requestTypeId\":\"args.requestTypeId | string\",\"serviceDeskId\":\"args.serviceDeskId\"}},\"revert\":{\"irreversible\":{\"reason\":\"A deleted request type cannot be restored; recreating it gives a new id and loses its portal settings.\"}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -308,7 +312,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: false,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jsm.deleteOrganization\",\"args\":{\"organizationId\":\"result.id | int\"}}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -333,7 +339,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: true,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jsm.getOrganization\",\"args\":{\"organizationId\":\"args.organizationId\"}},\"revert\":{\"irreversible\":{\"reason\":\"A deleted JSM organization cannot be restored; recreating it gives a new id without its members or service desks.\"}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,

@@ -7,9 +7,9 @@ use gojira_runtime::catalog::{Access, AuthKind, Group, Product, ToolSpec};
 pub mod agile;
 /// Assets: 10 tools from `assets.json`.
 pub mod assets;
-/// Confluence: 9 tools from `confluence-v2.json`.
+/// Confluence: 10 tools from `confluence-v2.json`.
 pub mod confluence;
-/// Jira Cloud platform: 25 tools from `jira-platform.json`.
+/// Jira Cloud platform: 26 tools from `jira-platform.json`.
 pub mod jira;
 /// Jira Service Management: 12 tools from `jsm.json`.
 pub mod jsm;

@@ -28,7 +28,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: false,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"irreversible\":{\"reason\":\"fixture: no inverse\"}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
@@ -51,7 +53,9 @@ pub static TOOLS: &[ToolSpec] = &[
             idempotent: false,
             open_world: true,
         },
-        safety: None,
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"irreversible\":{\"reason\":\"fixture: no inverse\"}}}",
+        ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
