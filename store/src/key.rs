@@ -28,6 +28,8 @@ pub enum Kind {
     Cache,
     /// Audit events.
     Audit,
+    /// Operation-journal indexes (the chain head, outcome links, checkpoints).
+    Journal,
     /// Tests only.
     Test,
 }
@@ -47,6 +49,7 @@ impl Kind {
             Kind::Lock => "lock",
             Kind::Cache => "cache",
             Kind::Audit => "audit",
+            Kind::Journal => "journal",
             Kind::Test => "test",
         }
     }

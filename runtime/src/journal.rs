@@ -1,0 +1,812 @@
+//! The operation journal: every write through gojira, recorded **before**
+//! it is sent and completed after, append-only and hash-chained.
+//!
+//! Two kinds of entries go into one store log (`ops`): an *intent* (who,
+//! which tool, the redacted arguments, the exact request, the prior-state
+//! snapshot, the plan digest) and, later, an *outcome* naming its intent
+//! (`completed`, `failed` or `unknown`, with the upstream status and request
+//! id and the state after). Nothing is ever rewritten: each entry carries
+//! the SHA-256 of the previous entry's bytes (`prev`), so `verify` finds an
+//! edited, removed or reordered entry.
+//!
+//! Appends are serialized by a store lock (several instances share one
+//! chain through Redis). Beside the chain the journal keeps indexes that are
+//! not part of it (`gojira:journal:*`): the chain head, each intent's
+//! outcome id, and a checkpoint below which no intent is pending.
+//!
+//! At start-up, intents older than the tool deadline without an outcome
+//! (the process died between sending and recording) get an `unknown`
+//! outcome; the server then compares the live state with the snapshot to
+//! say whether the write happened ([`Journal::pending`]).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use gojira_store::{JournalEntry, JournalId, Key, Kind, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use tracing::warn;
+
+/// The store log the journal lives in.
+const LOG: &str = "ops";
+/// How long one append may hold the chain lock.
+const LOCK_TTL: Duration = Duration::from_secs(5);
+/// Version of the index records.
+const INDEX_VERSION: u16 = 1;
+/// Argument names whose values never reach the journal.
+const SECRET_ARGS: [&str; 6] = [
+    "token",
+    "password",
+    "secret",
+    "apikey",
+    "api_key",
+    "credential",
+];
+
+/// Errors of the journal.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The store failed.
+    #[error("the journal's store failed: {0}")]
+    Store(#[from] StoreError),
+    /// The chain lock could not be taken in time.
+    #[error("the journal is busy (another write is being recorded); try again")]
+    Busy,
+    /// An entry does not parse.
+    #[error("journal entry {id} is unreadable: {message}")]
+    Corrupt {
+        /// Entry id.
+        id: JournalId,
+        /// Parser message.
+        message: String,
+    },
+}
+
+/// A write about to be sent.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Intent {
+    /// Principal the write acts for.
+    pub principal: String,
+    /// Tool name.
+    pub tool: String,
+    /// Arguments, secrets redacted.
+    pub args: Map<String, Value>,
+    /// The upstream request (method, path, query, body).
+    pub request: Value,
+    /// The site (`cloudId`, or the site URL) the write goes to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    /// Prior state, when the tool declares a snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<Value>,
+    /// Digest of the previewed plan.
+    pub plan_digest: String,
+    /// The journal id this write reverts, for revert operations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revert_of: Option<JournalId>,
+    /// When the intent was recorded (ms since the epoch).
+    pub at_ms: u64,
+}
+
+/// How a write ended.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Recorded, not yet completed (only in views: never written).
+    Pending,
+    /// Atlassian accepted it.
+    Completed,
+    /// Atlassian refused it, or it was never sent.
+    Failed,
+    /// Sent, but gojira does not know what happened.
+    Unknown,
+}
+
+/// The end of a write.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    /// The intent it completes.
+    pub of: JournalId,
+    /// How it ended.
+    pub status: Status,
+    /// Upstream HTTP status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_status: Option<u16>,
+    /// Atlassian's request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The upstream answer (for creates: what `result` means in a revert mapping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// The state after the write (re-read through the snapshot), for revert's conflict check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+    /// The error, when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// For `unknown` outcomes: what the comparison with the live state found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    /// When (ms since the epoch).
+    pub at_ms: u64,
+}
+
+/// What an entry records.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    /// A write about to be sent.
+    Intent(Intent),
+    /// How it ended.
+    Outcome(Outcome),
+}
+
+/// An entry as stored: the record plus the previous entry's hash.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct Stored {
+    /// SHA-256 (hex) of the previous entry's bytes; empty for the first.
+    prev: String,
+    #[serde(flatten)]
+    record: Record,
+}
+
+/// The chain head: the last entry's id and hash.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Head {
+    id: JournalId,
+    hash: String,
+}
+
+/// An intent with what became of it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Operation {
+    /// The intent's journal id.
+    pub id: JournalId,
+    /// Current status.
+    pub status: Status,
+    /// The intent.
+    #[serde(flatten)]
+    pub intent: Intent,
+    /// Its outcome, once recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+}
+
+/// The result of [`Journal::verify`].
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    /// Whether every link holds.
+    pub ok: bool,
+    /// Entries checked.
+    pub checked: u64,
+    /// The first id checked (earlier entries expired by retention).
+    pub first_id: Option<JournalId>,
+    /// Each broken entry: id and why.
+    pub broken: Vec<Broken>,
+}
+
+/// One entry that fails verification.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Broken {
+    /// Entry id.
+    pub id: JournalId,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Filters for [`Journal::list`].
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only this principal's operations.
+    pub principal: Option<String>,
+    /// Only this tool.
+    pub tool: Option<String>,
+    /// Only at or after (ms).
+    pub since_ms: Option<u64>,
+    /// Only before (ms).
+    pub until_ms: Option<u64>,
+    /// Only this status.
+    pub status: Option<Status>,
+}
+
+/// The journal over the store.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    store: Store,
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn index_key(name: &str) -> Key {
+    Key::new(Kind::Journal, format!("{LOG}:{name}"))
+}
+
+/// Replaces the values of secret-looking arguments (at any depth).
+pub fn redact(args: &Map<String, Value>) -> Map<String, Value> {
+    args.iter()
+        .map(|(k, v)| {
+            let lower = k.to_ascii_lowercase();
+            let v = if SECRET_ARGS.iter().any(|s| lower.contains(s)) {
+                Value::String("[redacted]".into())
+            } else if let Value::Object(inner) = v {
+                Value::Object(redact(inner))
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+impl Journal {
+    /// A journal over `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    async fn get_index<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, JournalError> {
+        let key = index_key(name);
+        match self.store.get(&key).await? {
+            Some(bytes) => {
+                let (_, value) =
+                    gojira_store::records::decode(&key, &bytes, |v| v == INDEX_VERSION)?;
+                Ok(Some(value))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn put_index<T: Serialize>(&self, name: &str, value: &T) -> Result<(), JournalError> {
+        let bytes = gojira_store::records::encode(INDEX_VERSION, value)?;
+        self.store.set(&index_key(name), &bytes, None).await?;
+        Ok(())
+    }
+
+    /// Records an intent (durably, before the write is sent); returns its id.
+    ///
+    /// # Errors
+    /// The store failed or the chain stayed locked: the write must not be sent.
+    pub async fn record_intent(&self, intent: Intent) -> Result<JournalId, JournalError> {
+        let principal = intent.principal.clone();
+        let id = self.append(&principal, Record::Intent(intent)).await?;
+        Ok(id)
+    }
+
+    /// Records how the intent `outcome.of` ended.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn record_outcome(
+        &self,
+        principal: &str,
+        outcome: Outcome,
+    ) -> Result<JournalId, JournalError> {
+        let of = outcome.of;
+        let id = self.append(principal, Record::Outcome(outcome)).await?;
+        self.put_index(&format!("outcome:{of}"), &id).await?;
+        Ok(id)
+    }
+
+    async fn append(&self, principal: &str, record: Record) -> Result<JournalId, JournalError> {
+        let lock = index_key("lock");
+        let owner = format!("{}-{}", std::process::id(), rand_suffix());
+        let deadline = tokio::time::Instant::now() + LOCK_TTL;
+        loop {
+            if self
+                .store
+                .set_if_absent(&lock, owner.as_bytes(), LOCK_TTL)
+                .await?
+            {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(JournalError::Busy);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let result = self.append_locked(principal, record).await;
+        if let Err(e) = self.store.compare_and_delete(&lock, owner.as_bytes()).await {
+            warn!(error = %e, "could not release the journal lock; it expires by itself");
+        }
+        result
+    }
+
+    async fn append_locked(
+        &self,
+        principal: &str,
+        record: Record,
+    ) -> Result<JournalId, JournalError> {
+        let mut head: Head = self.get_index("head").await?.unwrap_or_default();
+        // A crash between an append and the head update leaves the head
+        // behind: walk forward to the real end before linking.
+        while let Some(next) = self.store.journal_get(LOG, head.id + 1).await? {
+            head = Head {
+                id: next.id,
+                hash: sha256_hex(&next.data),
+            };
+        }
+        let stored = Stored {
+            prev: head.hash,
+            record,
+        };
+        let bytes = serde_json::to_vec(&stored).map_err(|e| JournalError::Corrupt {
+            id: head.id + 1,
+            message: e.to_string(),
+        })?;
+        let id = self.store.journal_append(LOG, principal, &bytes).await?;
+        let new_head = Head {
+            id,
+            hash: sha256_hex(&bytes),
+        };
+        self.put_index("head", &new_head).await?;
+        Ok(id)
+    }
+
+    fn parse(entry: &JournalEntry) -> Result<Record, JournalError> {
+        serde_json::from_slice::<Stored>(&entry.data)
+            .map(|s| s.record)
+            .map_err(|e| JournalError::Corrupt {
+                id: entry.id,
+                message: e.to_string(),
+            })
+    }
+
+    /// One operation (an intent and its outcome) by the intent's id.
+    ///
+    /// # Errors
+    /// The store failed or the entry is unreadable.
+    pub async fn get(&self, id: JournalId) -> Result<Option<Operation>, JournalError> {
+        let Some(entry) = self.store.journal_get(LOG, id).await? else {
+            return Ok(None);
+        };
+        let Record::Intent(intent) = Self::parse(&entry)? else {
+            return Ok(None);
+        };
+        let outcome = self.outcome_of(id).await?;
+        Ok(Some(Operation {
+            id,
+            status: outcome.as_ref().map_or(Status::Pending, |o| o.status),
+            intent,
+            outcome,
+        }))
+    }
+
+    async fn outcome_of(&self, id: JournalId) -> Result<Option<Outcome>, JournalError> {
+        let Some(outcome_id) = self
+            .get_index::<JournalId>(&format!("outcome:{id}"))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(entry) = self.store.journal_get(LOG, outcome_id).await? else {
+            return Ok(None);
+        };
+        match Self::parse(&entry)? {
+            Record::Outcome(o) if o.of == id => Ok(Some(o)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Operations matching `filter`, oldest first, starting at id `from`;
+    /// returns them and the id to continue from (when there may be more).
+    ///
+    /// # Errors
+    /// The store failed or an entry is unreadable.
+    pub async fn list(
+        &self,
+        filter: &Filter,
+        from: JournalId,
+        limit: usize,
+    ) -> Result<(Vec<Operation>, Option<JournalId>), JournalError> {
+        const PAGE: usize = 200;
+        let mut out = Vec::new();
+        let mut cursor = from.max(1);
+        loop {
+            let entries = match &filter.principal {
+                Some(p) => {
+                    self.store
+                        .journal_by_principal(LOG, p, cursor, PAGE)
+                        .await?
+                }
+                None => self.store.journal_range(LOG, cursor, PAGE).await?,
+            };
+            let Some(last) = entries.last().map(|e| e.id) else {
+                return Ok((out, None));
+            };
+            for entry in &entries {
+                let Record::Intent(intent) = Self::parse(entry)? else {
+                    continue;
+                };
+                if filter.tool.as_ref().is_some_and(|t| t != &intent.tool)
+                    || filter.since_ms.is_some_and(|s| intent.at_ms < s)
+                    || filter.until_ms.is_some_and(|u| intent.at_ms >= u)
+                {
+                    continue;
+                }
+                let outcome = self.outcome_of(entry.id).await?;
+                let status = outcome.as_ref().map_or(Status::Pending, |o| o.status);
+                if filter.status.is_some_and(|s| s != status) {
+                    continue;
+                }
+                out.push(Operation {
+                    id: entry.id,
+                    status,
+                    intent,
+                    outcome,
+                });
+                if out.len() >= limit {
+                    return Ok((out, Some(entry.id + 1)));
+                }
+            }
+            if entries.len() < PAGE {
+                return Ok((out, None));
+            }
+            cursor = last + 1;
+        }
+    }
+
+    /// Walks the whole chain: each entry must parse, and each entry's
+    /// content must still hash to what the next entry (or, for the last,
+    /// the head index) recorded. A changed entry is named by its own id.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn verify(&self) -> Result<Verification, JournalError> {
+        const PAGE: usize = 500;
+        let mut broken = Vec::new();
+        let mut checked = 0;
+        let mut first_id = None;
+        // The previous entry: id and the hash of its current bytes.
+        let mut prev: Option<(JournalId, String)> = None;
+        let mut cursor = 1;
+        loop {
+            let entries = self.store.journal_range(LOG, cursor, PAGE).await?;
+            for entry in &entries {
+                checked += 1;
+                first_id.get_or_insert(entry.id);
+                match serde_json::from_slice::<Stored>(&entry.data) {
+                    Err(e) => broken.push(Broken {
+                        id: entry.id,
+                        reason: format!("does not parse: {e}"),
+                    }),
+                    Ok(stored) => match &prev {
+                        Some((prev_id, _)) if prev_id + 1 != entry.id => broken.push(Broken {
+                            id: prev_id + 1,
+                            reason: format!("entries {} to {} were removed", prev_id + 1, entry.id - 1),
+                        }),
+                        Some((prev_id, prev_hash)) if &stored.prev != prev_hash => broken.push(Broken {
+                            id: *prev_id,
+                            reason: format!("changed after it was written: entry {} recorded a different hash of it", entry.id),
+                        }),
+                        None if entry.id == 1 && !stored.prev.is_empty() => broken.push(Broken {
+                            id: entry.id,
+                            reason: "the first entry links to a predecessor".into(),
+                        }),
+                        _ => {}
+                    },
+                }
+                prev = Some((entry.id, sha256_hex(&entry.data)));
+            }
+            match entries.last() {
+                Some(last) if entries.len() == PAGE => cursor = last.id + 1,
+                _ => break,
+            }
+        }
+        // The head index holds the last entry's id and hash: a changed last
+        // entry, or a removed tail, shows here.
+        if let Ok(Some(head)) = self.get_index::<Head>("head").await {
+            match &prev {
+                Some((last, _)) if head.id > *last => broken.push(Broken {
+                    id: last + 1,
+                    reason: format!("entries {} to {} were removed", last + 1, head.id),
+                }),
+                Some((last, hash)) if head.id == *last && &head.hash != hash => broken.push(Broken {
+                    id: *last,
+                    reason: "changed after it was written: the chain head recorded a different hash of it".into(),
+                }),
+                None if head.id > 0 => broken.push(Broken {
+                    id: 1,
+                    reason: format!("entries 1 to {} were removed", head.id),
+                }),
+                _ => {}
+            }
+        }
+        Ok(Verification {
+            ok: broken.is_empty(),
+            checked,
+            first_id,
+            broken,
+        })
+    }
+
+    /// Intents recorded before `older_than_ms` that have no outcome, from
+    /// the checkpoint on; advances the checkpoint past resolved ones.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn pending(&self, older_than_ms: u64) -> Result<Vec<Operation>, JournalError> {
+        let checkpoint: JournalId = self.get_index("checkpoint").await?.unwrap_or(1);
+        let (ops, _) = self
+            .list(
+                &Filter {
+                    status: Some(Status::Pending),
+                    until_ms: Some(older_than_ms),
+                    ..Filter::default()
+                },
+                checkpoint,
+                usize::MAX,
+            )
+            .await?;
+        Ok(ops)
+    }
+
+    /// Moves the checkpoint: no intent below `id` is pending.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn advance_checkpoint(&self, id: JournalId) -> Result<(), JournalError> {
+        self.put_index("checkpoint", &id).await
+    }
+
+    /// Deletes entries recorded before `cutoff_ms` (retention); returns how many.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn expire(&self, cutoff_ms: u64) -> Result<u64, JournalError> {
+        let mut first_kept = None;
+        let mut cursor = 1;
+        'scan: loop {
+            let entries = self.store.journal_range(LOG, cursor, 200).await?;
+            for entry in &entries {
+                let at = match Self::parse(entry) {
+                    Ok(Record::Intent(i)) => i.at_ms,
+                    Ok(Record::Outcome(o)) => o.at_ms,
+                    Err(_) => 0,
+                };
+                if at >= cutoff_ms {
+                    first_kept = Some(entry.id);
+                    break 'scan;
+                }
+            }
+            match entries.last() {
+                Some(last) if entries.len() == 200 => cursor = last.id + 1,
+                Some(last) => {
+                    first_kept = Some(last.id + 1);
+                    break;
+                }
+                None => break,
+            }
+        }
+        match first_kept {
+            Some(before) if before > 1 => Ok(self.store.journal_truncate(LOG, before).await?),
+            _ => Ok(0),
+        }
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(now_ms())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    async fn journal() -> (Journal, Store, tempdir::Dir) {
+        let dir = tempdir::Dir::new();
+        let store = Store::Embedded(
+            gojira_store::embedded::EmbeddedStore::open(&dir.0, gojira_store::Clock::System)
+                .expect("open"),
+        );
+        (Journal::new(store.clone()), store, dir)
+    }
+
+    mod tempdir {
+        pub struct Dir(pub std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Self {
+                let p = std::env::temp_dir().join(format!(
+                    "gojira-journal-{}-{}",
+                    std::process::id(),
+                    super::rand_suffix()
+                ));
+                std::fs::create_dir_all(&p).unwrap();
+                Self(p)
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    fn intent(principal: &str, tool: &str, at_ms: u64) -> Intent {
+        Intent {
+            principal: principal.into(),
+            tool: tool.into(),
+            args: redact(
+                json!({"id": 1, "apiToken": "s3cret", "body": {"password": "p"}})
+                    .as_object()
+                    .unwrap(),
+            ),
+            request: json!({"method": "PUT", "path": "/x/1"}),
+            site: None,
+            snapshot: Some(json!({"name": "old"})),
+            plan_digest: "d".into(),
+            revert_of: None,
+            at_ms,
+        }
+    }
+
+    fn outcome(of: JournalId, status: Status) -> Outcome {
+        Outcome {
+            of,
+            status,
+            upstream_status: Some(200),
+            request_id: Some("req-1".into()),
+            result: None,
+            after: None,
+            error: None,
+            resolution: None,
+            at_ms: now_ms(),
+        }
+    }
+
+    #[tokio::test]
+    async fn operations_join_intents_and_outcomes_and_filters_apply() {
+        let (j, _store, _dir) = journal().await;
+        let a = j
+            .record_intent(intent("alice", "t.update", 1000))
+            .await
+            .unwrap();
+        let b = j
+            .record_intent(intent("bob", "t.delete", 2000))
+            .await
+            .unwrap();
+        j.record_outcome("alice", outcome(a, Status::Completed))
+            .await
+            .unwrap();
+        let op = j.get(a).await.unwrap().unwrap();
+        assert_eq!(op.status, Status::Completed);
+        assert_eq!(op.intent.args["apiToken"], "[redacted]");
+        assert_eq!(op.intent.args["body"]["password"], "[redacted]");
+        assert_eq!(j.get(b).await.unwrap().unwrap().status, Status::Pending);
+        assert!(
+            j.get(a + 2).await.unwrap().is_none(),
+            "an outcome id is not an operation"
+        );
+
+        let (mine, _) = j
+            .list(
+                &Filter {
+                    principal: Some("bob".into()),
+                    ..Filter::default()
+                },
+                1,
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(mine.iter().map(|o| o.id).collect::<Vec<_>>(), [b]);
+        let (pending, _) = j
+            .list(
+                &Filter {
+                    status: Some(Status::Pending),
+                    ..Filter::default()
+                },
+                1,
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(pending.len(), 1);
+        let (page, next) = j.list(&Filter::default(), 1, 1).await.unwrap();
+        assert_eq!((page.len(), next), (1, Some(a + 1)));
+        assert_eq!(
+            j.pending(1500).await.unwrap().len(),
+            0,
+            "bob's intent is newer than the cutoff"
+        );
+        assert_eq!(j.pending(2500).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn verify_names_an_edited_entry() {
+        let (j, store, _dir) = journal().await;
+        let a = j
+            .record_intent(intent("alice", "t.update", 1))
+            .await
+            .unwrap();
+        j.record_outcome("alice", outcome(a, Status::Completed))
+            .await
+            .unwrap();
+        let c = j
+            .record_intent(intent("alice", "t.update", 2))
+            .await
+            .unwrap();
+        let v = j.verify().await.unwrap();
+        assert!(v.ok && v.checked == 3, "{v:?}");
+
+        // Someone with store access rewrites history: alice's first write "never happened".
+        let entry = store.journal_get(LOG, a).await.unwrap().unwrap();
+        let forged = String::from_utf8(entry.data)
+            .unwrap()
+            .replace("t.update", "t.noop");
+        store
+            .journal_update(LOG, a, forged.as_bytes())
+            .await
+            .unwrap();
+        let v = j.verify().await.unwrap();
+        assert!(!v.ok);
+        assert_eq!(
+            v.broken.iter().map(|b| b.id).collect::<Vec<_>>(),
+            [a],
+            "the edited entry is named: {v:?}"
+        );
+
+        // Editing the last entry is caught by the head.
+        let entry = store.journal_get(LOG, c).await.unwrap().unwrap();
+        let forged = String::from_utf8(entry.data)
+            .unwrap()
+            .replace("alice", "mallory");
+        store
+            .journal_update(LOG, c, forged.as_bytes())
+            .await
+            .unwrap();
+        let v = j.verify().await.unwrap();
+        assert_eq!(
+            v.broken.iter().map(|b| b.id).collect::<Vec<_>>(),
+            [a, c],
+            "{v:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_appends_keep_one_chain() {
+        let (j, _store, _dir) = journal().await;
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let j = j.clone();
+            tasks.push(tokio::spawn(async move {
+                j.record_intent(intent("p", "t", i)).await.unwrap()
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let v = j.verify().await.unwrap();
+        assert!(v.ok && v.checked == 20, "{v:?}");
+    }
+
+    #[tokio::test]
+    async fn expiry_keeps_recent_entries_and_verify_starts_after_it() {
+        let (j, _store, _dir) = journal().await;
+        for at in [100, 200, 300] {
+            j.record_intent(intent("p", "t", at)).await.unwrap();
+        }
+        assert_eq!(j.expire(250).await.unwrap(), 2);
+        let v = j.verify().await.unwrap();
+        assert!(v.ok, "{v:?}");
+        assert_eq!((v.checked, v.first_id), (1, Some(3)));
+    }
+}
