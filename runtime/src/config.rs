@@ -85,6 +85,8 @@ pub struct Config {
     pub tool_timeout: Duration,
     /// The state backend.
     pub store: StoreConfig,
+    /// How long journal entries are kept (`GOJIRA_JOURNAL_RETENTION_DAYS`, default 90).
+    pub journal_retention: Duration,
     /// Limits on MCP requests per principal and per client
     /// (`GOJIRA_INBOUND_RATE`, `GOJIRA_INBOUND_CLIENT_RATE`).
     pub inbound: crate::inbound::InboundLimits,
@@ -380,6 +382,18 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
             ));
         }
     };
+    let journal_retention = match get("GOJIRA_JOURNAL_RETENTION_DAYS") {
+        None => Duration::from_secs(90 * 86_400),
+        Some(d) => match d.parse::<u64>() {
+            Ok(days @ 1..=3650) => Duration::from_secs(days * 86_400),
+            _ => {
+                return Err(err(
+                    "GOJIRA_JOURNAL_RETENTION_DAYS",
+                    format!("{d:?} must be whole days from 1 to 3650 (default 90)"),
+                ));
+            }
+        },
+    };
     let inbound = crate::inbound::InboundLimits {
         principal: inbound_rate(&get, "GOJIRA_INBOUND_RATE", 20.0)?,
         client: inbound_rate(&get, "GOJIRA_INBOUND_CLIENT_RATE", 200.0)?,
@@ -424,6 +438,7 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
         },
         tool_timeout,
         store,
+        journal_retention,
         inbound,
         encryption_key: get("TOKEN_ENCRYPTION_KEY").map(Secret::new),
         encryption_keys_old: get("TOKEN_ENCRYPTION_KEYS_OLD").map(Secret::new),
@@ -490,6 +505,7 @@ mod tests {
             ("GOJIRA_UPSTREAM_PACING", "maybe"),
             ("GOJIRA_INBOUND_RATE", "fast"),
             ("GOJIRA_INBOUND_CLIENT_RATE", "-1"),
+            ("GOJIRA_JOURNAL_RETENTION_DAYS", "0"),
         ] {
             let mut v = vars(&base);
             v.insert(var.to_owned(), value.to_owned());

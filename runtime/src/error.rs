@@ -27,6 +27,14 @@ pub enum ErrorCode {
     UpstreamUnavailable,
     /// The call's deadline passed.
     Timeout,
+    /// A `commit` write was called with `commit: true` but no preview digest.
+    ConsentRequired,
+    /// The target changed since the preview: the digest no longer matches.
+    PlanChanged,
+    /// A revert would overwrite a change made after the original write.
+    RevertConflict,
+    /// The journal could not record the write, so it was not sent.
+    JournalUnavailable,
     /// A bug or an impossible state.
     Internal,
 }
@@ -44,6 +52,10 @@ impl ErrorCode {
             ErrorCode::UpstreamRateLimited => "UPSTREAM_RATE_LIMITED",
             ErrorCode::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
             ErrorCode::Timeout => "TIMEOUT",
+            ErrorCode::ConsentRequired => "CONSENT_REQUIRED",
+            ErrorCode::PlanChanged => "PLAN_CHANGED",
+            ErrorCode::RevertConflict => "REVERT_CONFLICT",
+            ErrorCode::JournalUnavailable => "JOURNAL_UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -58,6 +70,8 @@ pub struct ToolError {
     pub message: String,
     /// Upstream HTTP status, when there was one.
     pub status: Option<u16>,
+    /// Structured detail for the caller (e.g. the new preview when a plan changed).
+    pub details: Option<Value>,
 }
 
 impl fmt::Display for ToolError {
@@ -72,6 +86,15 @@ impl ToolError {
             code,
             message: message.into(),
             status: None,
+            details: None,
+        }
+    }
+
+    /// An error with a code of the write path and structured detail.
+    pub fn with_code(code: ErrorCode, message: impl Into<String>, details: Option<Value>) -> Self {
+        Self {
+            details,
+            ..Self::new(code, message)
         }
     }
 
@@ -140,6 +163,7 @@ impl ToolError {
             code,
             message,
             status: Some(status),
+            details: None,
         }
     }
 
@@ -151,6 +175,12 @@ impl ToolError {
             v.get_mut("error").and_then(Value::as_object_mut),
         ) {
             err.insert("status".into(), json!(status));
+        }
+        if let (Some(details), Some(err)) = (
+            &self.details,
+            v.get_mut("error").and_then(Value::as_object_mut),
+        ) {
+            err.insert("details".into(), details.clone());
         }
         v
     }

@@ -15,6 +15,7 @@
 //! - [`error`]: the tool error model (stable codes, next steps);
 //! - [`server`]: the `rmcp` `ServerHandler`;
 //! - [`transport`]: Streamable HTTP (axum) and stdio;
+//! - [`safety`], [`write`], [`journal`]: safe writes: consent bound to a preview, a hash-chained journal, revert;
 //! - [`telemetry`]: tracing to stderr.
 
 pub mod builtin;
@@ -31,6 +32,7 @@ pub mod shape;
 pub mod telemetry;
 pub mod transport;
 pub mod upstream;
+pub mod write;
 
 pub use catalog::Catalog;
 pub use config::Config;

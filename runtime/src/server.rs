@@ -23,10 +23,13 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::builtin;
 use crate::cache::ReadCache;
-use crate::catalog::{Catalog, Tool as CatalogTool};
+use crate::catalog::{Catalog, Product, Tool as CatalogTool, UpstreamRequest};
 use crate::error::ToolError;
+use crate::journal::Journal;
+use crate::safety::Safety;
 use crate::shape::{self, Page};
 use crate::upstream::Upstream;
+use crate::write;
 
 /// Protocol revisions served.
 pub const PROTOCOL_VERSIONS: [ProtocolVersion; 3] = [
@@ -62,6 +65,9 @@ impl std::fmt::Debug for BuiltinTool {
 pub struct ServerState {
     catalog: Catalog,
     builtins: BTreeMap<&'static str, BuiltinTool>,
+    /// Safety declarations of the writing tools, parsed once.
+    safety: BTreeMap<&'static str, Safety>,
+    journal: Journal,
     cache: ReadCache,
     principal: String,
     store: gojira_store::Store,
@@ -100,7 +106,23 @@ impl ServerState {
                 }
             }
         }
+        let mut safety = BTreeMap::new();
+        for tool in catalog.tools.values() {
+            if let Some(text) = tool.spec.safety {
+                match Safety::parse(text) {
+                    Ok(s) => {
+                        safety.insert(tool.spec.name, s);
+                    }
+                    // Its calls are refused (a write without declarations never runs).
+                    Err(e) => {
+                        warn!(tool = tool.spec.name, error = %e, "unreadable safety declarations")
+                    }
+                }
+            }
+        }
         Self {
+            journal: Journal::new(store.clone()),
+            safety,
             catalog,
             builtins,
             cache: ReadCache::new(store.clone()),
@@ -381,7 +403,8 @@ async fn call_tool_impl(
     }
 }
 
-/// Validates, builds and sends one tool call.
+/// Validates, builds and sends one tool call. Writes go through
+/// [`crate::write`] (consent, journal); reads through the cache and shaping.
 async fn execute(
     state: &ServerState,
     ctx: &CallContext,
@@ -397,28 +420,23 @@ async fn execute(
     let Value::Object(mut args) = args else {
         return Err(ToolError::internal("arguments are not an object"));
     };
+    if !tool.spec.annotations.read_only {
+        let safety = state.safety_of(tool.spec.name).ok_or_else(|| {
+            ToolError::internal(format!(
+                "{} is a write without safety declarations; the server refuses it (report this to the operator)",
+                tool.spec.name
+            ))
+        })?;
+        return write::execute(state, ctx, tool, safety, args).await;
+    }
     // Our own arguments, which the upstream never sees.
     let raw = tool.spec.trims && args.remove("raw").and_then(|v| v.as_bool()) == Some(true);
     let page = match &tool.spec.pagination {
         Some(p) => Some(Page::prepare(p, &mut args)?),
         None => None,
     };
-    let request = (tool.spec.build)(Value::Object(args)).map_err(|e| {
-        ToolError::invalid_arguments(format!(
-            "{}: {e}. Next: fix the argument and call again",
-            tool.spec.name
-        ))
-    })?;
-    let product = state
-        .catalog
-        .products
-        .get(tool.spec.product)
-        .ok_or_else(|| {
-            ToolError::internal(format!(
-                "tool {} names unknown product {}",
-                tool.spec.name, tool.spec.product
-            ))
-        })?;
+    let request = build(tool, args)?;
+    let product = state.product_of(tool)?;
     let mut value = fetch(state, ctx, tool, product, &request).await?;
     if let (Some(page), Value::Object(map)) = (&page, &mut value) {
         page.finish(map, raw);
@@ -430,14 +448,42 @@ async fn execute(
     Ok(value)
 }
 
+fn build(tool: &CatalogTool, args: Map<String, Value>) -> Result<UpstreamRequest, ToolError> {
+    (tool.spec.build)(Value::Object(args)).map_err(|e| {
+        ToolError::invalid_arguments(format!(
+            "{}: {e}. Next: fix the argument and call again",
+            tool.spec.name
+        ))
+    })
+}
+
+/// An upstream answer as an object: objects as they are, other JSON under
+/// `result`, no body as `{status, ok}`.
+fn as_object(response: crate::upstream::UpstreamResponse) -> Value {
+    match response.body {
+        Some(Value::Object(map)) => Value::Object(map),
+        Some(other) => {
+            let mut map = Map::new();
+            map.insert("result".into(), other);
+            Value::Object(map)
+        }
+        None => {
+            let mut map = Map::new();
+            map.insert("status".into(), Value::from(response.status));
+            map.insert("ok".into(), Value::Bool(true));
+            Value::Object(map)
+        }
+    }
+}
+
 /// The upstream's answer as an object, from the read cache when the tool
 /// allows it (cached unshaped, so `raw` callers share the entry).
 async fn fetch(
     state: &ServerState,
     ctx: &CallContext,
     tool: &CatalogTool,
-    product: &crate::catalog::Product,
-    request: &crate::catalog::UpstreamRequest,
+    product: &Product,
+    request: &UpstreamRequest,
 ) -> Result<Value, ToolError> {
     let cache_ttl = tool
         .spec
@@ -453,30 +499,112 @@ async fn fetch(
         .upstream
         .send(product, tool.spec.operation, request, state.timeout)
         .await?;
-    let value = match response.body {
-        Some(Value::Object(map)) => Value::Object(map),
-        Some(other) => {
-            let mut map = Map::new();
-            map.insert("result".into(), other);
-            Value::Object(map)
-        }
-        None => {
-            let mut map = Map::new();
-            map.insert("status".into(), Value::from(response.status));
-            map.insert("ok".into(), Value::Bool(true));
-            Value::Object(map)
-        }
-    };
+    let value = as_object(response);
     if let Some(ttl) = cache_ttl {
         state
             .cache
             .put(&ctx.principal, product.key, request, &value, ttl)
             .await;
-    } else if !tool.spec.annotations.read_only {
-        // Our own write: this principal's cached reads of the product are stale.
-        state.cache.invalidate(&ctx.principal, product.key).await;
     }
     Ok(value)
+}
+
+/// What the write path needs from the server.
+impl ServerState {
+    /// A catalog tool by name (enabled or not: snapshots and reverts may use
+    /// tools of other groups internally).
+    pub(crate) fn catalog_tool(&self, name: &str) -> Option<&CatalogTool> {
+        self.catalog.tools.get(name)
+    }
+
+    /// Whether `tool`'s group is enabled.
+    pub(crate) fn is_enabled(&self, tool: &CatalogTool) -> bool {
+        self.enabled.contains(tool.spec.group)
+    }
+
+    /// The safety declarations of a writing tool.
+    pub(crate) fn safety_of(&self, name: &str) -> Option<&Safety> {
+        self.safety.get(name)
+    }
+
+    /// The journal.
+    pub(crate) fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    fn product_of(&self, tool: &CatalogTool) -> Result<&'static Product, ToolError> {
+        self.catalog
+            .products
+            .get(tool.spec.product)
+            .copied()
+            .ok_or_else(|| {
+                ToolError::internal(format!(
+                    "tool {} names unknown product {}",
+                    tool.spec.name, tool.spec.product
+                ))
+            })
+    }
+
+    /// Validates `args` against the tool's schema and builds its request.
+    pub(crate) fn build_request(
+        &self,
+        tool: &CatalogTool,
+        args: &Map<String, Value>,
+    ) -> Result<UpstreamRequest, ToolError> {
+        let value = Value::Object(args.clone());
+        tool.validate(&value).map_err(|problems| {
+            ToolError::invalid_arguments(format!(
+                "{} arguments are invalid: {problems}",
+                tool.spec.name
+            ))
+        })?;
+        build(tool, args.clone())
+    }
+
+    /// A read that bypasses the cache (the state a write is about to change).
+    pub(crate) async fn read_fresh(
+        &self,
+        _ctx: &CallContext,
+        tool: &CatalogTool,
+        args: Map<String, Value>,
+    ) -> Result<Value, ToolError> {
+        let request = self.build_request(tool, &args)?;
+        let product = self.product_of(tool)?;
+        let response = self
+            .upstream
+            .send(product, tool.spec.operation, &request, self.timeout)
+            .await?;
+        Ok(as_object(response))
+    }
+
+    /// Sends a write: status, Atlassian's request id, the answer as an object.
+    pub(crate) async fn send(
+        &self,
+        tool: &CatalogTool,
+        request: &UpstreamRequest,
+    ) -> Result<(u16, Option<String>, Value), ToolError> {
+        let product = self.product_of(tool)?;
+        let response = self
+            .upstream
+            .send(product, tool.spec.operation, request, self.timeout)
+            .await?;
+        let status = response.status;
+        let request_id = response.request_id.clone();
+        Ok((status, request_id, as_object(response)))
+    }
+
+    /// The site a tool's requests go to (for the journal).
+    pub(crate) fn site_of(&self, tool: &CatalogTool) -> Option<String> {
+        let product = self.product_of(tool).ok()?;
+        self.upstream.base_url(product).ok()
+    }
+
+    /// Our own write: this principal's cached reads of the product are stale.
+    pub(crate) async fn invalidate_cache(&self, ctx: &CallContext, tool: &CatalogTool) {
+        self.cache
+            .invalidate(&ctx.principal, tool.spec.product)
+            .await;
+    }
 }
 
 fn success_result(value: Value) -> CallToolResult {

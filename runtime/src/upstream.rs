@@ -174,11 +174,11 @@ impl Upstream {
                 Ok(Ok(())) => {}
                 Ok(Err(denied)) => {
                     return Err(with_attempts(
-                        ToolError {
-                            code: ErrorCode::UpstreamRateLimited,
-                            message: denied.message(operation),
-                            status: None,
-                        },
+                        ToolError::with_code(
+                            ErrorCode::UpstreamRateLimited,
+                            denied.message(operation),
+                            None,
+                        ),
                         attempt - 1,
                     ));
                 }

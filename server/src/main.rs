@@ -145,6 +145,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         store,
         gojira_runtime::cache::principal(&config.upstream),
     ));
+    // Writes a crash left pending are resolved once the server answers;
+    // a pending intent younger than a call's deadline may still be in flight.
+    gojira_runtime::write::spawn_maintenance(
+        state.clone(),
+        config.tool_timeout + std::time::Duration::from_secs(5),
+        config.journal_retention,
+    );
     let tool_count = state.tools().len();
     if stdio {
         transport::serve_stdio(state).await?;

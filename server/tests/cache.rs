@@ -69,14 +69,14 @@ async fn cached_reads_are_per_principal_and_invalidated_by_writes() {
         "no sharing across principals"
     );
 
-    // Alice writes through gojira: her cached reads of the product are gone.
-    let updated = call(
+    // Alice writes through gojira: the preview changes nothing (her cache
+    // stays), the committed write drops her cached reads of the product.
+    let (_, updated) = preview_and_commit(
         &client_a,
         "jira.updateProject",
         json!({"project": "ABC", "body": {"name": "Renamed"}}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_ne!(updated.is_error, Some(true), "{}", text(&updated));
     call(&client_a, "jira.searchProjects", json!({}))
         .await

@@ -71,15 +71,30 @@ async fn every_tool_sends_a_request_the_fake_accepts() {
         fake.reset_state();
         fake.clear_requests();
         let args = minimal(&Value::Object((*tool.input_schema).clone()));
-        let result = call(&client, &tool.name, args.clone())
-            .await
-            .expect("tools/call");
-        let requests = fake.requests();
         let spec = gojira_generated::TOOLSETS
             .iter()
             .flat_map(|s| s.iter())
             .find(|t| t.name == tool.name)
             .expect("generated spec");
+        let takes_commit = tool
+            .input_schema
+            .get("properties")
+            .is_some_and(|p| p.get("commit").is_some());
+        let result = if takes_commit {
+            let (_, done) = preview_and_commit(&client, &tool.name, args.clone()).await;
+            done
+        } else {
+            call(&client, &tool.name, args.clone())
+                .await
+                .expect("tools/call")
+        };
+        // A write's snapshot reads (before and after) are GETs; the request
+        // under test is the one with the tool's own method.
+        let requests: Vec<_> = fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == spec.method.as_str())
+            .collect();
         let ann = tool.annotations.as_ref().expect("annotations");
         assert!(
             ann.read_only_hint.is_some() && ann.destructive_hint.is_some(),
@@ -138,9 +153,10 @@ async fn every_tool_sends_a_request_the_fake_accepts() {
                 );
             }
             other => failures.push(format!(
-                "{}: expected one upstream request, saw {}",
+                "{}: expected one upstream request, saw {}: {}",
                 tool.name,
-                other.len()
+                other.len(),
+                text(&result)
             )),
         }
     }
@@ -228,34 +244,31 @@ async fn project_round_trip_create_get_update_delete() {
         "read_projects,write_projects,delete_projects",
     ));
     let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
-    let created = call(
+    let (_, created) = preview_and_commit(
         &client,
         "jira.createProject",
         json!({"body": {"key": "GOJ", "name": "Gojira", "projectTypeKey": "software", "leadAccountId": "5b10a2844c20165700ede21g"}}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_ne!(created.is_error, Some(true), "{}", text(&created));
     let got = call(&client, "jira.getProject", json!({"project": "GOJ"}))
         .await
         .unwrap();
     assert_ne!(got.is_error, Some(true), "{}", text(&got));
     assert_eq!(got.structured_content.as_ref().unwrap()["name"], "Gojira");
-    let updated = call(
+    let (_, updated) = preview_and_commit(
         &client,
         "jira.updateProject",
         json!({"project": "GOJ", "body": {"name": "Gojira 2"}}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_ne!(updated.is_error, Some(true), "{}", text(&updated));
     let got = call(&client, "jira.getProject", json!({"project": "GOJ"}))
         .await
         .unwrap();
     assert_eq!(got.structured_content.as_ref().unwrap()["name"], "Gojira 2");
-    let deleted = call(&client, "jira.deleteProject", json!({"project": "GOJ"}))
-        .await
-        .unwrap();
+    let (_, deleted) =
+        preview_and_commit(&client, "jira.deleteProject", json!({"project": "GOJ"})).await;
     assert_ne!(deleted.is_error, Some(true), "{}", text(&deleted));
     let gone = call(&client, "jira.getProject", json!({"project": "GOJ"}))
         .await

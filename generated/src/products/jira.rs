@@ -352,7 +352,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: Some(
-            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getFilter\",\"args\":{\"id\":\"args.id\"},\"pick\":\"response.sharePermissions | selectattr('id', 'equalto', args.permissionId) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.addFilterSharePermission\",\"args\":{\"body\":{\"type\":\"snapshot.type\",\"projectId\":\"snapshot.project.id if snapshot.project\",\"groupId\":\"snapshot.group.groupId if snapshot.group\",\"projectRoleId\":\"snapshot.role.id | string if snapshot.role\",\"accountId\":\"snapshot.user.accountId if snapshot.user\"},\"id\":\"args.id\"}}}}",
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getFilter\",\"args\":{\"id\":\"args.id\"},\"pick\":\"(response.sharePermissions or []) | selectattr('id', 'equalto', args.permissionId) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.addFilterSharePermission\",\"args\":{\"body\":{\"type\":\"snapshot.type\",\"projectId\":\"snapshot.project.id if snapshot.project\",\"groupId\":\"snapshot.group.groupId if snapshot.group\",\"projectRoleId\":\"snapshot.role.id | string if snapshot.role\",\"accountId\":\"snapshot.user.accountId if snapshot.user\"},\"id\":\"args.id\"}}}}",
         ),
         cache_ttl_s: None,
         pagination: None,
@@ -552,7 +552,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: Some(
-            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.searchFields\",\"args\":{\"id\":\"[args.fieldId]\"},\"pick\":\"response['values'] | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.updateCustomField\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"description\":\"snapshot.description if args.body.description is defined\"},\"fieldId\":\"args.fieldId\"}}}}",
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.searchFields\",\"args\":{\"id\":\"[args.fieldId]\"},\"pick\":\"(response['values'] or []) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.updateCustomField\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"description\":\"snapshot.description if args.body.description is defined\"},\"fieldId\":\"args.fieldId\"}}}}",
         ),
         cache_ttl_s: None,
         pagination: None,
@@ -579,7 +579,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: Some(
-            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.searchFields\",\"args\":{\"id\":\"[args.fieldId]\"},\"pick\":\"response['values'] | first\"},\"revert\":{\"irreversible\":{\"reason\":\"Jira keeps a deleted custom field in its trash for 60 days; restore it there (no API tool here), then its values come back.\"}}}",
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.searchFields\",\"args\":{\"id\":\"[args.fieldId]\"},\"pick\":\"(response['values'] or []) | first\"},\"revert\":{\"irreversible\":{\"reason\":\"Jira keeps a deleted custom field in its trash for 60 days; restore it there (no API tool here), then its values come back.\"}}}",
         ),
         cache_ttl_s: None,
         pagination: None,

@@ -7,6 +7,7 @@
 //! Builtin` and an `async fn call(...)`, list it in [`ALL`], add its arm in
 //! [`call`].
 
+mod journal;
 mod whoami;
 
 use serde_json::{Map, Value};
@@ -35,7 +36,13 @@ pub struct Builtin {
 }
 
 /// Every built-in tool, in name order.
-pub static ALL: &[&Builtin] = &[&whoami::TOOL];
+pub static ALL: &[&Builtin] = &[
+    &journal::GET,
+    &journal::LIST,
+    &journal::VERIFY,
+    &journal::REVERT,
+    &whoami::TOOL,
+];
 
 /// Runs built-in tool `name` (already found in [`ALL`] and validated).
 pub async fn call(
@@ -45,6 +52,10 @@ pub async fn call(
     args: Map<String, Value>,
 ) -> Result<Value, ToolError> {
     match name {
+        n if n == journal::LIST.name => journal::list(state, ctx, args).await,
+        n if n == journal::GET.name => journal::get(state, ctx, args).await,
+        n if n == journal::VERIFY.name => journal::verify(state, ctx, args).await,
+        n if n == journal::REVERT.name => journal::revert(state, ctx, args).await,
         n if n == whoami::TOOL.name => whoami::call(state, ctx, args).await,
         other => Err(ToolError::internal(format!(
             "built-in tool {other} has no handler"

@@ -197,6 +197,34 @@ pub async fn call(
     client.call_tool(params).await
 }
 
+/// Calls a consent-`commit` tool the way an agent must: preview (which must
+/// change nothing and return a plan digest), then commit with that digest.
+/// Returns the preview and the committed result.
+pub async fn preview_and_commit(
+    client: &Client,
+    name: &str,
+    args: Value,
+) -> (Value, CallToolResult) {
+    let preview = call(client, name, args.clone()).await.expect("preview");
+    assert_ne!(
+        preview.is_error,
+        Some(true),
+        "{name} preview: {}",
+        text(&preview)
+    );
+    let plan = preview
+        .structured_content
+        .clone()
+        .expect("a preview is structured");
+    assert_eq!(plan["dryRun"], true, "{name}: {plan}");
+    let digest = plan["planDigest"].as_str().expect("planDigest").to_owned();
+    let mut args = args;
+    args["commit"] = Value::Bool(true);
+    args["planDigest"] = Value::String(digest);
+    let done = call(client, name, args).await.expect("commit");
+    (plan, done)
+}
+
 /// The text of a result's first content block.
 pub fn text(result: &CallToolResult) -> String {
     result
