@@ -114,9 +114,8 @@ async fn a_post_is_never_retried() {
             .with_header("Retry-After", "1")
             .times(1),
     );
-    let result = call(&client, "jira.createProject", json!({"body": body.clone()}))
-        .await
-        .unwrap();
+    let (_, result) =
+        preview_and_commit(&client, "jira.createProject", json!({"body": body.clone()})).await;
     assert!(is_error(&result));
     let message = text(&result);
     assert!(message.contains("UPSTREAM_UNAVAILABLE"), "{message}");
@@ -127,15 +126,15 @@ async fn a_post_is_never_retried() {
     // outcome is unknown.
     fake.clear_requests();
     fake.inject(Fault::reset().on_operation("createProject").times(1));
-    let result = call(&client, "jira.createProject", json!({"body": body}))
-        .await
-        .unwrap();
+    let (_, result) =
+        preview_and_commit(&client, "jira.createProject", json!({"body": body})).await;
     assert!(is_error(&result));
     let message = text(&result);
     assert!(
         message.contains("may or may not have been applied")
-            && message.contains("check the resource before retrying"),
-        "{message}"
+            && message.contains("check the resource before retrying")
+            && message.contains("outcome unknown"),
+        "the journal entry says the outcome is unknown: {message}"
     );
     let requests = fake.requests();
     assert_eq!(requests.len(), 1, "not retried");
