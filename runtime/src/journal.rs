@@ -536,32 +536,51 @@ impl Journal {
     }
 
     /// Intents recorded before `older_than_ms` that have no outcome, from
-    /// the checkpoint on; advances the checkpoint past resolved ones.
+    /// the checkpoint on. The checkpoint then moves to the oldest intent
+    /// still pending (a younger one, perhaps in flight), or past the end.
     ///
     /// # Errors
     /// The store failed.
     pub async fn pending(&self, older_than_ms: u64) -> Result<Vec<Operation>, JournalError> {
-        let checkpoint: JournalId = self.get_index("checkpoint").await?.unwrap_or(1);
-        let (ops, _) = self
-            .list(
-                &Filter {
-                    status: Some(Status::Pending),
-                    until_ms: Some(older_than_ms),
-                    ..Filter::default()
-                },
-                checkpoint,
-                usize::MAX,
-            )
-            .await?;
-        Ok(ops)
-    }
-
-    /// Moves the checkpoint: no intent below `id` is pending.
-    ///
-    /// # Errors
-    /// The store failed.
-    pub async fn advance_checkpoint(&self, id: JournalId) -> Result<(), JournalError> {
-        self.put_index("checkpoint", &id).await
+        const PAGE: usize = 200;
+        let mut cursor: JournalId = self.get_index("checkpoint").await?.unwrap_or(1);
+        let mut out = Vec::new();
+        let mut next_checkpoint = None;
+        loop {
+            let entries = self.store.journal_range(LOG, cursor, PAGE).await?;
+            for entry in &entries {
+                let Ok(Record::Intent(intent)) = Self::parse(entry) else {
+                    continue;
+                };
+                if self.outcome_of(entry.id).await?.is_some() {
+                    continue;
+                }
+                if intent.at_ms < older_than_ms {
+                    out.push(Operation {
+                        id: entry.id,
+                        status: Status::Pending,
+                        intent,
+                        outcome: None,
+                    });
+                } else {
+                    next_checkpoint.get_or_insert(entry.id);
+                }
+            }
+            match entries.last() {
+                Some(last) if entries.len() == PAGE => cursor = last.id + 1,
+                Some(last) => {
+                    cursor = last.id + 1;
+                    break;
+                }
+                None => break,
+            }
+        }
+        // Resolved ones get an outcome right after this; a younger pending
+        // intent keeps the checkpoint at itself.
+        let checkpoint = next_checkpoint.unwrap_or(cursor);
+        let checkpoint = out.first().map_or(checkpoint, |o| o.id.min(checkpoint));
+        self.put_index("checkpoint", &checkpoint).await?;
+        Ok(out)
     }
 
     /// Deletes entries recorded before `cutoff_ms` (retention); returns how many.

@@ -596,18 +596,24 @@ fn revert_preview(steps: &[Step<'_>], digest: &str) -> Value {
     })
 }
 
-/// Starts the journal's upkeep: once, [`recover`] writes a crash left
-/// pending; then, every hour, deletes entries older than `retention`.
+/// Starts the journal's upkeep: [`recover`] at start, again once `grace`
+/// has passed (an intent younger than a call's deadline may still be in
+/// flight), then every minute; and every hour, deletion of entries older
+/// than `retention`.
 pub fn spawn_maintenance(state: std::sync::Arc<ServerState>, grace: Duration, retention: Duration) {
+    let ctx_for = |p: &str| CallContext {
+        principal: p.to_owned(),
+    };
+    let recovering = state.clone();
     tokio::spawn(async move {
-        recover(
-            &state,
-            |p| CallContext {
-                principal: p.to_owned(),
-            },
-            grace,
-        )
-        .await;
+        recover(&recovering, ctx_for, grace).await;
+        tokio::time::sleep(grace).await;
+        loop {
+            recover(&recovering, ctx_for, grace).await;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+    });
+    tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;

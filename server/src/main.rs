@@ -149,7 +149,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // a pending intent younger than a call's deadline may still be in flight.
     gojira_runtime::write::spawn_maintenance(
         state.clone(),
-        config.tool_timeout + std::time::Duration::from_secs(5),
+        config.tool_timeout + std::time::Duration::from_secs(2),
         config.journal_retention,
     );
     let tool_count = state.tools().len();
