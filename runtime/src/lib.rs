@@ -25,6 +25,7 @@ pub mod config;
 pub mod error;
 pub mod inbound;
 pub mod journal;
+mod native_consent;
 pub mod pacing;
 pub mod safety;
 pub mod server;

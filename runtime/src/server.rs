@@ -26,6 +26,7 @@ use crate::cache::ReadCache;
 use crate::catalog::{Catalog, Product, Tool as CatalogTool, UpstreamRequest};
 use crate::error::ToolError;
 use crate::journal::Journal;
+use crate::native_consent;
 use crate::safety::Safety;
 use crate::shape::{self, Page};
 use crate::upstream::Upstream;
@@ -68,6 +69,8 @@ pub struct ServerState {
     /// Safety declarations of the writing tools, parsed once.
     safety: BTreeMap<&'static str, Safety>,
     journal: Journal,
+    /// Seals the state of native consent requests (2026-07-28 `input_required`).
+    consent_codec: Option<rmcp::model::RequestStateCodec>,
     cache: ReadCache,
     principal: String,
     store: gojira_store::Store,
@@ -120,7 +123,11 @@ impl ServerState {
                 }
             }
         }
+        // A per-process key until the operator's key is given
+        // (`with_consent_secret`): instances sharing state must share it.
+        let consent_codec = native_consent::codec(gojira_store::crypto::generate_key().as_bytes());
         Self {
+            consent_codec,
             journal: Journal::new(store.clone()),
             safety,
             catalog,
@@ -143,6 +150,19 @@ impl ServerState {
     /// Who calls upstream when no bearer says otherwise (the configured credential).
     pub fn principal(&self) -> &str {
         &self.principal
+    }
+
+    /// Keys native-consent state from a secret every instance shares
+    /// (derived from `TOKEN_ENCRYPTION_KEY`).
+    pub fn with_consent_secret(mut self, secret: &[u8]) -> Self {
+        if let Some(codec) = native_consent::codec(secret) {
+            self.consent_codec = Some(codec);
+        }
+        self
+    }
+
+    pub(crate) fn consent_codec(&self) -> Option<&rmcp::model::RequestStateCodec> {
+        self.consent_codec.as_ref()
     }
 
     /// The enabled permission groups.
@@ -379,7 +399,25 @@ async fn call_tool_impl(
             None,
         ));
     }
-    let args = Value::Object(request.arguments.unwrap_or_default());
+    let mut args_map = request.arguments.clone().unwrap_or_default();
+    if let Some(safety) = state.safety_of(tool.spec.name)
+        && safety.consent == crate::safety::Consent::Commit
+        && args_map.get("commit").and_then(Value::as_bool) != Some(true)
+    {
+        let mut plain = args_map.clone();
+        plain.remove("commit");
+        plain.remove("planDigest");
+        match native_consent::decide(state, &ctx, tool, safety, &plain, &request, &context).await {
+            Ok(native_consent::Decision::TwoStep) => {}
+            Ok(native_consent::Decision::Confirmed(digest)) => {
+                args_map.insert("commit".into(), Value::Bool(true));
+                args_map.insert("planDigest".into(), Value::String(digest));
+            }
+            Ok(native_consent::Decision::Respond(response)) => return Ok(*response),
+            Err(err) => return Ok(CallToolResponse::from(error_result(&err))),
+        }
+    }
+    let args = Value::Object(args_map);
     let started = std::time::Instant::now();
     let result = tokio::select! {
         result = execute(state, &ctx, tool, args) => result,

@@ -137,14 +137,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = state::open_store(&config).await?;
     let upstream = Upstream::new(config.upstream.clone(), Some(store.clone()))?;
     let _keyring = state::keyring(&config, sandbox)?;
-    let state = Arc::new(ServerState::new(
+    let mut state = ServerState::new(
         catalog,
         config.enabled_groups.clone(),
         upstream,
         config.tool_timeout,
         store,
         gojira_runtime::cache::principal(&config.upstream),
-    ));
+    );
+    if let Some(key) = &config.encryption_key {
+        // Instances sharing a store share the key, so a confirmation asked
+        // by one instance can be answered at another.
+        state = state.with_consent_secret(key.expose().as_bytes());
+    }
+    let state = Arc::new(state);
     // Writes a crash left pending are resolved once the server answers;
     // a pending intent younger than a call's deadline may still be in flight.
     gojira_runtime::write::spawn_maintenance(
