@@ -1,16 +1,21 @@
 //! Concurrency: N clients (OS threads, each with its own keep-alive
 //! connection) send `jira.getProject` through gojira, or the same GET straight
-//! to the fake, as fast as answers come, for [`DURATION`] after [`WARMUP`].
+//! to the fake, as fast as answers come.
 //!
-//! Every server configuration runs against a zero-delay fake and one that waits
-//! [`DELAY_MS`] per answer, with pacing on (at a rate that never throttles)
-//! and off, on the default single worker thread and on two. Ratios answer
-//! issue 6's targets: calls/s at 8 clients without delay; gojira/direct with
-//! delay (head-of-line blocking); pacing cost when no limit is near.
+//! Against a zero-delay fake and one that waits [`DELAY_MS`] per answer, on
+//! the default single worker thread and on two, a pacing-on server (at a rate
+//! that never throttles) and a pacing-off server run side by side, and the
+//! three paths (direct, pacing on, pacing off) take turns in [`ROUNDS`]
+//! rounds of [`WARMUP`] + [`WINDOW`] each: other load on the machine then
+//! weighs on all three alike, which matters for ratios of a few per cent.
+//! Ratios answer issue 6's targets: calls/s at 8 clients without delay;
+//! gojira/direct with delay (head-of-line blocking); pacing cost when no
+//! limit is near.
 //!
 //! xtask is a debug build, so the timed loop only writes pre-built request
 //! bytes, reads the answer, and looks for `"isError":false`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -23,31 +28,44 @@ use super::{Report, ServerCmd, ms, percentile};
 /// The slow fake's wait before every answer.
 pub const DELAY_MS: u64 = 20;
 const WARMUP: Duration = Duration::from_millis(500);
-const DURATION: Duration = Duration::from_secs(3);
+const WINDOW: Duration = Duration::from_secs(1);
+const ROUNDS: u32 = 3;
 const CLIENTS: [usize; 4] = [1, 8, 16, 64];
-/// Worker counts measured; the non-default one only at these many clients or more.
+/// Worker threads measured (`None`: the default, one) and from how many clients.
 const WORKERS: [(Option<&str>, usize); 2] = [(None, 1), (Some("2"), 8)];
 const TARGET_CALLS_PER_S: f64 = 3500.0;
 const TARGET_DIRECT_RATIO: f64 = 0.90;
 const TARGET_PACING_COST: f64 = 0.05;
+/// The paths that take turns, as named in the report.
+const PATHS: [&str; 3] = ["direct", "pacing_on", "pacing_off"];
 
-/// One measurement.
-#[derive(Debug, Clone, Copy, Default)]
+/// One measurement (all rounds pooled).
+#[derive(Debug, Clone, Default)]
 struct Sample {
-    calls_per_s: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+    latencies: Vec<f64>,
     errors: u64,
+    seconds: f64,
 }
 
 impl Sample {
-    fn json(&self) -> Value {
-        json!({
-            "calls_per_s": round1(self.calls_per_s),
-            "p50_ms": round3(self.p50_ms),
-            "p99_ms": round3(self.p99_ms),
-            "errors": self.errors,
-        })
+    fn calls_per_s(&self) -> f64 {
+        self.latencies.len() as f64 / self.seconds.max(f64::EPSILON)
+    }
+
+    fn add(&mut self, (latencies, errors): (Vec<f64>, u64)) {
+        self.latencies.extend(latencies);
+        self.errors += errors;
+        self.seconds += WINDOW.as_secs_f64();
+    }
+
+    /// calls/s, p50, p99, errors.
+    fn figures(&mut self) -> (f64, f64, f64, u64) {
+        (
+            self.calls_per_s(),
+            percentile(&mut self.latencies, 0.5),
+            percentile(&mut self.latencies, 0.99),
+            self.errors,
+        )
     }
 }
 
@@ -56,23 +74,6 @@ impl Sample {
 enum Path {
     Tool,
     Direct,
-}
-
-/// A gojira configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Config {
-    pacing: bool,
-    workers: Option<&'static str>,
-}
-
-impl Config {
-    fn label(&self) -> String {
-        format!(
-            "pacing_{}_workers_{}",
-            if self.pacing { "on" } else { "off" },
-            self.workers.unwrap_or("1")
-        )
-    }
 }
 
 /// Runs the load part; returns the printed table and ratios.
@@ -84,11 +85,13 @@ pub fn run(
 ) -> anyhow::Result<String> {
     let mut json_out = Map::new();
     let mut text = format!(
-        "load: jira.getProject, {} s after {} ms warm-up, each client one keep-alive connection\n\
-         {:<7} {:<28} {:>7} {:>9} {:>8} {:>8} {:>6}\n",
-        DURATION.as_secs_f64(),
+        "load: jira.getProject; direct, pacing on and pacing off take turns, {ROUNDS} rounds of \
+         {} ms warm-up + {} s each; one keep-alive connection per client\n\
+         {:<7} {:<8} {:<11} {:>7} {:>9} {:>8} {:>8} {:>6}\n",
         WARMUP.as_millis(),
+        WINDOW.as_secs_f64(),
         "delay",
+        "workers",
         "path",
         "clients",
         "calls/s",
@@ -96,126 +99,133 @@ pub fn run(
         "p99 ms",
         "errors"
     );
-    // results[(delay, config label or "direct", clients)]
-    let mut results = std::collections::BTreeMap::<(u64, String, usize), Sample>::new();
+    // calls/s by (delay, workers, path, clients)
+    let mut rates = BTreeMap::<(u64, &str, &str, usize), f64>::new();
     for (delay, fake_url) in [(0, fast_url), (DELAY_MS, slow_url)] {
         let mut by_delay = Map::new();
-        let row = |label: &str, clients: usize, s: Sample, text: &mut String| {
-            let _ = writeln!(
-                text,
-                "{:<7} {:<28} {:>7} {:>9.0} {:>8.3} {:>8.3} {:>6}",
-                format!("{delay} ms"),
-                label,
-                clients,
-                s.calls_per_s,
-                s.p50_ms,
-                s.p99_ms,
-                s.errors
-            );
-            eprintln!(
-                "bench: load {delay} ms {label} x{clients}: {:.0} calls/s, p50 {:.3} ms, p99 {:.3} ms, {} errors",
-                s.calls_per_s, s.p50_ms, s.p99_ms, s.errors
-            );
-        };
-        let mut direct = Map::new();
-        for clients in CLIENTS {
-            let s = measure(fake_url, Path::Direct, clients)?;
-            row("direct", clients, s, &mut text);
-            direct.insert(format!("clients_{clients}"), s.json());
-            results.insert((delay, "direct".to_owned(), clients), s);
-        }
-        by_delay.insert("direct".to_owned(), Value::Object(direct));
         for (workers, min_clients) in WORKERS {
-            for pacing in [true, false] {
-                let config = Config { pacing, workers };
-                let mut env = vec![("GOJIRA_UPSTREAM_PACING", if pacing { "on" } else { "off" })];
-                if let Some(w) = workers {
-                    env.push(("GOJIRA_WORKER_THREADS", w));
-                }
-                let server = servers.start(fake_url, &env)?;
-                let mut by_clients = Map::new();
-                for clients in CLIENTS.into_iter().filter(|c| *c >= min_clients) {
-                    let s = measure(&server.url, Path::Tool, clients)?;
-                    row(&format!("gojira {}", config.label()), clients, s, &mut text);
-                    by_clients.insert(format!("clients_{clients}"), s.json());
-                    results.insert((delay, config.label(), clients), s);
-                }
-                by_delay.insert(
-                    format!("gojira_{}", config.label()),
-                    Value::Object(by_clients),
-                );
+            let w = workers.unwrap_or("1");
+            let mut env = vec![("GOJIRA_UPSTREAM_PACING", "on")];
+            if let Some(w) = workers {
+                env.push(("GOJIRA_WORKER_THREADS", w));
             }
+            let on = servers.start_beside(&format!("w{w}-on"), fake_url, &env)?;
+            env[0].1 = "off";
+            let off = servers.start_beside(&format!("w{w}-off"), fake_url, &env)?;
+            let targets = [
+                (fake_url, Path::Direct),
+                (on.url.as_str(), Path::Tool),
+                (off.url.as_str(), Path::Tool),
+            ];
+            let mut by_path: [Map<String, Value>; 3] = Default::default();
+            for clients in CLIENTS.into_iter().filter(|c| *c >= min_clients) {
+                let mut samples: [Sample; 3] = Default::default();
+                for _ in 0..ROUNDS {
+                    for (sample, (url, path)) in samples.iter_mut().zip(targets) {
+                        sample.add(measure(url, path, clients)?);
+                    }
+                }
+                for ((sample, name), out) in samples.iter_mut().zip(PATHS).zip(by_path.iter_mut()) {
+                    let (rate, p50, p99, errors) = sample.figures();
+                    let _ = writeln!(
+                        text,
+                        "{:<7} {:<8} {:<11} {:>7} {:>9.0} {:>8.3} {:>8.3} {:>6}",
+                        format!("{delay} ms"),
+                        w,
+                        name,
+                        clients,
+                        rate,
+                        p50,
+                        p99,
+                        errors
+                    );
+                    eprintln!(
+                        "bench: load {delay} ms, workers {w}, {name}, {clients} clients: \
+                         {rate:.0} calls/s, p50 {p50:.3} ms, p99 {p99:.3} ms, {errors} errors"
+                    );
+                    out.insert(
+                        format!("clients_{clients}"),
+                        json!({
+                            "calls_per_s": round1(rate),
+                            "p50_ms": round3(p50),
+                            "p99_ms": round3(p99),
+                            "errors": errors,
+                        }),
+                    );
+                    rates.insert((delay, w, name, clients), rate);
+                }
+            }
+            let mut group = Map::new();
+            for (name, out) in PATHS.into_iter().zip(by_path) {
+                group.insert(name.to_owned(), Value::Object(out));
+            }
+            by_delay.insert(format!("workers_{w}"), Value::Object(group));
         }
         json_out.insert(format!("delay_{delay}ms"), Value::Object(by_delay));
     }
 
     // Ratios.
-    let get = |delay: u64, label: &str, clients: usize| {
-        results
-            .get(&(delay, label.to_owned(), clients))
-            .map(|s| s.calls_per_s)
-    };
+    let get = |delay, workers, path, clients| rates.get(&(delay, workers, path, clients)).copied();
     let mut ratios = Map::new();
     text.push_str("\nload targets (issue 6):\n");
-    for workers in ["1", "2"] {
-        for pacing in ["on", "off"] {
-            let label = format!("pacing_{pacing}_workers_{workers}");
-            if let Some(v) = get(0, &label, 8) {
+    for w in ["1", "2"] {
+        for path in ["pacing_on", "pacing_off"] {
+            if let Some(v) = get(0, w, path, 8) {
                 let _ = writeln!(
                     text,
-                    "  8 clients, 0 ms, {label}: {v:.0} calls/s (target >= {TARGET_CALLS_PER_S:.0}) {}",
+                    "  0 ms, 8 clients, workers {w}, {path}: {v:.0} calls/s (target >= {TARGET_CALLS_PER_S:.0}) {}",
                     verdict(v >= TARGET_CALLS_PER_S)
                 );
                 ratios.insert(
-                    format!("calls_per_s_8_clients_0ms_{label}"),
+                    format!("calls_per_s_0ms_8_clients_workers_{w}_{path}"),
                     json!(round1(v)),
                 );
             }
         }
     }
-    for workers in ["1", "2"] {
-        for pacing in ["on", "off"] {
-            let label = format!("pacing_{pacing}_workers_{workers}");
+    for w in ["1", "2"] {
+        for path in ["pacing_on", "pacing_off"] {
             for clients in CLIENTS {
                 let (Some(g), Some(d)) = (
-                    get(DELAY_MS, &label, clients),
-                    get(DELAY_MS, "direct", clients),
+                    get(DELAY_MS, w, path, clients),
+                    get(DELAY_MS, w, "direct", clients),
                 ) else {
                     continue;
                 };
                 let r = g / d;
                 let _ = writeln!(
                     text,
-                    "  {DELAY_MS} ms, {clients:>2} clients, {label}: gojira/direct {:.1} % (target >= {:.0} %) {}",
+                    "  {DELAY_MS} ms, {clients:>2} clients, workers {w}, {path}: gojira/direct {:.1} % (target >= {:.0} %) {}",
                     r * 100.0,
                     TARGET_DIRECT_RATIO * 100.0,
                     verdict(r >= TARGET_DIRECT_RATIO)
                 );
                 ratios.insert(
-                    format!("gojira_over_direct_{DELAY_MS}ms_{clients}_clients_{label}"),
+                    format!("gojira_over_direct_{DELAY_MS}ms_{clients}_clients_workers_{w}_{path}"),
                     json!(round3(r)),
                 );
             }
         }
     }
     for delay in [0, DELAY_MS] {
-        for workers in ["1", "2"] {
+        for w in ["1", "2"] {
             for clients in CLIENTS {
-                let on = get(delay, &format!("pacing_on_workers_{workers}"), clients);
-                let off = get(delay, &format!("pacing_off_workers_{workers}"), clients);
-                let (Some(on), Some(off)) = (on, off) else {
+                let (Some(on), Some(off)) = (
+                    get(delay, w, "pacing_on", clients),
+                    get(delay, w, "pacing_off", clients),
+                ) else {
                     continue;
                 };
                 let cost = 1.0 - on / off;
                 let _ = writeln!(
                     text,
-                    "  pacing cost, {delay} ms, {clients:>2} clients, workers {workers}: {:.1} % (target < {:.0} %) {}",
+                    "  pacing cost, {delay:>2} ms, {clients:>2} clients, workers {w}: {:.1} % (target < {:.0} %) {}",
                     cost * 100.0,
                     TARGET_PACING_COST * 100.0,
                     verdict(cost < TARGET_PACING_COST)
                 );
                 ratios.insert(
-                    format!("pacing_cost_{delay}ms_{clients}_clients_workers_{workers}"),
+                    format!("pacing_cost_{delay}ms_{clients}_clients_workers_{w}"),
                     json!(round3(cost)),
                 );
             }
@@ -225,8 +235,9 @@ pub fn run(
     json_out.insert(
         "method".to_owned(),
         json!({
-            "warmup_ms": WARMUP.as_millis(),
-            "duration_ms": DURATION.as_millis(),
+            "rounds": ROUNDS,
+            "warmup_ms_per_round": WARMUP.as_millis(),
+            "window_ms_per_round": WINDOW.as_millis(),
             "slow_fake_delay_ms": DELAY_MS,
             "upstream_rate_when_pacing_on": 100000,
             "upstream_burst_when_pacing_on": 1000000,
@@ -250,9 +261,9 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-/// `clients` threads hammer `url` for the warm-up and the measured window;
-/// calls completing inside the window count.
-fn measure(url: &str, path: Path, clients: usize) -> anyhow::Result<Sample> {
+/// `clients` threads hammer `url` for the warm-up and the window; calls
+/// completing inside the window count. Returns their latencies and errors.
+fn measure(url: &str, path: Path, clients: usize) -> anyhow::Result<(Vec<f64>, u64)> {
     let mut conns = Vec::with_capacity(clients);
     for _ in 0..clients {
         conns.push(KeepAlive::connect(url)?);
@@ -271,7 +282,7 @@ fn measure(url: &str, path: Path, clients: usize) -> anyhow::Result<Sample> {
         None => bail!("no clients"),
     };
     let start = Instant::now();
-    let window = (start + WARMUP, start + WARMUP + DURATION);
+    let window = (start + WARMUP, start + WARMUP + WINDOW);
     let per_thread: Vec<anyhow::Result<(Vec<f64>, u64)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = conns
             .into_iter()
@@ -295,13 +306,7 @@ fn measure(url: &str, path: Path, clients: usize) -> anyhow::Result<Sample> {
         latencies.extend(l);
         errors += e;
     }
-    let calls = latencies.len() as f64;
-    Ok(Sample {
-        calls_per_s: calls / DURATION.as_secs_f64(),
-        p50_ms: percentile(&mut latencies, 0.5),
-        p99_ms: percentile(&mut latencies, 0.99),
-        errors,
-    })
+    Ok((latencies, errors))
 }
 
 /// One client: successful calls' latencies (ms) and the error count, both

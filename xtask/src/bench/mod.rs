@@ -116,6 +116,28 @@ impl ServerCmd {
     /// Starts a server; `extra` adds to or overrides the base environment.
     /// Only one may run at a time: the embedded store locks its data dir.
     fn start(&self, fake_url: &str, extra: &[(&str, &str)]) -> anyhow::Result<Server> {
+        self.start_in(fake_url, extra, &self.data_dir)
+    }
+
+    /// Starts a server with its own data dir (a name under the bench's), so
+    /// several can run side by side.
+    fn start_beside(
+        &self,
+        name: &str,
+        fake_url: &str,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<Server> {
+        let dir = self.data_dir.join(name);
+        std::fs::create_dir_all(&dir)?;
+        self.start_in(fake_url, extra, &dir)
+    }
+
+    fn start_in(
+        &self,
+        fake_url: &str,
+        extra: &[(&str, &str)],
+        data_dir: &Path,
+    ) -> anyhow::Result<Server> {
         let mut env: BTreeMap<&str, String> = [
             ("GOJIRA_ENABLED_GROUPS", self.groups.clone()),
             ("MCP_PORT", "0".to_owned()),
@@ -134,7 +156,7 @@ impl ServerCmd {
             ("GOJIRA_UPSTREAM_BURST", "1000000".to_owned()),
             ("GOJIRA_INBOUND_RATE", "off".to_owned()),
             ("GOJIRA_INBOUND_CLIENT_RATE", "off".to_owned()),
-            ("GOJIRA_DATA_DIR", self.data_dir.display().to_string()),
+            ("GOJIRA_DATA_DIR", data_dir.display().to_string()),
         ]
         .into_iter()
         .collect();
