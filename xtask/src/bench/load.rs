@@ -10,7 +10,8 @@
 //! weighs on all three alike, which matters for ratios of a few per cent.
 //! Ratios answer issue 6's targets: calls/s at 8 clients without delay;
 //! gojira/direct with delay (head-of-line blocking); pacing cost when no
-//! limit is near.
+//! limit is near, as throughput and as the server's CPU time per call (read
+//! from `/proc/PID/stat`), which other load on the machine does not skew.
 //!
 //! xtask is a debug build, so the timed loop only writes pre-built request
 //! bytes, reads the answer, and looks for `"isError":false`.
@@ -45,6 +46,9 @@ struct Sample {
     latencies: Vec<f64>,
     errors: u64,
     seconds: f64,
+    /// Server CPU seconds, and the calls answered meanwhile (warm-up included).
+    cpu_s: f64,
+    cpu_calls: u64,
 }
 
 impl Sample {
@@ -52,10 +56,17 @@ impl Sample {
         self.latencies.len() as f64 / self.seconds.max(f64::EPSILON)
     }
 
-    fn add(&mut self, (latencies, errors): (Vec<f64>, u64)) {
-        self.latencies.extend(latencies);
-        self.errors += errors;
+    fn add(&mut self, run: Run) {
+        self.latencies.extend(run.latencies);
+        self.errors += run.errors;
         self.seconds += WINDOW.as_secs_f64();
+        self.cpu_s += run.cpu_s;
+        self.cpu_calls += run.all_calls;
+    }
+
+    /// Server CPU microseconds per call (`None` for the direct path).
+    fn cpu_us_per_call(&self) -> Option<f64> {
+        (self.cpu_s > 0.0).then(|| self.cpu_s * 1e6 / self.cpu_calls.max(1) as f64)
     }
 
     /// calls/s, p50, p99, errors.
@@ -87,7 +98,7 @@ pub fn run(
     let mut text = format!(
         "load: jira.getProject; direct, pacing on and pacing off take turns, {ROUNDS} rounds of \
          {} ms warm-up + {} s each; one keep-alive connection per client\n\
-         {:<7} {:<8} {:<11} {:>7} {:>9} {:>8} {:>8} {:>6}\n",
+         {:<7} {:<8} {:<11} {:>7} {:>9} {:>8} {:>8} {:>6} {:>9}\n",
         WARMUP.as_millis(),
         WINDOW.as_secs_f64(),
         "delay",
@@ -97,8 +108,11 @@ pub fn run(
         "calls/s",
         "p50 ms",
         "p99 ms",
-        "errors"
+        "errors",
+        "cpu us/call"
     );
+    // server CPU µs per call by the same key (gojira paths only)
+    let mut cpu_us = BTreeMap::<(u64, &str, &str, usize), f64>::new();
     // calls/s by (delay, workers, path, clients)
     let mut rates = BTreeMap::<(u64, &str, &str, usize), f64>::new();
     for (delay, fake_url) in [(0, fast_url), (DELAY_MS, slow_url)] {
@@ -113,23 +127,24 @@ pub fn run(
             env[0].1 = "off";
             let off = servers.start_beside(&format!("w{w}-off"), fake_url, &env)?;
             let targets = [
-                (fake_url, Path::Direct),
-                (on.url.as_str(), Path::Tool),
-                (off.url.as_str(), Path::Tool),
+                (fake_url, Path::Direct, None),
+                (on.url.as_str(), Path::Tool, Some(on.pid)),
+                (off.url.as_str(), Path::Tool, Some(off.pid)),
             ];
             let mut by_path: [Map<String, Value>; 3] = Default::default();
             for clients in CLIENTS.into_iter().filter(|c| *c >= min_clients) {
                 let mut samples: [Sample; 3] = Default::default();
                 for _ in 0..ROUNDS {
-                    for (sample, (url, path)) in samples.iter_mut().zip(targets) {
-                        sample.add(measure(url, path, clients)?);
+                    for (sample, (url, path, pid)) in samples.iter_mut().zip(targets) {
+                        sample.add(measure(url, path, clients, pid)?);
                     }
                 }
                 for ((sample, name), out) in samples.iter_mut().zip(PATHS).zip(by_path.iter_mut()) {
                     let (rate, p50, p99, errors) = sample.figures();
+                    let cpu = sample.cpu_us_per_call();
                     let _ = writeln!(
                         text,
-                        "{:<7} {:<8} {:<11} {:>7} {:>9.0} {:>8.3} {:>8.3} {:>6}",
+                        "{:<7} {:<8} {:<11} {:>7} {:>9.0} {:>8.3} {:>8.3} {:>6} {:>9}",
                         format!("{delay} ms"),
                         w,
                         name,
@@ -137,8 +152,12 @@ pub fn run(
                         rate,
                         p50,
                         p99,
-                        errors
+                        errors,
+                        cpu.map_or("-".to_owned(), |c| format!("{c:.0}"))
                     );
+                    if let Some(c) = cpu {
+                        cpu_us.insert((delay, w, name, clients), c);
+                    }
                     eprintln!(
                         "bench: load {delay} ms, workers {w}, {name}, {clients} clients: \
                          {rate:.0} calls/s, p50 {p50:.3} ms, p99 {p99:.3} ms, {errors} errors"
@@ -150,6 +169,7 @@ pub fn run(
                             "p50_ms": round3(p50),
                             "p99_ms": round3(p99),
                             "errors": errors,
+                            "server_cpu_us_per_call": cpu.map(round1),
                         }),
                     );
                     rates.insert((delay, w, name, clients), rate);
@@ -231,6 +251,29 @@ pub fn run(
             }
         }
     }
+    for delay in [0, DELAY_MS] {
+        for w in ["1", "2"] {
+            for clients in CLIENTS {
+                let on = cpu_us.get(&(delay, w, "pacing_on", clients));
+                let off = cpu_us.get(&(delay, w, "pacing_off", clients));
+                let (Some(on), Some(off)) = (on, off) else {
+                    continue;
+                };
+                let cost = on / off - 1.0;
+                let _ = writeln!(
+                    text,
+                    "  pacing CPU cost, {delay:>2} ms, {clients:>2} clients, workers {w}: {on:.0} vs {off:.0} us/call, {:+.1} % (target < {:.0} %) {}",
+                    cost * 100.0,
+                    TARGET_PACING_COST * 100.0,
+                    verdict(cost < TARGET_PACING_COST)
+                );
+                ratios.insert(
+                    format!("pacing_cpu_cost_{delay}ms_{clients}_clients_workers_{w}"),
+                    json!(round3(cost)),
+                );
+            }
+        }
+    }
     json_out.insert("ratios".to_owned(), Value::Object(ratios));
     json_out.insert(
         "method".to_owned(),
@@ -261,9 +304,22 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
+/// One turn of one path.
+struct Run {
+    /// Latencies (ms) of the successful calls completing inside the window.
+    latencies: Vec<f64>,
+    /// Failed calls completing inside the window.
+    errors: u64,
+    /// Successful calls over the whole turn (warm-up included).
+    all_calls: u64,
+    /// The server's CPU seconds over the whole turn (0 without a server pid).
+    cpu_s: f64,
+}
+
 /// `clients` threads hammer `url` for the warm-up and the window; calls
-/// completing inside the window count. Returns their latencies and errors.
-fn measure(url: &str, path: Path, clients: usize) -> anyhow::Result<(Vec<f64>, u64)> {
+/// completing inside the window count. With `pid`, the server's CPU time
+/// over the whole turn is measured too.
+fn measure(url: &str, path: Path, clients: usize, pid: Option<u32>) -> anyhow::Result<Run> {
     let mut conns = Vec::with_capacity(clients);
     for _ in 0..clients {
         conns.push(KeepAlive::connect(url)?);
@@ -281,9 +337,10 @@ fn measure(url: &str, path: Path, clients: usize) -> anyhow::Result<(Vec<f64>, u
         },
         None => bail!("no clients"),
     };
+    let cpu_before = pid.map(cpu_seconds).transpose()?;
     let start = Instant::now();
     let window = (start + WARMUP, start + WARMUP + WINDOW);
-    let per_thread: Vec<anyhow::Result<(Vec<f64>, u64)>> = std::thread::scope(|scope| {
+    let per_thread: Vec<anyhow::Result<(Vec<f64>, u64, u64)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = conns
             .into_iter()
             .map(|conn| {
@@ -299,14 +356,42 @@ fn measure(url: &str, path: Path, clients: usize) -> anyhow::Result<(Vec<f64>, u
             })
             .collect()
     });
-    let mut latencies = Vec::new();
-    let mut errors = 0;
+    let cpu_s = match (pid, cpu_before) {
+        (Some(pid), Some(before)) => cpu_seconds(pid)? - before,
+        _ => 0.0,
+    };
+    let mut run = Run {
+        latencies: Vec::new(),
+        errors: 0,
+        all_calls: 0,
+        cpu_s,
+    };
     for r in per_thread {
-        let (l, e) = r?;
-        latencies.extend(l);
-        errors += e;
+        let (l, e, all) = r?;
+        run.latencies.extend(l);
+        run.errors += e;
+        run.all_calls += all;
     }
-    Ok((latencies, errors))
+    Ok(run)
+}
+
+/// User + system CPU seconds of a process (`/proc/PID/stat`, in USER_HZ = 100 ticks).
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow::anyhow!("unexpected /proc/{pid}/stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| -> anyhow::Result<f64> {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or_else(|| anyhow::anyhow!("no field {i} in /proc/{pid}/stat"))
+    };
+    // `rest` starts at field 3 (state), so field n is at index n - 3.
+    Ok((tick(14 - 3)? + tick(15 - 3)?) / 100.0)
 }
 
 /// One client: successful calls' latencies (ms) and the error count, both
@@ -317,10 +402,11 @@ fn client_loop(
     request: &[u8],
     path: Path,
     (from, to): (Instant, Instant),
-) -> anyhow::Result<(Vec<f64>, u64)> {
+) -> anyhow::Result<(Vec<f64>, u64, u64)> {
     const OK: &[u8] = br#""isError":false"#;
     let mut latencies = Vec::with_capacity(4096);
     let mut errors = 0;
+    let mut all_calls = 0;
     loop {
         let sent = Instant::now();
         if sent >= to {
@@ -332,6 +418,7 @@ fn client_loop(
             Ok((200, body)) => path == Path::Direct || contains(body, OK),
             _ => false,
         };
+        all_calls += u64::from(ok);
         if answer.is_err() {
             // A broken connection: count it and start a new one.
             conn = KeepAlive::connect(url)?;
@@ -344,7 +431,7 @@ fn client_loop(
             }
         }
     }
-    Ok((latencies, errors))
+    Ok((latencies, errors, all_calls))
 }
 
 /// Whether `needle` occurs in `haystack` (std's substring search, which is
