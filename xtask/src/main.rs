@@ -3,7 +3,7 @@
 //! - `regen [--check] [-v]`: regenerate `generated/` from tools.yaml and the specs;
 //!   `--check` fails with a diff when anything is stale (CI, and the `regen_is_fresh` test).
 //! - `fetch-specs [--accept-drift]`: download the official specs into `specs/cache/`.
-//! - `bench`: the benchmark suite (see `bench.rs`).
+//! - `bench [--only base|load|trim]`: the benchmark suite (see `bench/mod.rs`).
 //!
 //! Few dependencies on purpose, and never the runtime.
 
@@ -45,8 +45,13 @@ enum Command {
         #[arg(long)]
         url_override: Option<String>,
     },
-    /// Benchmarks: regen time, start-up time and RSS, tools/list size, tool-call latency vs. direct.
-    Bench,
+    /// Benchmarks: regen time, start-up time and RSS, tools/list size, tool-call latency vs. direct;
+    /// throughput under concurrent clients; bytes saved by trimming answers.
+    Bench {
+        /// Run one part only (default: all).
+        #[arg(long, value_enum)]
+        only: Option<bench::Part>,
+    },
 }
 
 /// The workspace root (the parent of `xtask/`).
@@ -63,7 +68,7 @@ fn main() -> ExitCode {
             accept_drift,
             url_override,
         } => fetch_specs(accept_drift, url_override),
-        Command::Bench => bench::run(&project_root()),
+        Command::Bench { only } => bench::run(&project_root(), only),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
@@ -34,6 +34,10 @@ struct Args {
     /// Directory with the spec files (default: $GOJIRA_SPECS_DIR, specs/cache, ../shared/specs).
     #[arg(long, value_name = "DIR")]
     specs_dir: Option<PathBuf>,
+    /// Wait this many milliseconds before answering every request (benchmarks:
+    /// a stand-in for Atlassian's own latency).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    delay_ms: u64,
 }
 
 #[tokio::main]
@@ -57,19 +61,62 @@ async fn main() -> anyhow::Result<()> {
     let fake = FakeAtlassian::load(&dir)?;
     tracing::info!(dir = %dir.display(), elapsed_ms = started.elapsed().as_millis(), "specs loaded");
     let (operations, specs) = (fake.operation_count(), fake.spec_count());
+    let listening = |url: &str| {
+        eprintln!(
+            "fake-atlassian listening on {url} ({operations} operations from {specs} specs); \
+             OAuth client {DEFAULT_CLIENT_ID} / {DEFAULT_CLIENT_SECRET}, user {DEFAULT_EMAIL} \
+             ({DEFAULT_ACCOUNT_ID}), cloud id {DEFAULT_CLOUD_ID}, org admin key {DEFAULT_ORG_ADMIN_KEY}"
+        );
+    };
+    if args.delay_ms > 0 {
+        return serve_delayed(
+            fake,
+            args.port,
+            Duration::from_millis(args.delay_ms),
+            listening,
+        )
+        .await;
+    }
     let handle = fake.serve(args.port).await?;
-    eprintln!(
-        "fake-atlassian listening on {} ({operations} operations from {specs} specs); \
-         OAuth client {DEFAULT_CLIENT_ID} / {DEFAULT_CLIENT_SECRET}, user {DEFAULT_EMAIL} \
-         ({DEFAULT_ACCOUNT_ID}), cloud id {DEFAULT_CLOUD_ID}, org admin key {DEFAULT_ORG_ADMIN_KEY}",
-        handle.base_url()
-    );
+    listening(&handle.base_url());
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;
     handle.shutdown();
     handle.stopped().await;
     Ok(())
+}
+
+/// Serves `fake` with `delay` before every answer, until Ctrl-C. The
+/// library's handle has no delay knob (faults answer instead of routing), so
+/// the binary wraps the in-process entry point in its own router.
+async fn serve_delayed(
+    fake: FakeAtlassian,
+    port: u16,
+    delay: Duration,
+    listening: impl Fn(&str),
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("binding 127.0.0.1:{port}"))?;
+    listening(&format!("http://{}", listener.local_addr()?));
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let fake = fake.clone();
+        async move {
+            tokio::time::sleep(delay).await;
+            fake.call(req).await
+        }
+    });
+    // Like the library's server: no Nagle delays.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving")
 }
 
 #[cfg(test)]
