@@ -29,6 +29,16 @@ pub enum ErrorCode {
     Timeout,
     /// A bug or an impossible state.
     Internal,
+    /// No Atlassian authorization is stored for the caller: sign in again.
+    NotConnected,
+    /// The caller's Atlassian authorization expired or was revoked: sign in again.
+    ReconsentNeeded,
+    /// The caller is not allowed this (e.g. not an org admin).
+    InsufficientPermissions,
+    /// The caller has no access to the site this server is pinned to.
+    SiteNotAllowed,
+    /// The tool needs the caller's own API token (`gojira.bindApiToken`).
+    ApiTokenRequired,
 }
 
 impl ErrorCode {
@@ -45,6 +55,11 @@ impl ErrorCode {
             ErrorCode::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
             ErrorCode::Timeout => "TIMEOUT",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::NotConnected => "NOT_CONNECTED",
+            ErrorCode::ReconsentNeeded => "RECONSENT_NEEDED",
+            ErrorCode::InsufficientPermissions => "INSUFFICIENT_PERMISSIONS",
+            ErrorCode::SiteNotAllowed => "SITE_NOT_ALLOWED",
+            ErrorCode::ApiTokenRequired => "API_TOKEN_REQUIRED",
         }
     }
 }
@@ -67,7 +82,8 @@ impl fmt::Display for ToolError {
 }
 
 impl ToolError {
-    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    /// An error with `code`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),

@@ -156,7 +156,10 @@ mod tests {
             "client"
         );
         // A request refused by the client limit still counted against Bob.
-        assert_eq!(l.check(&caller("bob", "other")).await.unwrap_err().limit, "principal");
+        assert_eq!(
+            l.check(&caller("bob", "other")).await.unwrap_err().limit,
+            "principal"
+        );
         assert!(l.check(&caller("carol", "other")).await.is_ok());
     }
 }

@@ -7,6 +7,7 @@
 //! Builtin` and an `async fn call(...)`, list it in [`ALL`], add its arm in
 //! [`call`].
 
+mod bind_api_token;
 mod whoami;
 
 use serde_json::{Map, Value};
@@ -35,7 +36,7 @@ pub struct Builtin {
 }
 
 /// Every built-in tool, in name order.
-pub static ALL: &[&Builtin] = &[&whoami::TOOL];
+pub static ALL: &[&Builtin] = &[&bind_api_token::TOOL, &whoami::TOOL];
 
 /// Runs built-in tool `name` (already found in [`ALL`] and validated).
 pub async fn call(
@@ -45,6 +46,7 @@ pub async fn call(
     args: Map<String, Value>,
 ) -> Result<Value, ToolError> {
     match name {
+        n if n == bind_api_token::TOOL.name => bind_api_token::call(state, ctx, args).await,
         n if n == whoami::TOOL.name => whoami::call(state, ctx, args).await,
         other => Err(ToolError::internal(format!(
             "built-in tool {other} has no handler"
