@@ -675,6 +675,70 @@ mod tests {
     }
 
     #[test]
+    fn auth_mode_rules() {
+        let mut v = vars(&[("GOJIRA_ENABLED_GROUPS", "read_projects")]);
+        let c = from_vars(&v).unwrap();
+        assert_eq!(c.auth.mode, AuthMode::Oauth, "oauth is the default");
+        assert_eq!(
+            auth_mode(&c, true, false).unwrap(),
+            AuthMode::Local,
+            "stdio is always local"
+        );
+        let e = auth_mode(&c, false, false).unwrap_err();
+        assert_eq!(e.var, "TOKEN_ENCRYPTION_KEY");
+        assert!(e.message.contains("gojira-mcp generate-key"), "{e}");
+        assert_eq!(
+            auth_mode(&c, false, true).unwrap(),
+            AuthMode::Oauth,
+            "the sandbox keeps a key"
+        );
+        v.insert("TOKEN_ENCRYPTION_KEY".into(), "k".into());
+        v.insert("GOJIRA_ENABLE_ORG_ADMIN".into(), "true".into());
+        v.insert("GOJIRA_ORG_ADMIN_TOKEN".into(), "k".into());
+        let e = auth_mode(&from_vars(&v).unwrap(), false, false).unwrap_err();
+        assert_eq!(e.var, "GOJIRA_ORG_ADMIN_AUDIT_LOG_TARGET");
+        v.insert(
+            "GOJIRA_ORG_ADMIN_AUDIT_LOG_TARGET".into(),
+            "/var/log/x".into(),
+        );
+        assert_eq!(
+            from_vars(&v).unwrap_err().var,
+            "GOJIRA_ORG_ADMIN_AUDIT_LOG_TARGET"
+        );
+        v.insert(
+            "GOJIRA_ORG_ADMIN_AUDIT_LOG_TARGET".into(),
+            "file:/var/log/x".into(),
+        );
+        assert_eq!(
+            auth_mode(&from_vars(&v).unwrap(), false, false).unwrap(),
+            AuthMode::Oauth
+        );
+
+        v.insert("GOJIRA_AUTH_MODE".into(), "local".into());
+        v.insert("MCP_HOST".into(), "0.0.0.0".into());
+        let e = auth_mode(&from_vars(&v).unwrap(), false, false).unwrap_err();
+        assert!(
+            e.message.contains("GOJIRA_ALLOW_LOCAL_AUTH_ON_NETWORK"),
+            "{e}"
+        );
+        v.insert("GOJIRA_ALLOW_LOCAL_AUTH_ON_NETWORK".into(), "true".into());
+        assert_eq!(
+            auth_mode(&from_vars(&v).unwrap(), false, false).unwrap(),
+            AuthMode::Local
+        );
+        v.insert("GOJIRA_AUTH_MODE".into(), "none".into());
+        assert_eq!(from_vars(&v).unwrap_err().var, "GOJIRA_AUTH_MODE");
+    }
+
+    #[test]
+    fn oauth_config_errors_name_their_variable() {
+        let v = vars(&[("ATLASSIAN_OAUTH_CLIENT_ID", "cid")]);
+        let resource = Url::parse("http://127.0.0.1:8081/mcp").unwrap();
+        let e = oauth_config(&v, resource).unwrap_err();
+        assert_eq!(e.var, "ATLASSIAN_OAUTH_CLIENT_SECRET");
+    }
+
+    #[test]
     fn admin_org_needs_the_second_gate() {
         let v = vars(&[("GOJIRA_ENABLED_GROUPS", "admin_org")]);
         assert_eq!(from_vars(&v).unwrap_err().var, "GOJIRA_ENABLE_ORG_ADMIN");
