@@ -106,9 +106,48 @@ pub fn router(
         mcp = mcp
             .layer(middleware::from_fn(caller_from_principal))
             .layer(auth.middleware());
-        app = app.merge(auth.router());
+        app = app.merge(
+            auth.router()
+                .layer(middleware::from_fn(cors_for_oauth_endpoints)),
+        );
     }
     app.nest("/mcp", mcp)
+}
+
+/// Browser-based MCP clients (the MCP Inspector among them) fetch the
+/// metadata and call registration, token and revocation from their own
+/// origin: those JSON endpoints answer CORS (any origin, never with
+/// credentials, so cookies never ride along). `/authorize` and the consent
+/// page are navigations and get nothing.
+async fn cors_for_oauth_endpoints(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let path = request.uri().path();
+    let json_endpoint =
+        path.starts_with("/.well-known/") || matches!(path, "/register" | "/token" | "/revoke");
+    if !json_endpoint {
+        return next.run(request).await;
+    }
+    let headers = [
+        (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"),
+        (
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            "authorization, content-type, mcp-protocol-version",
+        ),
+        (header::ACCESS_CONTROL_MAX_AGE, "600"),
+    ];
+    if request.method() == axum::http::Method::OPTIONS {
+        return (StatusCode::NO_CONTENT, headers).into_response();
+    }
+    let mut response = next.run(request).await;
+    for (name, value) in headers {
+        response
+            .headers_mut()
+            .insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// Turns the verified [`gojira_auth::Principal`] into the [`Caller`] the

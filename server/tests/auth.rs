@@ -418,6 +418,28 @@ async fn mcp_needs_a_bearer_in_the_header() {
     .await
     .unwrap();
     assert_eq!(prm["resource"], server.mcp_url());
+    // Browser clients (the MCP Inspector) may read the JSON endpoints cross-origin.
+    let preflight = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, format!("{}/token", server.base))
+        .header("origin", "http://localhost:6274")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "*",
+        "{:?}",
+        preflight.headers()
+    );
+    let prm = reqwest::get(format!(
+        "{}/.well-known/oauth-protected-resource/mcp",
+        server.base
+    ))
+    .await
+    .unwrap();
+    assert_eq!(prm.headers()["access-control-allow-origin"], "*");
     // A token in the query string is ignored.
     for name in ["access_token", "token", "bearer"] {
         let r = post(format!("{}?{name}={}", server.mcp_url(), tokens.access))
@@ -959,4 +981,48 @@ async fn sandbox_walks_the_oauth_flow() {
     let orgs = call(&client, "org.listOrgs", json!({})).await.unwrap();
     assert_eq!(error_code(&orgs), None, "{}", text(&orgs));
     client.cancel().await.ok();
+}
+
+/// A token the site refuses is tried as a scoped token through
+/// `{api}/ex/jira/{cloudId}`, and JSM calls then go that way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scoped_api_token_goes_through_the_gateway() {
+    const TOKEN: &str = "ATSTT3xFfGF0-scoped-token-0123456789";
+    let fake = strict_fake().await;
+    fake.fake().add_api_token(DEFAULT_ACCOUNT_ID, TOKEN);
+    let server = start_server(&oauth_env(&fake, "utility,read_jsm_admin"));
+    let tokens = sign_in(&server).await;
+    // The site URL answers 401 (as it does for a scoped token).
+    fake.inject(
+        fake_atlassian::Fault::status(401)
+            .on_path("/rest/api/3/myself")
+            .times(1),
+    );
+    let client = connect_as(&server, &tokens.access).await;
+    let bound = call(
+        &client,
+        "gojira.bindApiToken",
+        json!({"email": DEFAULT_EMAIL, "token": TOKEN}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(error_code(&bound), None, "{}", text(&bound));
+    assert_eq!(bound.structured_content.unwrap()["kind"], "scoped");
+    let desks = call(&client, "jsm.listServiceDesks", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(error_code(&desks), None, "{}", text(&desks));
+    let sent = requests_to(&fake, "/rest/servicedeskapi/servicedesk");
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0]
+            .path
+            .starts_with(&format!("/ex/jira/{DEFAULT_CLOUD_ID}/")),
+        "{}",
+        sent[0].path
+    );
+    assert_eq!(sent[0].credential_kind, Some(CredentialKind::ApiToken));
+    assert_eq!(sent[0].principal.as_deref(), Some(DEFAULT_ACCOUNT_ID));
+    client.cancel().await.ok();
+    assert_no_secret_logged(&server, &fake, &[&tokens], &[TOKEN]);
 }
