@@ -1026,3 +1026,81 @@ async fn a_scoped_api_token_goes_through_the_gateway() {
     client.cancel().await.ok();
     assert_no_secret_logged(&server, &fake, &[&tokens], &[TOKEN]);
 }
+
+/// A 2025-11-25 session id is no credential: another user presenting it
+/// with their own bearer acts as themselves (identity is read from the
+/// bearer on every request).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_id_carries_no_identity() {
+    let fake = strict_fake().await;
+    fake.fake().add_user(FakeUser::new(BOB, BOB_EMAIL, "Bob"));
+    let server = start_server(&oauth_env(&fake, "utility"));
+    let alice = sign_in_as(&server, &fake, DEFAULT_ACCOUNT_ID).await;
+    let bob = sign_in_as(&server, &fake, BOB).await;
+    let http = reqwest::Client::new();
+    let post = |token: &str, session: Option<&str>, body: Value| {
+        let mut rb = http
+            .post(server.mcp_url())
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(&body);
+        if let Some(s) = session {
+            rb = rb.header("mcp-session-id", s);
+        }
+        rb.send()
+    };
+    let init = post(
+        &alice.access,
+        None,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"}}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(init.status(), 200);
+    let session = init.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    post(
+        &alice.access,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await
+    .unwrap();
+    let whoami = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "gojira.whoami", "arguments": {}}});
+    let reply = post(&bob.access, Some(&session), whoami.clone())
+        .await
+        .unwrap();
+    let status = reply.status();
+    let text = reply.text().await.unwrap();
+    // JSON, or an SSE stream whose data line carries it.
+    let as_bob: Value = serde_json::from_str(&text)
+        .ok()
+        .or_else(|| {
+            text.lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .find_map(|d| serde_json::from_str(d.trim()).ok())
+        })
+        .unwrap_or_else(|| panic!("HTTP {status}: {text}"));
+    assert_eq!(
+        as_bob["result"]["structuredContent"]["principal"],
+        format!("oauth:{BOB}"),
+        "{as_bob}"
+    );
+    // Without a bearer the session id alone gets nothing.
+    let bare = reqwest::Client::new()
+        .post(server.mcp_url())
+        .header("content-type", "application/json")
+        .header("mcp-session-id", &session)
+        .json(&whoami)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), 401);
+}
