@@ -17,3 +17,14 @@ pub fn catalog() -> Result<gojira_runtime::Catalog, gojira_runtime::catalog::Cat
 pub mod tools {
     pub use crate::products::*;
 }
+
+/// The Atlassian endpoints gojira's identity checks use (the runtime names
+/// no product): the current user (`gojira.bindApiToken` checks a token with
+/// it) and a user's organization role assignments (the org-admin gate).
+pub const IDENTITY_ENDPOINTS: gojira_runtime::identity::IdentityEndpoints =
+    gojira_runtime::identity::IdentityEndpoints {
+        myself_base: "{jira}",
+        myself_path: "/rest/api/3/myself",
+        org_role_assignments: "/v2/orgs/{orgId}/directories/-/users/{accountId}/role-assignments",
+        org_admin_role: "atlassian/org-admin",
+    };

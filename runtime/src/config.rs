@@ -94,6 +94,88 @@ pub struct Config {
     pub encryption_key: Option<Secret>,
     /// `TOKEN_ENCRYPTION_KEYS_OLD`: retired keys that still decrypt.
     pub encryption_keys_old: Option<Secret>,
+    /// How callers are identified (`GOJIRA_AUTH_MODE` and friends); see [`auth_mode`].
+    pub auth: AuthSettings,
+}
+
+/// How MCP callers are identified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// OAuth 2.1 for MCP clients; every call acts as the signed-in user.
+    Oauth,
+    /// One credential from the environment, no OAuth (stdio, development).
+    Local,
+}
+
+/// The auth-related settings read by [`from_vars`]; [`auth_mode`] decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// `GOJIRA_AUTH_MODE` (default `oauth`; `stdio` is always local).
+    pub mode: AuthMode,
+    /// `GOJIRA_ALLOW_LOCAL_AUTH_ON_NETWORK=true`: allow `local` on a non-loopback bind.
+    pub allow_local_on_network: bool,
+    /// `GOJIRA_ORG_ADMIN_AUDIT_LOG_TARGET` (`file:/path`): where org-admin calls are recorded.
+    pub org_admin_audit_log: Option<std::path::PathBuf>,
+    /// Whether `MCP_SERVER_URL` was set (else it follows the bound port).
+    pub server_url_explicit: bool,
+}
+
+/// The site variables of base-URL templates: a site URL with an API token,
+/// or `{api}/ex/{name}/{cloudId}` with an OAuth bearer.
+pub const SITE_VARS: [&str; 2] = ["jira", "confluence"];
+
+/// The auth mode this process runs in: `stdio` is always local; `local` on
+/// a non-loopback bind needs `GOJIRA_ALLOW_LOCAL_AUTH_ON_NETWORK=true`;
+/// `oauth` needs `TOKEN_ENCRYPTION_KEY` (except in the sandbox, which keeps a
+/// generated key) and, with org admin enabled, an audit log target.
+pub fn auth_mode(config: &Config, stdio: bool, sandbox: bool) -> Result<AuthMode, ConfigError> {
+    if stdio {
+        return Ok(AuthMode::Local);
+    }
+    match config.auth.mode {
+        AuthMode::Local => {
+            if !config.host.is_loopback() && !config.auth.allow_local_on_network {
+                return Err(err(
+                    "GOJIRA_AUTH_MODE",
+                    format!(
+                        "local mode gives every caller the one configured Atlassian credential, and MCP_HOST {} is not a loopback address; use oauth, bind 127.0.0.1, or set GOJIRA_ALLOW_LOCAL_AUTH_ON_NETWORK=true to force it",
+                        config.host
+                    ),
+                ));
+            }
+            Ok(AuthMode::Local)
+        }
+        AuthMode::Oauth => {
+            if config.encryption_key.is_none() && !sandbox {
+                return Err(err(
+                    "TOKEN_ENCRYPTION_KEY",
+                    "is required in oauth mode (GOJIRA_AUTH_MODE=oauth, the default for serve): it seals each user's Atlassian tokens at rest; `gojira-mcp generate-key` makes one",
+                ));
+            }
+            if config.upstream.org_admin_enabled && config.auth.org_admin_audit_log.is_none() {
+                return Err(err(
+                    "GOJIRA_ORG_ADMIN_AUDIT_LOG_TARGET",
+                    "is required when GOJIRA_ENABLE_ORG_ADMIN=true in oauth mode: file:/path/to/org-admin.log (every org-admin call is recorded there as a JSON line)",
+                ));
+            }
+            Ok(AuthMode::Oauth)
+        }
+    }
+}
+
+/// The authorization server's configuration (`ATLASSIAN_OAUTH_*`,
+/// `ATLASSIAN_AUTH_BASE_URL`, `ATLASSIAN_PINNED_CLOUD_ID`, token lifetimes),
+/// for the MCP endpoint at `resource`.
+pub fn oauth_config(
+    vars: &BTreeMap<String, String>,
+    resource: Url,
+) -> Result<gojira_auth::AuthConfig, ConfigError> {
+    gojira_auth::AuthConfig::from_lookup(|name| vars.get(name).cloned(), resource).map_err(|e| {
+        ConfigError {
+            var: e.var,
+            message: e.message,
+        }
+    })
 }
 
 /// Where upstream calls go and with what.
@@ -116,6 +198,8 @@ pub struct UpstreamConfig {
     /// Whether upstream requests are paced at all (`GOJIRA_UPSTREAM_PACING`,
     /// default on; off only behind a gateway that paces, or to benchmark).
     pub pacing: bool,
+    /// The site's own URL (`ATLASSIAN_SITE_URL`), where classic API tokens go.
+    pub site_url: Option<String>,
 }
 
 /// A configuration error naming the variable.
@@ -399,6 +483,42 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
         client: inbound_rate(&get, "GOJIRA_INBOUND_CLIENT_RATE", 200.0)?,
     };
 
+    let auth = AuthSettings {
+        mode: match get("GOJIRA_AUTH_MODE").as_deref() {
+            None | Some("oauth") => AuthMode::Oauth,
+            Some("local") => AuthMode::Local,
+            Some(other) => {
+                return Err(err(
+                    "GOJIRA_AUTH_MODE",
+                    format!("{other:?} must be oauth (the default) or local"),
+                ));
+            }
+        },
+        allow_local_on_network: match get("GOJIRA_ALLOW_LOCAL_AUTH_ON_NETWORK").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(err(
+                    "GOJIRA_ALLOW_LOCAL_AUTH_ON_NETWORK",
+                    format!("{other:?} must be true or false"),
+                ));
+            }
+        },
+        org_admin_audit_log: match get("GOJIRA_ORG_ADMIN_AUDIT_LOG_TARGET") {
+            None => None,
+            Some(target) => match target.strip_prefix("file:") {
+                Some(path) if !path.trim().is_empty() => Some(std::path::PathBuf::from(path)),
+                _ => {
+                    return Err(err(
+                        "GOJIRA_ORG_ADMIN_AUDIT_LOG_TARGET",
+                        format!("{target:?} must be file:/path/to/org-admin.log"),
+                    ));
+                }
+            },
+        },
+        server_url_explicit: get("MCP_SERVER_URL").is_some(),
+    };
+
     let store = match get("GOJIRA_REDIS_URL") {
         Some(url) => {
             if !(url.starts_with("redis://") || url.starts_with("rediss://"))
@@ -435,6 +555,7 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
             rate_per_sec,
             burst_capacity,
             pacing,
+            site_url: site,
         },
         tool_timeout,
         store,
@@ -442,6 +563,7 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
         inbound,
         encryption_key: get("TOKEN_ENCRYPTION_KEY").map(Secret::new),
         encryption_keys_old: get("TOKEN_ENCRYPTION_KEYS_OLD").map(Secret::new),
+        auth,
     })
 }
 
@@ -566,6 +688,70 @@ mod tests {
         );
         v.insert("GOJIRA_UPSTREAM_BURST".into(), "3".into());
         assert_eq!(from_vars(&v).unwrap().upstream.burst_capacity, 3.0);
+    }
+
+    #[test]
+    fn auth_mode_rules() {
+        let mut v = vars(&[("GOJIRA_ENABLED_GROUPS", "read_projects")]);
+        let c = from_vars(&v).unwrap();
+        assert_eq!(c.auth.mode, AuthMode::Oauth, "oauth is the default");
+        assert_eq!(
+            auth_mode(&c, true, false).unwrap(),
+            AuthMode::Local,
+            "stdio is always local"
+        );
+        let e = auth_mode(&c, false, false).unwrap_err();
+        assert_eq!(e.var, "TOKEN_ENCRYPTION_KEY");
+        assert!(e.message.contains("gojira-mcp generate-key"), "{e}");
+        assert_eq!(
+            auth_mode(&c, false, true).unwrap(),
+            AuthMode::Oauth,
+            "the sandbox keeps a key"
+        );
+        v.insert("TOKEN_ENCRYPTION_KEY".into(), "k".into());
+        v.insert("GOJIRA_ENABLE_ORG_ADMIN".into(), "true".into());
+        v.insert("GOJIRA_ORG_ADMIN_TOKEN".into(), "k".into());
+        let e = auth_mode(&from_vars(&v).unwrap(), false, false).unwrap_err();
+        assert_eq!(e.var, "GOJIRA_ORG_ADMIN_AUDIT_LOG_TARGET");
+        v.insert(
+            "GOJIRA_ORG_ADMIN_AUDIT_LOG_TARGET".into(),
+            "/var/log/x".into(),
+        );
+        assert_eq!(
+            from_vars(&v).unwrap_err().var,
+            "GOJIRA_ORG_ADMIN_AUDIT_LOG_TARGET"
+        );
+        v.insert(
+            "GOJIRA_ORG_ADMIN_AUDIT_LOG_TARGET".into(),
+            "file:/var/log/x".into(),
+        );
+        assert_eq!(
+            auth_mode(&from_vars(&v).unwrap(), false, false).unwrap(),
+            AuthMode::Oauth
+        );
+
+        v.insert("GOJIRA_AUTH_MODE".into(), "local".into());
+        v.insert("MCP_HOST".into(), "0.0.0.0".into());
+        let e = auth_mode(&from_vars(&v).unwrap(), false, false).unwrap_err();
+        assert!(
+            e.message.contains("GOJIRA_ALLOW_LOCAL_AUTH_ON_NETWORK"),
+            "{e}"
+        );
+        v.insert("GOJIRA_ALLOW_LOCAL_AUTH_ON_NETWORK".into(), "true".into());
+        assert_eq!(
+            auth_mode(&from_vars(&v).unwrap(), false, false).unwrap(),
+            AuthMode::Local
+        );
+        v.insert("GOJIRA_AUTH_MODE".into(), "none".into());
+        assert_eq!(from_vars(&v).unwrap_err().var, "GOJIRA_AUTH_MODE");
+    }
+
+    #[test]
+    fn oauth_config_errors_name_their_variable() {
+        let v = vars(&[("ATLASSIAN_OAUTH_CLIENT_ID", "cid")]);
+        let resource = Url::parse("http://127.0.0.1:8081/mcp").unwrap();
+        let e = oauth_config(&v, resource).unwrap_err();
+        assert_eq!(e.var, "ATLASSIAN_OAUTH_CLIENT_SECRET");
     }
 
     #[test]

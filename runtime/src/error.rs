@@ -37,6 +37,16 @@ pub enum ErrorCode {
     JournalUnavailable,
     /// A bug or an impossible state.
     Internal,
+    /// No Atlassian authorization is stored for the caller: sign in again.
+    NotConnected,
+    /// The caller's Atlassian authorization expired or was revoked: sign in again.
+    ReconsentNeeded,
+    /// The caller is not allowed this (e.g. not an org admin).
+    InsufficientPermissions,
+    /// The caller has no access to the site this server is pinned to.
+    SiteNotAllowed,
+    /// The tool needs the caller's own API token (`gojira.bindApiToken`).
+    ApiTokenRequired,
 }
 
 impl ErrorCode {
@@ -57,6 +67,11 @@ impl ErrorCode {
             ErrorCode::RevertConflict => "REVERT_CONFLICT",
             ErrorCode::JournalUnavailable => "JOURNAL_UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::NotConnected => "NOT_CONNECTED",
+            ErrorCode::ReconsentNeeded => "RECONSENT_NEEDED",
+            ErrorCode::InsufficientPermissions => "INSUFFICIENT_PERMISSIONS",
+            ErrorCode::SiteNotAllowed => "SITE_NOT_ALLOWED",
+            ErrorCode::ApiTokenRequired => "API_TOKEN_REQUIRED",
         }
     }
 }
@@ -81,7 +96,8 @@ impl fmt::Display for ToolError {
 }
 
 impl ToolError {
-    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    /// An error with `code`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),

@@ -13,6 +13,7 @@
 //! - [`shape`]: one pagination shape (`cursor`/`limit`/`nextCursor`) and trimming of answer noise;
 //! - [`inbound`]: limits on MCP requests per principal and per client id;
 //! - [`error`]: the tool error model (stable codes, next steps);
+//! - [`identity`]: who a call acts for (local credential or the bearer's user), per-user upstream credentials, org-admin checks and audit, site pinning;
 //! - [`server`]: the `rmcp` `ServerHandler`;
 //! - [`transport`]: Streamable HTTP (axum) and stdio;
 //! - [`safety`], [`write`], [`journal`]: safe writes: consent bound to a preview, a hash-chained journal, revert;
@@ -23,6 +24,7 @@ pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod error;
+pub mod identity;
 pub mod inbound;
 pub mod journal;
 mod native_consent;

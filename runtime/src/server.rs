@@ -43,8 +43,13 @@ pub const PROTOCOL_VERSIONS: [ProtocolVersion; 3] = [
 /// the configured credential in local mode), never from tool arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallContext {
-    /// Principal id: cache, journal and limits are keyed by it.
+    /// Principal id (`oauth:{account_id}` in OAuth mode): cache, journal and
+    /// limits are keyed by it.
     pub principal: String,
+    /// The signed-in user behind the bearer (OAuth mode only).
+    pub user: Option<gojira_auth::Principal>,
+    /// The last upstream status of the call (the org-admin audit log records it).
+    pub upstream_status: crate::identity::UpstreamStatus,
 }
 
 /// A built-in tool with its parsed schema and validator.
@@ -78,6 +83,7 @@ pub struct ServerState {
     upstream: Upstream,
     timeout: Duration,
     tools: Vec<Tool>,
+    identity: crate::identity::Identity,
 }
 
 impl ServerState {
@@ -139,7 +145,35 @@ impl ServerState {
             upstream,
             timeout,
             tools,
+            identity: crate::identity::Identity::local(),
         }
+    }
+
+    /// How callers are identified and credentials chosen (local by default).
+    #[must_use]
+    pub fn with_identity(mut self, identity: crate::identity::Identity) -> Self {
+        self.identity = identity;
+        self
+    }
+
+    /// Identity and credentials.
+    pub fn identity(&self) -> &crate::identity::Identity {
+        &self.identity
+    }
+
+    /// The upstream client.
+    pub(crate) fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    /// The per-call deadline.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The catalog.
+    pub(crate) fn catalog(&self) -> &Catalog {
+        &self.catalog
     }
 
     /// The tools served, as MCP sees them.
@@ -354,8 +388,14 @@ async fn call_tool_impl(
     context: RequestContext<RoleServer>,
 ) -> Result<CallToolResponse, McpError> {
     let name = request.name.as_ref();
-    let ctx = CallContext {
-        principal: state.principal.clone(),
+    // The bearer's principal, put in the HTTP request by the auth middleware.
+    let user = context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<gojira_auth::Principal>());
+    let ctx = match crate::identity::call_context(state, user) {
+        Ok(ctx) => ctx,
+        Err(err) => return Ok(CallToolResponse::from(error_result(&err))),
     };
     if let Some(builtin) = state.builtins.get(name) {
         let args = request.arguments.unwrap_or_default();
@@ -418,11 +458,15 @@ async fn call_tool_impl(
         }
     }
     let args = Value::Object(args_map);
+    let audit = crate::identity::OrgAdminAudit::start(state, tool, &args);
     let started = std::time::Instant::now();
     let result = tokio::select! {
         result = execute(state, &ctx, tool, args) => result,
         () = context.ct.cancelled() => Err(ToolError::timeout("the client cancelled the call; nothing further was sent upstream")),
     };
+    if let Some(audit) = audit {
+        audit.finish(state, &ctx, &result);
+    }
     let elapsed_ms = started.elapsed().as_millis() as u64;
     match result {
         Ok(value) => {
@@ -533,10 +577,7 @@ async fn fetch(
         tracing::debug!("read cache hit");
         return Ok(hit);
     }
-    let response = state
-        .upstream
-        .send(product, tool.spec.operation, request, state.timeout)
-        .await?;
+    let response = crate::identity::send(state, ctx, tool, product, request).await?;
     let value = as_object(response);
     if let Some(ttl) = cache_ttl {
         state
@@ -602,30 +643,25 @@ impl ServerState {
     /// A read that bypasses the cache (the state a write is about to change).
     pub(crate) async fn read_fresh(
         &self,
-        _ctx: &CallContext,
+        ctx: &CallContext,
         tool: &CatalogTool,
         args: Map<String, Value>,
     ) -> Result<Value, ToolError> {
         let request = self.build_request(tool, &args)?;
         let product = self.product_of(tool)?;
-        let response = self
-            .upstream
-            .send(product, tool.spec.operation, &request, self.timeout)
-            .await?;
+        let response = crate::identity::send(self, ctx, tool, product, &request).await?;
         Ok(as_object(response))
     }
 
     /// Sends a write: status, Atlassian's request id, the answer as an object.
     pub(crate) async fn send(
         &self,
+        ctx: &CallContext,
         tool: &CatalogTool,
         request: &UpstreamRequest,
     ) -> Result<(u16, Option<String>, Value), ToolError> {
         let product = self.product_of(tool)?;
-        let response = self
-            .upstream
-            .send(product, tool.spec.operation, request, self.timeout)
-            .await?;
+        let response = crate::identity::send(self, ctx, tool, product, request).await?;
         let status = response.status;
         let request_id = response.request_id.clone();
         Ok((status, request_id, as_object(response)))

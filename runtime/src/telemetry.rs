@@ -5,11 +5,35 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. `level` is `LOG_LEVEL` (a level or a filter).
 pub fn init(level: &str) {
-    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(directives(level)).unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+/// `level`, with rmcp held at `info` unless the filter names it: rmcp's
+/// debug events print whole JSON-RPC requests, and tool arguments can hold
+/// secrets (`gojira.bindApiToken`'s token). `LOG_LEVEL=debug,rmcp=debug`
+/// still turns them on, deliberately.
+fn directives(level: &str) -> String {
+    if level.contains("rmcp") {
+        level.to_owned()
+    } else {
+        format!("{level},rmcp=info")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rmcp_stays_at_info_unless_named() {
+        assert_eq!(directives("debug"), "debug,rmcp=info");
+        assert_eq!(directives("trace,rmcp=debug"), "trace,rmcp=debug");
+        assert!(EnvFilter::try_new(directives("warn")).is_ok());
+    }
 }

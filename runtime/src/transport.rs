@@ -46,8 +46,10 @@ struct HealthState {
     started: Instant,
 }
 
-/// The axum app: `/mcp` and `/health`. `port` is the bound port (which
-/// differs from `MCP_PORT` when that is 0).
+/// The axum app: `/mcp` and `/health`, and in OAuth mode the authorization
+/// server's endpoints at the root with `/mcp` behind its bearer check (which
+/// runs before the inbound limits, so they key on the verified user). `port`
+/// is the bound port (which differs from `MCP_PORT` when that is 0).
 pub fn router(
     config: &Config,
     state: Arc<ServerState>,
@@ -89,16 +91,79 @@ pub fn router(
         limiter: InboundLimiter::new(config.inbound, state.store()),
         state: state.clone(),
     });
-    let mcp = Router::new()
+    let mut mcp = Router::new()
         .fallback_service(mcp)
         .layer(middleware::from_fn_with_state(limits, inbound_limit));
-    Router::new()
+    let auth = state.identity().oauth_server().cloned();
+    let mut app = Router::new()
         .route("/health", get(health))
         .with_state(HealthState {
             state,
             started: Instant::now(),
-        })
-        .nest("/mcp", mcp)
+        });
+    if let Some(auth) = auth {
+        // Layers run outermost first: the bearer check, then the caller, then the limits.
+        mcp = mcp
+            .layer(middleware::from_fn(caller_from_principal))
+            .layer(auth.middleware());
+        app = app.merge(
+            auth.router()
+                .layer(middleware::from_fn(cors_for_oauth_endpoints)),
+        );
+    }
+    app.nest("/mcp", mcp)
+}
+
+/// Browser-based MCP clients (the MCP Inspector among them) fetch the
+/// metadata and call registration, token and revocation from their own
+/// origin: those JSON endpoints answer CORS (any origin, never with
+/// credentials, so cookies never ride along). `/authorize` and the consent
+/// page are navigations and get nothing.
+async fn cors_for_oauth_endpoints(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let path = request.uri().path();
+    let json_endpoint =
+        path.starts_with("/.well-known/") || matches!(path, "/register" | "/token" | "/revoke");
+    if !json_endpoint {
+        return next.run(request).await;
+    }
+    let headers = [
+        (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"),
+        (
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            "authorization, content-type, mcp-protocol-version",
+        ),
+        (header::ACCESS_CONTROL_MAX_AGE, "600"),
+    ];
+    if request.method() == axum::http::Method::OPTIONS {
+        return (StatusCode::NO_CONTENT, headers).into_response();
+    }
+    let mut response = next.run(request).await;
+    for (name, value) in headers {
+        response
+            .headers_mut()
+            .insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// Turns the verified [`gojira_auth::Principal`] into the [`Caller`] the
+/// inbound limits read.
+async fn caller_from_principal(
+    mut request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    if let Some(user) = request.extensions().get::<gojira_auth::Principal>() {
+        let caller = Caller {
+            principal: crate::identity::principal_id(user),
+            client: user.client_id.clone(),
+        };
+        request.extensions_mut().insert(caller);
+    }
+    next.run(request).await
 }
 
 struct LimitState {
@@ -167,6 +232,17 @@ async fn health(State(h): State<HealthState>) -> impl IntoResponse {
     }))
 }
 
+/// Binds `MCP_HOST:MCP_PORT`.
+pub async fn bind(config: &Config) -> Result<tokio::net::TcpListener, TransportError> {
+    let addr = std::net::SocketAddr::new(config.host, config.port);
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| TransportError::Bind {
+            addr: addr.to_string(),
+            source,
+        })
+}
+
 /// Serves HTTP until `shutdown` is cancelled or Ctrl-C. `on_ready` gets the
 /// bound address (useful with `MCP_PORT=0`).
 pub async fn serve_http(
@@ -175,13 +251,18 @@ pub async fn serve_http(
     shutdown: CancellationToken,
     on_ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<(), TransportError> {
-    let addr = std::net::SocketAddr::new(config.host, config.port);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| TransportError::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
+    let listener = bind(config).await?;
+    serve_listener(listener, config, state, shutdown, on_ready).await
+}
+
+/// [`serve_http`] on a listener already bound (see [`bind`]).
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    config: &Config,
+    state: Arc<ServerState>,
+    shutdown: CancellationToken,
+    on_ready: impl FnOnce(std::net::SocketAddr),
+) -> Result<(), TransportError> {
     let local = listener.local_addr()?;
     let app = router(config, state, shutdown.clone(), local.port());
     info!(%local, "gojira-mcp listening (MCP at /mcp, health at /health)");
@@ -191,14 +272,18 @@ pub async fn serve_http(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                () = stop.cancelled() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        })
-        .await?;
+    // Client addresses feed the authorization server's per-IP registration limit.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        tokio::select! {
+            () = stop.cancelled() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    })
+    .await?;
     shutdown.cancel();
     Ok(())
 }

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use tracing::debug;
 
 use crate::catalog::{AuthKind, Method, Product, UpstreamRequest};
-use crate::config::{Credential, UpstreamConfig};
+use crate::config::{Credential, SITE_VARS, Secret, UpstreamConfig};
 use crate::error::{ErrorCode, ToolError};
 use crate::pacing::{Class, Pacer, PacingLimits, Scope, Signals};
 
@@ -43,14 +43,87 @@ pub struct UpstreamResponse {
     pub request_id: Option<String>,
 }
 
+/// The credential one call uses toward Atlassian (org-admin products always
+/// use the org key, whatever this says).
+#[derive(Debug, Clone)]
+pub enum CallCredential {
+    /// The credential from the environment (local mode).
+    Configured,
+    /// The user's OAuth access token, through `{api}/ex/{site var}/{cloud_id}`.
+    Bearer {
+        /// Access token.
+        token: Secret,
+        /// The site.
+        cloud_id: String,
+        /// Whose token (pacing scope; never the token).
+        owner: String,
+    },
+    /// The user's own API token (Basic `email:token`): classic tokens go to
+    /// the site URL, scoped ones through `{api}/ex/{site var}/{cloud_id}`.
+    Basic {
+        /// Account email.
+        email: String,
+        /// API token.
+        token: Secret,
+        /// `Some(cloud)` for a scoped token.
+        scoped_cloud_id: Option<String>,
+        /// Whose token (pacing scope; never the token).
+        owner: String,
+    },
+}
+
+impl CallCredential {
+    /// The pacing scope's credential label: the kind and whose it is.
+    fn label(&self, product: &Product, configured: &Credential) -> String {
+        match (product.auth, self) {
+            (AuthKind::OrgAdmin, _) => "org_key".to_owned(),
+            (_, CallCredential::Bearer { owner, .. }) => format!("bearer:{owner}"),
+            (_, CallCredential::Basic { owner, .. }) => format!("basic:{owner}"),
+            (_, CallCredential::Configured) => match configured {
+                Credential::ApiToken { .. } => "basic",
+                Credential::Bearer { .. } => "bearer",
+                Credential::None => "none",
+            }
+            .to_owned(),
+        }
+    }
+
+    /// The value of base-URL variable `var` this credential decides, if any.
+    fn var(&self, var: &str, config: &UpstreamConfig) -> Option<Result<String, ToolError>> {
+        let api = || config.vars.get("api").cloned().unwrap_or_default();
+        let cloud = match self {
+            CallCredential::Configured => return None,
+            CallCredential::Bearer { cloud_id, .. } => Some(cloud_id),
+            CallCredential::Basic {
+                scoped_cloud_id, ..
+            } => scoped_cloud_id.as_ref(),
+        };
+        match cloud {
+            Some(cloud) if var == "cloudId" => Some(Ok(cloud.clone())),
+            Some(cloud) if SITE_VARS.contains(&var) => {
+                Some(Ok(format!("{}/ex/{var}/{cloud}", api())))
+            }
+            None if SITE_VARS.contains(&var) => Some(config.site_url.clone().ok_or_else(|| {
+                ToolError::not_configured(
+                    "a classic API token is used against the site URL, which is not configured; the operator must set ATLASSIAN_SITE_URL",
+                )
+            })),
+            _ => None,
+        }
+    }
+}
+
+/// A pacing scope's identity: (product key, credential label).
+type ScopeId = (&'static str, String);
+
 /// The upstream HTTP client.
 #[derive(Debug, Clone)]
 pub struct Upstream {
     client: reqwest::Client,
     config: UpstreamConfig,
     pacer: Pacer,
-    /// Product key → its pacing scope (tenant + credential kind).
-    scopes: Arc<Mutex<HashMap<&'static str, Arc<Scope>>>>,
+    /// (product key, credential label) → its pacing scope (tenant + credential).
+    scopes: Arc<Mutex<HashMap<ScopeId, Arc<Scope>>>>,
 }
 
 /// One attempt's answer (any status).
@@ -99,8 +172,23 @@ impl Upstream {
         &self.pacer
     }
 
-    /// Expands a product's base URL template.
+    /// A base-URL variable's configured value (`api`, `orgId`, ...).
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.config.vars.get(name).map(String::as_str)
+    }
+
+    /// Expands a product's base URL template with the configured credential.
     pub fn base_url(&self, product: &Product) -> Result<String, ToolError> {
+        self.base_url_for(product, &CallCredential::Configured)
+    }
+
+    /// Expands a product's base URL template for `credential` (a user's
+    /// token routes the site variables through `{api}/ex/...`).
+    pub fn base_url_for(
+        &self,
+        product: &Product,
+        credential: &CallCredential,
+    ) -> Result<String, ToolError> {
         let mut out = String::new();
         let mut rest = product.base_url;
         while let Some(start) = rest.find('{') {
@@ -112,23 +200,25 @@ impl Upstream {
                 break;
             };
             let var = &after[..end];
-            let value = self.config.vars.get(var).ok_or_else(|| {
-                ToolError::not_configured(format!(
-                    "{} tools need {} to be configured; set {}",
-                    product.title,
-                    var,
-                    env_var_for(var)
-                ))
-            })?;
-            out.push_str(value);
+            let value = match credential.var(var, &self.config) {
+                Some(decided) => decided?,
+                None => self.config.vars.get(var).cloned().ok_or_else(|| {
+                    ToolError::not_configured(format!(
+                        "{} tools need {} to be configured; set {}",
+                        product.title,
+                        var,
+                        env_var_for(var)
+                    ))
+                })?,
+            };
+            out.push_str(&value);
             rest = &after[end + 1..];
         }
         out.push_str(rest);
         Ok(out)
     }
 
-    /// Sends one request, paced and retried (idempotent methods only) within
-    /// `deadline`, the budget of the whole call.
+    /// Sends one request with the configured credential; see [`Upstream::send_with`].
     pub async fn send(
         &self,
         product: &Product,
@@ -136,12 +226,32 @@ impl Upstream {
         request: &UpstreamRequest,
         deadline: Duration,
     ) -> Result<UpstreamResponse, ToolError> {
+        self.send_with(
+            &CallCredential::Configured,
+            product,
+            operation,
+            request,
+            deadline,
+        )
+        .await
+    }
+
+    /// Sends one request as `credential`, paced and retried (idempotent
+    /// methods only) within `deadline`, the budget of the whole call.
+    pub async fn send_with(
+        &self,
+        credential: &CallCredential,
+        product: &Product,
+        operation: &str,
+        request: &UpstreamRequest,
+        deadline: Duration,
+    ) -> Result<UpstreamResponse, ToolError> {
         let deadline_at = Instant::now() + deadline;
-        let base = self.base_url(product)?;
+        let base = self.base_url_for(product, credential)?;
         let url = format!("{base}{}", request.path);
         // Configuration errors surface before any token is spent.
-        let mut next = Some(self.build(product, &url, request)?);
-        let scope = self.scope(product, &base);
+        let mut next = Some(self.build(product, credential, &url, request)?);
+        let scope = self.scope(product, credential, &base);
         let home = Class::of_request(request.method, &request.path);
         let idempotent = matches!(request.method, Method::Get | Method::Put | Method::Delete);
         let timed_out = |attempts: u32| {
@@ -159,7 +269,7 @@ impl Upstream {
             attempt += 1;
             let builder = match next.take() {
                 Some(builder) => builder,
-                None => self.build(product, &url, request)?,
+                None => self.build(product, credential, &url, request)?,
             };
             let paced = if self.config.pacing {
                 tokio::time::timeout_at(
@@ -274,10 +384,13 @@ impl Upstream {
     }
 
     /// The pacing scope of `product` (tenant: its base URL without the
-    /// scheme, plus the configured cloud id; and the credential kind).
-    fn scope(&self, product: &Product, base: &str) -> Arc<Scope> {
+    /// scheme, plus the configured cloud id; and the credential: its kind,
+    /// and whose it is for a user's own).
+    fn scope(&self, product: &Product, credential: &CallCredential, base: &str) -> Arc<Scope> {
+        let label = credential.label(product, &self.config.credential);
         let mut scopes = self.scopes.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(scope) = scopes.get(product.key) {
+        let id = (product.key, label);
+        if let Some(scope) = scopes.get(&id) {
             return scope.clone();
         }
         let host_and_path = base
@@ -290,14 +403,8 @@ impl Upstream {
             }
             _ => host_and_path.to_owned(),
         };
-        let credential = match (product.auth, &self.config.credential) {
-            (AuthKind::OrgAdmin, _) => "org_key",
-            (_, Credential::ApiToken { .. }) => "basic",
-            (_, Credential::Bearer { .. }) => "bearer",
-            (_, Credential::None) => "none",
-        };
-        let scope = self.pacer.scope(&tenant, credential);
-        scopes.insert(product.key, scope.clone());
+        let scope = self.pacer.scope(&tenant, &id.1);
+        scopes.insert(id, scope.clone());
         scope
     }
 
@@ -305,6 +412,7 @@ impl Upstream {
     fn build(
         &self,
         product: &Product,
+        credential: &CallCredential,
         url: &str,
         request: &UpstreamRequest,
     ) -> Result<reqwest::RequestBuilder, ToolError> {
@@ -328,7 +436,7 @@ impl Upstream {
         for (name, value) in &request.headers {
             builder = builder.header(*name, *value);
         }
-        self.authorize(product, builder)
+        self.authorize(product, credential, builder)
     }
 
     /// Sends one attempt and reads its answer.
@@ -387,6 +495,7 @@ impl Upstream {
     fn authorize(
         &self,
         product: &Product,
+        credential: &CallCredential,
         builder: reqwest::RequestBuilder,
     ) -> Result<reqwest::RequestBuilder, ToolError> {
         match product.auth {
@@ -403,15 +512,28 @@ impl Upstream {
                 })?;
                 Ok(builder.bearer_auth(token.expose()))
             }
-            AuthKind::Oauth | AuthKind::ApiToken => match &self.config.credential {
-                Credential::ApiToken { email, token } => {
+            AuthKind::Oauth | AuthKind::ApiToken => match credential {
+                CallCredential::Bearer { token, .. } => Ok(builder.bearer_auth(token.expose())),
+                CallCredential::Basic { email, token, .. } => {
                     Ok(builder.basic_auth(email, Some(token.expose())))
                 }
-                Credential::Bearer { token } => Ok(builder.bearer_auth(token.expose())),
-                Credential::None => Err(ToolError::not_configured(
-                    "no Atlassian credential is configured; set ATLASSIAN_SITE_URL, ATLASSIAN_EMAIL and ATLASSIAN_API_TOKEN (or run `gojira-mcp serve --sandbox`)",
-                )),
+                CallCredential::Configured => self.authorize_configured(builder),
             },
+        }
+    }
+
+    fn authorize_configured(
+        &self,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, ToolError> {
+        match &self.config.credential {
+            Credential::ApiToken { email, token } => {
+                Ok(builder.basic_auth(email, Some(token.expose())))
+            }
+            Credential::Bearer { token } => Ok(builder.bearer_auth(token.expose())),
+            Credential::None => Err(ToolError::not_configured(
+                "no Atlassian credential is configured; set ATLASSIAN_SITE_URL, ATLASSIAN_EMAIL and ATLASSIAN_API_TOKEN (or run `gojira-mcp serve --sandbox`)",
+            )),
         }
     }
 }

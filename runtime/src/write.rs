@@ -311,7 +311,7 @@ pub(crate) async fn perform(
         tool = tool.spec.name,
         "write journaled; sending"
     );
-    let sent = state.send(tool, &plan.request).await;
+    let sent = state.send(ctx, tool, &plan.request).await;
     let mut outcome = Outcome {
         of: id,
         status: Status::Completed,
@@ -601,8 +601,18 @@ fn revert_preview(steps: &[Step<'_>], digest: &str) -> Value {
 /// flight), then every minute; and every hour, deletion of entries older
 /// than `retention`.
 pub fn spawn_maintenance(state: std::sync::Arc<ServerState>, grace: Duration, retention: Duration) {
+    // The journal keeps the principal id; an OAuth user's stored Atlassian
+    // credential is found by account id, which is what the id carries.
     let ctx_for = |p: &str| CallContext {
         principal: p.to_owned(),
+        user: p.strip_prefix("oauth:").map(|account| gojira_auth::Principal {
+            account_id: account.to_owned(),
+            client_id: "gojira-recovery".to_owned(),
+            scopes: Vec::new(),
+            cloud_ids: Vec::new(),
+            email: None,
+        }),
+        upstream_status: Default::default(),
     };
     let recovering = state.clone();
     tokio::spawn(async move {

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use gojira_runtime::config::{self, Config};
+use gojira_runtime::config::{self, AuthMode, Config};
+use gojira_runtime::identity::{AuditLog, Identity, OauthIdentity};
 use gojira_runtime::transport::CancellationToken;
 use gojira_runtime::upstream::Upstream;
 use gojira_runtime::{ServerState, telemetry, transport};
@@ -121,22 +122,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     let mut vars: BTreeMap<String, String> = std::env::vars().collect();
     let shutdown = CancellationToken::new();
+    let wants_local = stdio || vars.get("GOJIRA_AUTH_MODE").map(|m| m.trim()) == Some("local");
     let fake = if sandbox {
-        Some(sandbox::start(&catalog, &mut vars).await?)
+        Some(sandbox::start(&catalog, &mut vars, !wants_local).await?)
     } else {
         None
     };
-    let config: Config = config::from_vars(&vars).context("invalid configuration")?;
+    let mut config: Config = config::from_vars(&vars).context("invalid configuration")?;
     telemetry::init(&config.log_level);
     catalog
         .check_groups(&config.enabled_groups)
         .context("GOJIRA_ENABLED_GROUPS")?;
+    let mode = config::auth_mode(&config, stdio, sandbox).context("invalid configuration")?;
     if let Some(fake) = &fake {
         tracing::info!(fake = %fake.base_url(), "sandbox: upstream calls go to the in-process fake Atlassian");
     }
     let store = state::open_store(&config).await?;
+    let keyring = state::keyring(&config, sandbox)?;
     let upstream = Upstream::new(config.upstream.clone(), Some(store.clone()))?;
-    let _keyring = state::keyring(&config, sandbox)?;
+    let listener = if stdio {
+        None
+    } else {
+        let listener = transport::bind(&config).await?;
+        // The public URL follows the bound port unless MCP_SERVER_URL says otherwise.
+        if !config.auth.server_url_explicit {
+            let _ = config
+                .server_url
+                .set_port(Some(listener.local_addr()?.port()));
+        }
+        Some(listener)
+    };
+    let identity = identity(&config, &vars, mode, &store, keyring)?;
     let mut state = ServerState::new(
         catalog,
         config.enabled_groups.clone(),
@@ -144,7 +160,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         config.tool_timeout,
         store,
         gojira_runtime::cache::principal(&config.upstream),
-    );
+    )
+    .with_identity(identity);
     if let Some(key) = &config.encryption_key {
         // Instances sharing a store share the key, so a confirmation asked
         // by one instance can be answered at another.
@@ -159,20 +176,81 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         config.journal_retention,
     );
     let tool_count = state.tools().len();
-    if stdio {
-        transport::serve_stdio(state).await?;
-    } else {
-        let path_url = config.server_url.clone();
-        transport::serve_http(&config, state, shutdown.clone(), |addr| {
-            eprintln!(
-                "gojira-mcp ready: http://{addr}/mcp ({tool_count} tools; public URL {path_url}){}",
-                if sandbox { " [sandbox]" } else { "" }
-            );
-        })
-        .await?;
+    match listener {
+        None => transport::serve_stdio(state).await?,
+        Some(listener) => {
+            let path_url = config.server_url.clone();
+            let mode = match mode {
+                AuthMode::Oauth => "oauth",
+                AuthMode::Local => "local auth",
+            };
+            transport::serve_listener(listener, &config, state, shutdown.clone(), |addr| {
+                eprintln!(
+                    "gojira-mcp ready: http://{addr}/mcp ({tool_count} tools; {mode}; public URL {path_url}){}",
+                    if sandbox { " [sandbox]" } else { "" }
+                );
+            })
+            .await?;
+        }
     }
     if let Some(fake) = fake {
         fake.shutdown();
     }
     Ok(())
+}
+
+/// Who calls act for: the configured credential (local), or each signed-in
+/// user through the authorization server (oauth); plus the org-admin audit log.
+fn identity(
+    config: &Config,
+    vars: &BTreeMap<String, String>,
+    mode: AuthMode,
+    store: &gojira_store::Store,
+    keyring: Option<Arc<gojira_store::crypto::Keyring>>,
+) -> anyhow::Result<Identity> {
+    let identity = match mode {
+        AuthMode::Local => Identity::local(),
+        AuthMode::Oauth => {
+            let keyring = keyring.context(
+                "TOKEN_ENCRYPTION_KEY: is required in oauth mode (`gojira-mcp generate-key` makes one)",
+            )?;
+            if !matches!(
+                config.upstream.credential,
+                gojira_runtime::config::Credential::None
+            ) {
+                tracing::warn!(
+                    "oauth mode: ATLASSIAN_API_TOKEN / ATLASSIAN_ACCESS_TOKEN are ignored; every call uses the signed-in user's own credential"
+                );
+            }
+            let resource = format!("{}/mcp", config.server_url.as_str().trim_end_matches('/'));
+            let resource = url::Url::parse(&resource).context("MCP_SERVER_URL")?;
+            let auth_config =
+                config::oauth_config(vars, resource).context("invalid configuration")?;
+            let secrets = gojira_store::records::Secrets::new(store.clone(), keyring)
+                .with_clock(gojira_store::Clock::System);
+            let server = gojira_auth::AuthServer::new(
+                auth_config,
+                store.clone(),
+                secrets.clone(),
+                gojira_store::Clock::System,
+            );
+            let cloud_id = vars
+                .get("ATLASSIAN_CLOUD_ID")
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty());
+            Identity::oauth(OauthIdentity::new(server, secrets, cloud_id))
+        }
+    };
+    let mut identity = identity.with_endpoints(gojira_generated::IDENTITY_ENDPOINTS);
+    if let Some(path) = &config.auth.org_admin_audit_log {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!("GOJIRA_ORG_ADMIN_AUDIT_LOG_TARGET ({})", path.display())
+            })?;
+        }
+        let log = AuditLog::open(path)
+            .with_context(|| format!("GOJIRA_ORG_ADMIN_AUDIT_LOG_TARGET ({})", path.display()))?;
+        identity = identity.with_audit(log);
+    }
+    Ok(identity)
 }

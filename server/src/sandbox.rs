@@ -2,7 +2,10 @@
 //! points every product at it, so a newcomer can try every tool without an
 //! Atlassian account. With the specs at hand the fake validates requests
 //! against them; without (a fresh clone) it serves the catalog's routes
-//! leniently and says so.
+//! leniently and says so. In oauth mode (the default) the fake is also the
+//! Atlassian authorization server (it consents as its default user, an org
+//! admin), so an MCP client walks the whole sign-in; with
+//! `GOJIRA_AUTH_MODE=local` one sandbox credential serves everyone.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +17,7 @@ use gojira_runtime::Catalog;
 pub async fn start(
     catalog: &Catalog,
     vars: &mut BTreeMap<String, String>,
+    oauth: bool,
 ) -> anyhow::Result<FakeHandle> {
     // An explicit GOJIRA_SPECS_DIR is the operator's choice, even when it lacks the files.
     let specs_dir = match vars
@@ -44,17 +48,67 @@ pub async fn start(
     for (key, value) in [
         ("ATLASSIAN_SITE_URL", base.as_str()),
         ("ATLASSIAN_API_BASE_URL", base.as_str()),
-        ("ATLASSIAN_EMAIL", "sandbox@example.com"),
-        ("ATLASSIAN_API_TOKEN", "sandbox-token"),
-        ("ATLASSIAN_CLOUD_ID", "sandbox-cloud"),
         ("GOJIRA_ASSETS_WORKSPACE_ID", "sandbox-workspace"),
-        ("GOJIRA_ORG_ID", "sandbox-org"),
         ("GOJIRA_ENABLE_ORG_ADMIN", "true"),
-        ("GOJIRA_ORG_ADMIN_TOKEN", "sandbox-org-key"),
     ] {
         vars.insert(key.to_owned(), value.to_owned());
     }
     vars.remove("ATLASSIAN_ACCESS_TOKEN");
+    if oauth {
+        for (key, value) in [
+            ("ATLASSIAN_AUTH_BASE_URL", base.as_str()),
+            (
+                "ATLASSIAN_OAUTH_CLIENT_ID",
+                fake_atlassian::DEFAULT_CLIENT_ID,
+            ),
+            (
+                "ATLASSIAN_OAUTH_CLIENT_SECRET",
+                fake_atlassian::DEFAULT_CLIENT_SECRET,
+            ),
+            ("GOJIRA_ORG_ID", fake_atlassian::DEFAULT_ORG_ID),
+            (
+                "GOJIRA_ORG_ADMIN_TOKEN",
+                fake_atlassian::DEFAULT_ORG_ADMIN_KEY,
+            ),
+        ] {
+            vars.insert(key.to_owned(), value.to_owned());
+        }
+        // Each user binds their own token (gojira.bindApiToken); the sandbox
+        // site is the one the fake grants at sign-in.
+        for key in [
+            "ATLASSIAN_EMAIL",
+            "ATLASSIAN_API_TOKEN",
+            "ATLASSIAN_CLOUD_ID",
+        ] {
+            vars.remove(key);
+        }
+        if vars
+            .get("GOJIRA_ORG_ADMIN_AUDIT_LOG_TARGET")
+            .is_none_or(|t| t.trim().is_empty())
+        {
+            let data_dir = vars
+                .get("GOJIRA_DATA_DIR")
+                .filter(|d| !d.trim().is_empty())
+                .map_or("./data", String::as_str);
+            let target = format!(
+                "file:{}",
+                std::path::Path::new(data_dir)
+                    .join("org-admin-audit.log")
+                    .display()
+            );
+            vars.insert("GOJIRA_ORG_ADMIN_AUDIT_LOG_TARGET".to_owned(), target);
+        }
+    } else {
+        for (key, value) in [
+            ("ATLASSIAN_EMAIL", "sandbox@example.com"),
+            ("ATLASSIAN_API_TOKEN", "sandbox-token"),
+            ("ATLASSIAN_CLOUD_ID", "sandbox-cloud"),
+            ("GOJIRA_ORG_ID", "sandbox-org"),
+            ("GOJIRA_ORG_ADMIN_TOKEN", "sandbox-org-key"),
+        ] {
+            vars.insert(key.to_owned(), value.to_owned());
+        }
+    }
     // The sandbox enables every group unless the operator narrowed it.
     if vars
         .get("GOJIRA_ENABLED_GROUPS")

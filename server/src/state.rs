@@ -46,8 +46,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 /// The keyring for secrets at rest. `TOKEN_ENCRYPTION_KEY` is validated
 /// whenever it is set; the sandbox without one keeps a generated key in its
-/// data directory (and says so). No feature stores secrets yet, so a missing
-/// key is not an error outside the sandbox; the auth issue will require it.
+/// data directory (and says so). Outside the sandbox oauth mode requires the
+/// key (`config::auth_mode` says so first); local mode stores no secrets.
 pub fn keyring(config: &Config, sandbox: bool) -> anyhow::Result<Option<Arc<Keyring>>> {
     if let Some(key) = &config.encryption_key {
         let keyring = Keyring::from_env_values(

@@ -553,6 +553,7 @@ async fn sandbox_runs_from_the_committed_catalog_without_specs() {
     env.insert("MCP_PORT".to_owned(), "0".to_owned());
     env.insert("GOJIRA_SPECS_DIR".to_owned(), empty.display().to_string());
     env.insert("GOJIRA_DATA_DIR".to_owned(), data_dir());
+    env.insert("GOJIRA_AUTH_MODE".to_owned(), "local".to_owned());
     let server = start_server_with(&["serve", "--sandbox"], &env);
     let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
     let tools = client.list_all_tools().await.unwrap();

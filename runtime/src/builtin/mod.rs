@@ -7,6 +7,7 @@
 //! Builtin` and an `async fn call(...)`, list it in [`ALL`], add its arm in
 //! [`call`].
 
+mod bind_api_token;
 mod journal;
 mod whoami;
 
@@ -37,6 +38,7 @@ pub struct Builtin {
 
 /// Every built-in tool, in name order.
 pub static ALL: &[&Builtin] = &[
+    &bind_api_token::TOOL,
     &journal::GET,
     &journal::LIST,
     &journal::VERIFY,
@@ -52,6 +54,7 @@ pub async fn call(
     args: Map<String, Value>,
 ) -> Result<Value, ToolError> {
     match name {
+        n if n == bind_api_token::TOOL.name => bind_api_token::call(state, ctx, args).await,
         n if n == journal::LIST.name => journal::list(state, ctx, args).await,
         n if n == journal::GET.name => journal::get(state, ctx, args).await,
         n if n == journal::VERIFY.name => journal::verify(state, ctx, args).await,

@@ -20,8 +20,18 @@ pub(super) async fn call(
     ctx: &CallContext,
     _args: Map<String, Value>,
 ) -> Result<Value, ToolError> {
-    Ok(json!({
+    let mut out = json!({
         "principal": ctx.principal,
+        "authMode": if state.identity().is_oauth() { "oauth" } else { "local" },
         "enabledGroups": state.enabled_groups(),
-    }))
+    });
+    if let (Some(user), Value::Object(map)) = (&ctx.user, &mut out) {
+        map.insert("accountId".into(), json!(user.account_id));
+        map.insert("client".into(), json!(user.client_id));
+        map.insert("sites".into(), json!(user.cloud_ids));
+        if let Some(email) = &user.email {
+            map.insert("email".into(), json!(email));
+        }
+    }
+    Ok(out)
 }

@@ -93,6 +93,8 @@ pub fn fake_env(fake: &FakeHandle, groups: &str) -> BTreeMap<String, String> {
         ("GOJIRA_ENABLE_ORG_ADMIN", "true"),
         ("GOJIRA_ORG_ADMIN_TOKEN", "e2e-org-key"),
         ("LOG_LEVEL", "info"),
+        // One credential from the environment for every caller (auth.rs tests oauth).
+        ("GOJIRA_AUTH_MODE", "local"),
         // Tests that sweep the whole catalog send a few hundred requests a
         // second; inbound limits have their own test (inbound.rs).
         ("GOJIRA_INBOUND_RATE", "1000"),
