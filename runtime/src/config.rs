@@ -246,6 +246,40 @@ fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Where state lives: `GOJIRA_REDIS_URL`, else the embedded store in
+/// `GOJIRA_DATA_DIR` (`./data`). Also used by commands that only need the
+/// store (`gojira-mcp verify-journal`).
+pub fn store_from_vars(vars: &BTreeMap<String, String>) -> Result<StoreConfig, ConfigError> {
+    store_config(&|name: &str| {
+        vars.get(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    })
+}
+
+fn store_config(get: &impl Fn(&str) -> Option<String>) -> Result<StoreConfig, ConfigError> {
+    Ok(match get("GOJIRA_REDIS_URL") {
+        Some(url) => {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://"))
+                || Url::parse(&url).is_err()
+            {
+                return Err(err(
+                    "GOJIRA_REDIS_URL",
+                    "must be a redis:// or rediss:// URL, e.g. redis://:password@127.0.0.1:6379/0",
+                ));
+            }
+            StoreConfig::Redis {
+                url: Secret::new(url),
+            }
+        }
+        None => StoreConfig::Embedded {
+            data_dir: std::path::PathBuf::from(
+                get("GOJIRA_DATA_DIR").unwrap_or_else(|| "./data".to_owned()),
+            ),
+        },
+    })
+}
+
 /// Reads configuration from a variable source (the process environment in
 /// production, a map in tests).
 pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
@@ -519,26 +553,7 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
         server_url_explicit: get("MCP_SERVER_URL").is_some(),
     };
 
-    let store = match get("GOJIRA_REDIS_URL") {
-        Some(url) => {
-            if !(url.starts_with("redis://") || url.starts_with("rediss://"))
-                || Url::parse(&url).is_err()
-            {
-                return Err(err(
-                    "GOJIRA_REDIS_URL",
-                    "must be a redis:// or rediss:// URL, e.g. redis://:password@127.0.0.1:6379/0",
-                ));
-            }
-            StoreConfig::Redis {
-                url: Secret::new(url),
-            }
-        }
-        None => StoreConfig::Embedded {
-            data_dir: std::path::PathBuf::from(
-                get("GOJIRA_DATA_DIR").unwrap_or_else(|| "./data".to_owned()),
-            ),
-        },
-    };
+    let store = store_config(&get)?;
 
     Ok(Config {
         host,

@@ -605,13 +605,15 @@ pub fn spawn_maintenance(state: std::sync::Arc<ServerState>, grace: Duration, re
     // credential is found by account id, which is what the id carries.
     let ctx_for = |p: &str| CallContext {
         principal: p.to_owned(),
-        user: p.strip_prefix("oauth:").map(|account| gojira_auth::Principal {
-            account_id: account.to_owned(),
-            client_id: "gojira-recovery".to_owned(),
-            scopes: Vec::new(),
-            cloud_ids: Vec::new(),
-            email: None,
-        }),
+        user: p
+            .strip_prefix("oauth:")
+            .map(|account| gojira_auth::Principal {
+                account_id: account.to_owned(),
+                client_id: "gojira-recovery".to_owned(),
+                scopes: Vec::new(),
+                cloud_ids: Vec::new(),
+                email: None,
+            }),
         upstream_status: Default::default(),
     };
     let recovering = state.clone();

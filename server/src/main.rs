@@ -46,6 +46,10 @@ enum Command {
     Tools,
     /// Print a new TOKEN_ENCRYPTION_KEY (base64 of 32 random bytes) and exit.
     GenerateKey,
+    /// Check the operation journal's hash chain in the configured store
+    /// (GOJIRA_DATA_DIR or GOJIRA_REDIS_URL); exit 1 naming any changed or
+    /// removed entry. Stop the server first when the store is embedded.
+    VerifyJournal,
 }
 
 /// Builds the async runtime. One thread by default: a proxy's work is I/O,
@@ -114,6 +118,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::GenerateKey => {
             println!("{}", gojira_store::crypto::generate_key());
+            return Ok(());
+        }
+        Command::VerifyJournal => {
+            let vars: BTreeMap<String, String> = std::env::vars().collect();
+            let backend = config::store_from_vars(&vars).context("invalid configuration")?;
+            let store = state::open_backend(&backend).await?;
+            let verification = gojira_runtime::journal::Journal::new(store)
+                .verify()
+                .await
+                .context("reading the journal")?;
+            println!("{}", serde_json::to_string_pretty(&verification)?);
+            if !verification.ok {
+                anyhow::bail!(
+                    "the journal's chain is broken at {} entr{}",
+                    verification.broken.len(),
+                    if verification.broken.len() == 1 {
+                        "y"
+                    } else {
+                        "ies"
+                    }
+                );
+            }
             return Ok(());
         }
         Command::Serve { sandbox } => (sandbox, false),

@@ -20,7 +20,12 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// or Redis (which may be down at start: operations then fail fast and the
 /// connection recovers by itself; `/health` says so).
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    match &config.store {
+    open_backend(&config.store).await
+}
+
+/// Opens one backend (see [`open_store`]).
+pub async fn open_backend(backend: &StoreConfig) -> anyhow::Result<Store> {
+    match backend {
         StoreConfig::Embedded { data_dir } => {
             let store = EmbeddedStore::open(data_dir, Clock::System)
                 .with_context(|| format!("GOJIRA_DATA_DIR ({})", data_dir.display()))?;

@@ -415,6 +415,9 @@ async fn verify_names_a_tampered_entry() {
     create_filter(&client, "Two").await;
     drop(server);
 
+    let (clean, out, _) = run_with_output(&["verify-journal"], &env);
+    assert!(clean, "an untouched journal verifies: {out}");
+
     // Someone with access to the data directory edits history.
     {
         let store = gojira_store::Store::Embedded(
@@ -434,6 +437,14 @@ async fn verify_names_a_tampered_entry() {
         );
     }
 
+    // The operator's command names it (exit status 1)...
+    let (clean, out, err) = run_with_output(&["verify-journal"], &env);
+    assert!(!clean, "{out}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["broken"][0]["id"], first, "{out}");
+    assert!(err.contains("broken"), "{err}");
+
+    // ...and so does the tool.
     let server = start_server(&env);
     let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
     let verified = ok(&call(&client, "gojira.journal.verify", json!({}))
@@ -441,4 +452,60 @@ async fn verify_names_a_tampered_entry() {
         .unwrap());
     assert_eq!(verified["ok"], false);
     assert_eq!(verified["broken"][0]["id"], first, "{verified}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_reverts_newest_first_and_stops_at_the_first_conflict() {
+    let fake = start_fake().await;
+    let server = start_server(&fake_env(&fake, GROUPS));
+    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
+    let (older, older_id) = create_filter(&client, "Older").await;
+    let (newer, newer_id) = create_filter(&client, "Newer").await;
+    let (plan, done) = preview_and_commit(
+        &client,
+        "gojira.revert",
+        json!({"journalIds": [older_id, newer_id]}),
+    )
+    .await;
+    let steps: Vec<u64> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["journalId"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, [newer_id, older_id], "newest first");
+    ok(&done);
+    let deletes: Vec<String> = writes(&fake)
+        .into_iter()
+        .filter(|w| w.0 == "DELETE")
+        .map(|w| w.1)
+        .collect();
+    assert_eq!(
+        deletes,
+        [
+            format!("/rest/api/3/filter/{newer}"),
+            format!("/rest/api/3/filter/{older}")
+        ]
+    );
+
+    // Two updates; the newer one's filter is then changed by someone else:
+    // the batch stops there and reports the other as not attempted.
+    let (a, _) = create_filter(&client, "A").await;
+    let (b, _) = create_filter(&client, "B").await;
+    let mut ids = Vec::new();
+    for (filter, name) in [(&a, "A2"), (&b, "B2")] {
+        let update = json!({"id": filter.parse::<u64>().unwrap(), "body": {"name": name, "jql": "project = GOJ"}});
+        let (_, done) = preview_and_commit(&client, "jira.updateFilter", update).await;
+        ids.push(ok(&done)["journalId"].as_u64().unwrap());
+    }
+    edit_at_the_fake(&fake, &b, "B by someone else").await;
+    let before = writes(&fake).len();
+    let (_, stopped) =
+        preview_and_commit(&client, "gojira.revert", json!({"journalIds": ids})).await;
+    assert_eq!(stopped.is_error, Some(true));
+    let details = &answer(&stopped)["error"]["details"];
+    assert_eq!(details["reverted"], json!([]), "{details}");
+    assert_eq!(details["notReverted"][0]["reason"], "conflict");
+    assert_eq!(details["notReverted"][1]["journalId"], ids[0]);
+    assert_eq!(writes(&fake).len(), before, "nothing was sent");
 }

@@ -163,6 +163,16 @@ pub fn start_server_with(args: &[&str], env: &BTreeMap<String, String>) -> Serve
     }
 }
 
+/// Runs the binary to completion; returns (success, stdout, stderr).
+pub fn run_with_output(args: &[&str], env: &BTreeMap<String, String>) -> (bool, String, String) {
+    let out = command(args, env).output().expect("run gojira-mcp");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Runs the binary to completion (for start-up failures); returns (success, stderr).
 pub fn run_to_exit(args: &[&str], env: &BTreeMap<String, String>) -> (bool, String) {
     let out = command(args, env).output().expect("run gojira-mcp");
