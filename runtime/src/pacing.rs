@@ -827,6 +827,18 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 
 /// `2026-03-02T10:15:30Z` (UTC, whole seconds).
 pub fn format_timestamp(ms: u64) -> String {
+    let (date, hms) = civil(ms);
+    format!("{date}T{hms}Z")
+}
+
+/// `2026-03-02T10:15:30.123Z` (UTC, milliseconds).
+pub fn format_timestamp_millis(ms: u64) -> String {
+    let (date, hms) = civil(ms);
+    format!("{date}T{hms}.{:03}Z", ms % 1000)
+}
+
+/// (`YYYY-MM-DD`, `HH:MM:SS`) of `ms` since the epoch, UTC.
+fn civil(ms: u64) -> (String, String) {
     let secs = (ms / 1000) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Inverse of days_from_civil.
@@ -839,11 +851,9 @@ pub fn format_timestamp(ms: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+    (
+        format!("{year:04}-{month:02}-{day:02}"),
+        format!("{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60),
     )
 }
 
