@@ -230,7 +230,8 @@ pub(crate) fn is_loopback_url(url: &Url) -> bool {
 }
 
 /// Atlassian base URLs must be https, except loopback (tests and the sandbox).
-fn base_url(var: &'static str, value: &str) -> Result<String, AuthConfigError> {
+/// The runtime checks its upstream URLs with this too.
+pub fn base_url(var: &'static str, value: &str) -> Result<String, AuthConfigError> {
     let url = Url::parse(value).map_err(|e| err(var, format!("{value:?} is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(err(var, format!("{value:?} must be an http(s) URL")));

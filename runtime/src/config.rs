@@ -592,20 +592,7 @@ fn parse_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
 
 /// Upstream URLs must be https, except loopback (tests and the sandbox).
 fn upstream_url(var: &'static str, value: &str) -> Result<String, ConfigError> {
-    let url = parse_url(var, value)?;
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    };
-    if url.scheme() != "https" && !loopback {
-        return Err(err(
-            var,
-            format!("{value:?} must use https (plain http is allowed only for loopback addresses)"),
-        ));
-    }
-    Ok(value.trim_end_matches('/').to_owned())
+    gojira_auth::config::base_url(var, value).map_err(|e| err(var, e.message))
 }
 
 #[cfg(test)]
