@@ -10,7 +10,8 @@
 //!   through gojira and straight to the fake, against a zero-delay fake and
 //!   one that waits 20 ms per answer, pacing on and off, one and two workers;
 //! - trim (`trim.rs`): bytes of `structuredContent` of every read-only tool
-//!   that trims, with and without `raw: true`.
+//!   that trims, with and without `raw: true`, against the synthesizing fake
+//!   and one answering the specs' documented examples (`--examples`).
 //!
 //! The server talks to separate `fake-atlassian` processes, never the internet.
 
@@ -66,7 +67,8 @@ struct Fake {
 }
 
 impl Fake {
-    fn start(root: &Path, specs_dir: &Path, delay_ms: u64) -> anyhow::Result<Self> {
+    /// `examples`: answer the specs' documented examples (`--examples`).
+    fn start(root: &Path, specs_dir: &Path, delay_ms: u64, examples: bool) -> anyhow::Result<Self> {
         let bin = root.join("target/release/fake-atlassian");
         let mut child = Command::new(&bin)
             .args([
@@ -77,6 +79,7 @@ impl Fake {
                 "--specs-dir",
             ])
             .arg(specs_dir)
+            .args(examples.then_some("--examples"))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -215,7 +218,7 @@ pub fn run(root: &Path, only: Option<Part>) -> anyhow::Result<()> {
         eprintln!("bench: regen ...");
         regen(root, &sources, &specs_dir.path, &mut report)?;
     }
-    let fake = Fake::start(root, &specs_dir.path, 0)?;
+    let fake = Fake::start(root, &specs_dir.path, 0, false)?;
     let data_dir = std::env::temp_dir().join(format!("gojira-bench-{}", std::process::id()));
     let servers = ServerCmd {
         bin: root.join("target/release/gojira-mcp"),
@@ -229,10 +232,16 @@ pub fn run(root: &Path, only: Option<Part>) -> anyhow::Result<()> {
         }
         if wants(Part::Trim) {
             eprintln!("bench: trimming ...");
-            text.push_str(&trim::run(&servers, &fake.url, &mut report)?);
+            let documented = Fake::start(root, &specs_dir.path, 0, true)?;
+            text.push_str(&trim::run(
+                &servers,
+                &fake.url,
+                &documented.url,
+                &mut report,
+            )?);
         }
         if wants(Part::Load) {
-            let slow = Fake::start(root, &specs_dir.path, load::DELAY_MS)?;
+            let slow = Fake::start(root, &specs_dir.path, load::DELAY_MS, false)?;
             text.push_str(&load::run(&servers, &fake.url, &slow.url, &mut report)?);
         }
         anyhow::Ok(())
