@@ -146,6 +146,9 @@ impl ServerCmd {
             ("MCP_PORT", "0".to_owned()),
             ("ATLASSIAN_SITE_URL", fake_url.to_owned()),
             ("ATLASSIAN_API_BASE_URL", fake_url.to_owned()),
+            // One credential from the environment (serve defaults to oauth mode,
+            // which needs per-user consent and a token encryption key).
+            ("GOJIRA_AUTH_MODE", "local".to_owned()),
             ("ATLASSIAN_EMAIL", "bench@example.com".to_owned()),
             ("ATLASSIAN_API_TOKEN", "bench-token".to_owned()),
             ("GOJIRA_ASSETS_WORKSPACE_ID", "ws".to_owned()),
@@ -406,21 +409,35 @@ fn all_groups(root: &Path) -> anyhow::Result<String> {
     Ok(groups.join(","))
 }
 
+/// Waits for the child's stderr line starting with `prefix` and returns the
+/// rest; on failure the error quotes what the child said before (why a
+/// server refused to start, say).
 fn wait_for_line(child: &mut Child, prefix: &str, timeout: Duration) -> anyhow::Result<String> {
     let stderr = child.stderr.take().context("no stderr")?;
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = mpsc::channel::<Result<String, String>>();
     let wanted = prefix.to_owned();
     std::thread::spawn(move || {
         let mut sent = false;
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if !sent && let Some(rest) = line.strip_prefix(&wanted) {
-                let _ = tx.send(rest.to_owned());
-                sent = true;
+            if !sent {
+                let found = line.strip_prefix(&wanted).map(str::to_owned);
+                sent = found.is_some();
+                let _ = tx.send(found.ok_or(line));
             }
         }
     });
-    rx.recv_timeout(timeout)
-        .with_context(|| format!("no line starting {prefix:?} within {timeout:?}"))
+    let deadline = Instant::now() + timeout;
+    let mut said = Vec::new();
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Ok(rest)) => return Ok(rest),
+            Ok(Err(line)) => said.push(line),
+            Err(e) => bail!(
+                "no line starting {prefix:?} within {timeout:?} ({e}); it said: {}",
+                said.join(" | ")
+            ),
+        }
+    }
 }
 
 fn rss_kib_of(pid: u32) -> anyhow::Result<f64> {
