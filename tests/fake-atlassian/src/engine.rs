@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
@@ -76,6 +76,9 @@ pub(crate) struct Engine {
     faults: Mutex<Faults>,
     log: Mutex<Vec<RecordedRequest>>,
     trace: AtomicU64,
+    /// Answer documented examples instead of synthesized bodies where the
+    /// spec has them (see [`crate::FakeAtlassian::with_examples`]).
+    pub(crate) examples: AtomicBool,
     /// Users, sites, OAuth clients and tokens, the clock.
     pub(crate) identity: Mutex<Identity>,
 }
@@ -94,6 +97,7 @@ impl Engine {
             faults: Mutex::new(Faults::default()),
             log: Mutex::new(Vec::new()),
             trace: AtomicU64::new(1),
+            examples: AtomicBool::new(false),
             identity: Mutex::new(Identity::default()),
         }
     }
@@ -491,6 +495,7 @@ impl Engine {
             op,
             defs,
             base_url: base_url.to_string(),
+            examples: self.examples.load(Ordering::Relaxed),
         };
         (
             responder.respond(&self.store, method, path, parts, body),
@@ -504,6 +509,8 @@ struct Responder<'a> {
     op: &'a Operation,
     defs: &'a Map<String, Value>,
     base_url: String,
+    /// Whether documented examples replace synthesized bodies (not on stateful answers).
+    examples: bool,
 }
 
 impl Responder<'_> {
@@ -558,22 +565,42 @@ impl Responder<'_> {
                 };
             }
             drop(guard);
+            if let Some(out) = self.documented(status) {
+                return out;
+            }
             let mut out = self.synthesized(status);
             if let (Some(value), Some(schema)) = (out.body.as_mut(), self.schema()) {
                 echo_ident(value, &schema, ident, self.defs);
             }
             return out;
         }
+        let records = if method == "GET" {
+            lock(store).list(canonical_collection(path))
+        } else {
+            Vec::new()
+        };
+        if records.is_empty()
+            && let Some(out) = self.documented(status)
+        {
+            return out;
+        }
         let mut out = self.synthesized(status);
-        if method == "GET" {
-            let records = lock(store).list(canonical_collection(path));
-            if !records.is_empty()
-                && let (Some(value), Some(schema)) = (out.body.as_mut(), self.schema())
-            {
-                self.fill_list(value, &schema, &records);
-            }
+        if !records.is_empty()
+            && let (Some(value), Some(schema)) = (out.body.as_mut(), self.schema())
+        {
+            self.fill_list(value, &schema, &records);
         }
         out
+    }
+
+    /// The documented example, verbatim, when examples are on and the
+    /// response has one (a schema-only response is synthesized as usual).
+    fn documented(&self, status: u16) -> Option<Outgoing> {
+        if !self.examples {
+            return None;
+        }
+        let example = self.op.response.example.as_ref()?;
+        Some(Outgoing::json(status, example.clone()))
     }
 
     /// The response schema: the declared one, or one inferred from the example

@@ -5,7 +5,9 @@
 //! operation by path template, validates path, query, header and JSON body
 //! against the operation's schemas, answers `400` with the violations in
 //! Jira's error shape (`{"errorMessages":[...],"errors":{}}`), keeps state for
-//! created resources, synthesizes schema-valid responses for everything else,
+//! created resources, synthesizes schema-valid responses for everything else
+//! (or, opted in with [`FakeAtlassian::with_examples`], answers the spec's
+//! documented examples where it has them),
 //! records every request, and can inject faults per route.
 //!
 //! ```no_run
@@ -48,6 +50,7 @@ mod validate;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use serde_json::Value;
 
@@ -132,9 +135,15 @@ impl FakeAtlassian {
 
     /// A new fake over the same loaded specs, with no resources, faults or
     /// recorded requests (loading the specs once for many tests).
+    /// The examples mode ([`FakeAtlassian::with_examples`]) carries over.
     pub fn fresh(&self) -> Self {
+        let engine = Engine::new(self.engine.catalog.clone());
+        engine.examples.store(
+            self.engine.examples.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
         Self {
-            engine: Arc::new(Engine::new(self.engine.catalog.clone())),
+            engine: Arc::new(engine),
         }
     }
 
@@ -156,6 +165,23 @@ impl FakeAtlassian {
     #[must_use]
     pub fn strict_auth(self) -> Self {
         lock(&self.engine.identity).strict = true;
+        self
+    }
+
+    /// Answer an operation's documented example (the spec's
+    /// `responses.<2xx>.content.application/json.example`, else the first of
+    /// its `examples`) instead of a synthesized body, where the spec has one;
+    /// synthesize as usual otherwise. Synthesis produces required properties
+    /// only, so answers are tiny; examples are closer to what a real site
+    /// sends (`self` links, avatar maps, expanded fields), for measuring what
+    /// the server does to realistic answers. Answers built from created
+    /// resources (a POST that creates, a GET of a created item or of a
+    /// collection holding some) are synthesized and overlaid as without
+    /// examples. Examples are not checked against their schema: Atlassian's
+    /// are mostly, not always, valid.
+    #[must_use]
+    pub fn with_examples(self) -> Self {
+        self.engine.examples.store(true, Ordering::Relaxed);
         self
     }
 

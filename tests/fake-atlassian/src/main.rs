@@ -38,6 +38,10 @@ struct Args {
     /// a stand-in for Atlassian's own latency).
     #[arg(long, value_name = "N", default_value_t = 0)]
     delay_ms: u64,
+    /// Answer each operation's documented example from the spec, where it has
+    /// one, instead of a minimal synthesized body (benchmarks: realistic sizes).
+    #[arg(long)]
+    examples: bool,
 }
 
 #[tokio::main]
@@ -58,12 +62,20 @@ async fn main() -> anyhow::Result<()> {
         )?,
     };
     let started = Instant::now();
-    let fake = FakeAtlassian::load(&dir)?;
+    let mut fake = FakeAtlassian::load(&dir)?;
+    if args.examples {
+        fake = fake.with_examples();
+    }
     tracing::info!(dir = %dir.display(), elapsed_ms = started.elapsed().as_millis(), "specs loaded");
     let (operations, specs) = (fake.operation_count(), fake.spec_count());
+    let mode = if args.examples {
+        ", documented examples"
+    } else {
+        ""
+    };
     let listening = |url: &str| {
         eprintln!(
-            "fake-atlassian listening on {url} ({operations} operations from {specs} specs); \
+            "fake-atlassian listening on {url} ({operations} operations from {specs} specs{mode}); \
              OAuth client {DEFAULT_CLIENT_ID} / {DEFAULT_CLIENT_SECRET}, user {DEFAULT_EMAIL} \
              ({DEFAULT_ACCOUNT_ID}), cloud id {DEFAULT_CLOUD_ID}, org admin key {DEFAULT_ORG_ADMIN_KEY}"
         );
@@ -122,6 +134,13 @@ async fn serve_delayed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn examples_is_an_opt_in_flag() {
+        let off = Args::try_parse_from(["fake-atlassian"]).map(|a| a.examples);
+        let on = Args::try_parse_from(["fake-atlassian", "--examples"]).map(|a| a.examples);
+        assert_eq!((off.ok(), on.ok()), (Some(false), Some(true)));
+    }
 
     #[test]
     fn help_names_the_real_defaults() {

@@ -149,6 +149,9 @@ pub(crate) enum ResponseBody {
 pub(crate) struct ResponseSpec {
     pub(crate) status: u16,
     pub(crate) body: ResponseBody,
+    /// The documented example of the same response, when it has one (answered
+    /// instead of a synthesized body by [`crate::FakeAtlassian::with_examples`]).
+    pub(crate) example: Option<Value>,
 }
 
 /// One operation (method + path template) of a spec.
@@ -240,6 +243,7 @@ impl Catalog {
                 response: ResponseSpec {
                     status: 200,
                     body: ResponseBody::Schema(schema),
+                    example: None,
                 },
                 validate: false,
                 creates: false,
@@ -524,10 +528,11 @@ impl OpBuilder<'_> {
             if *code == 204 || *code == 205 {
                 continue;
             }
-            if let Some(body) = self.json_response_body(resp) {
+            if let Some((body, example)) = self.json_response_body(resp) {
                 return ResponseSpec {
                     status: *code,
                     body,
+                    example,
                 };
             }
         }
@@ -548,36 +553,45 @@ impl OpBuilder<'_> {
             } else {
                 ResponseBody::Empty
             },
+            example: None,
         }
     }
 
-    /// The JSON body of a response object: schema, else example, else `{}`.
-    fn json_response_body(&self, resp: &Value) -> Option<ResponseBody> {
+    /// The JSON body of a response object (schema, else example, else `{}`)
+    /// and its documented example, if any.
+    fn json_response_body(&self, resp: &Value) -> Option<(ResponseBody, Option<Value>)> {
         let content = resp.get("content").and_then(Value::as_object)?;
         let (_, media) = content
             .iter()
             .filter(|(m, _)| is_json_media(m))
             .min_by_key(|(m, _)| !m.starts_with("application/json"))?;
-        if let Some(schema) = media.get("schema") {
-            return Some(ResponseBody::Schema(self.converter.convert(schema)));
-        }
-        let example = media.get("example").cloned().or_else(|| {
-            media
-                .get("examples")
-                .and_then(Value::as_object)
-                .and_then(|e| e.values().next())
-                .map(|e| resolve(self.doc, e))
-                .and_then(|e| e.get("value"))
-                .cloned()
-        });
-        Some(match example {
-            Some(Value::String(s)) => {
-                ResponseBody::Example(serde_json::from_str(&s).unwrap_or(Value::String(s)))
-            }
-            Some(v) => ResponseBody::Example(v),
-            None => ResponseBody::Schema(json!({})),
-        })
+        let example = documented_example(self.doc, media);
+        let body = match (media.get("schema"), &example) {
+            (Some(schema), _) => ResponseBody::Schema(self.converter.convert(schema)),
+            (None, Some(example)) => ResponseBody::Example(example.clone()),
+            (None, None) => ResponseBody::Schema(json!({})),
+        };
+        Some((body, example))
     }
+}
+
+/// The example of a media type object: `example`, else the `value` of the
+/// first of `examples` (an example object may be a reference). Atlassian writes most examples
+/// as JSON text: a string that parses as JSON is parsed.
+fn documented_example(doc: &Value, media: &Value) -> Option<Value> {
+    let example = media.get("example").cloned().or_else(|| {
+        media
+            .get("examples")
+            .and_then(Value::as_object)
+            .and_then(|e| e.values().next())
+            .map(|e| resolve(doc, e))
+            .and_then(|e| e.get("value"))
+            .cloned()
+    })?;
+    Some(match example {
+        Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+        v => v,
+    })
 }
 
 /// Media types whose bodies are JSON (`application/json`, `…+json`, `*/*`).

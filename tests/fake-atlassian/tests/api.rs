@@ -758,3 +758,73 @@ async fn tcp_round_trip_and_trace_ids() {
     );
     handle.shutdown();
 }
+
+/// Jira's documented example of `getProject`, read from the spec file.
+fn documented_get_project() -> serde_json::Value {
+    let dir = fake_atlassian::find_specs_dir().unwrap();
+    let spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("jira-platform.json")).unwrap()).unwrap();
+    let example = spec
+        .pointer("/paths/~1rest~1api~13~1project~1{projectIdOrKey}/get/responses/200/content/application~1json/example")
+        .expect("getProject documents an example");
+    match example {
+        serde_json::Value::String(text) => serde_json::from_str(text).unwrap(),
+        other => other.clone(),
+    }
+}
+
+#[tokio::test]
+async fn examples_mode_answers_documented_examples_and_keeps_state() {
+    let documented = documented_get_project();
+    assert!(documented.get("self").is_some() && documented.get("avatarUrls").is_some());
+
+    let fake = fake().with_examples();
+    let resp = get(&fake, "/rest/api/3/project/ABC").await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body, documented, "the documented example, verbatim");
+    assert_eq!(
+        get(&fake.fresh(), "/rest/api/3/project/ABC").await.body,
+        documented,
+        "fresh() keeps the mode"
+    );
+
+    // Without an example the answer is synthesized, as without the mode.
+    let picker = "/rest/api/3/issue/picker";
+    assert_eq!(
+        get(&fake, picker).await.body,
+        get(&plain_fake(), picker).await.body
+    );
+
+    // Created resources behave as without the mode.
+    let created = send(
+        &fake,
+        "POST",
+        "/rest/api/3/project",
+        Some(BASIC),
+        Some(json!({"key": "GOJ", "name": "Gojira", "projectTypeKey": "software", "leadAccountId": "5b10a0effa615349cb016cd8"})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(
+        created.body["self"],
+        "http://fake.test/rest/api/3/project/10000"
+    );
+    let got = get(&fake, "/rest/api/3/project/GOJ").await;
+    assert_eq!(got.body["name"], "Gojira");
+    assert_eq!(got.body["id"], "10000");
+    fake.check_response("jira-platform#getProject", &got.body)
+        .unwrap();
+    let listed = get(&fake, "/rest/api/3/project").await;
+    assert_eq!(listed.body[0]["key"], "GOJ", "{}", listed.body);
+
+    // Off (the default), answers stay synthesized.
+    let plain = get(&plain_fake(), "/rest/api/3/project/ABC").await;
+    assert_ne!(plain.body, documented);
+    assert_eq!(plain.body["key"], "ABC");
+    assert!(plain.body.get("avatarUrls").is_none());
+}
+
+/// A fake without examples (the default).
+fn plain_fake() -> FakeAtlassian {
+    fake()
+}

@@ -10,7 +10,8 @@
 //!   through gojira and straight to the fake, against a zero-delay fake and
 //!   one that waits 20 ms per answer, pacing on and off, one and two workers;
 //! - trim (`trim.rs`): bytes of `structuredContent` of every read-only tool
-//!   that trims, with and without `raw: true`.
+//!   that trims, with and without `raw: true`, against the synthesizing fake
+//!   and one answering the specs' documented examples (`--examples`).
 //!
 //! The server talks to separate `fake-atlassian` processes, never the internet.
 
@@ -66,7 +67,8 @@ struct Fake {
 }
 
 impl Fake {
-    fn start(root: &Path, specs_dir: &Path, delay_ms: u64) -> anyhow::Result<Self> {
+    /// `examples`: answer the specs' documented examples (`--examples`).
+    fn start(root: &Path, specs_dir: &Path, delay_ms: u64, examples: bool) -> anyhow::Result<Self> {
         let bin = root.join("target/release/fake-atlassian");
         let mut child = Command::new(&bin)
             .args([
@@ -77,6 +79,7 @@ impl Fake {
                 "--specs-dir",
             ])
             .arg(specs_dir)
+            .args(examples.then_some("--examples"))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -143,6 +146,9 @@ impl ServerCmd {
             ("MCP_PORT", "0".to_owned()),
             ("ATLASSIAN_SITE_URL", fake_url.to_owned()),
             ("ATLASSIAN_API_BASE_URL", fake_url.to_owned()),
+            // One credential from the environment (serve defaults to oauth mode,
+            // which needs per-user consent and a token encryption key).
+            ("GOJIRA_AUTH_MODE", "local".to_owned()),
             ("ATLASSIAN_EMAIL", "bench@example.com".to_owned()),
             ("ATLASSIAN_API_TOKEN", "bench-token".to_owned()),
             ("GOJIRA_ASSETS_WORKSPACE_ID", "ws".to_owned()),
@@ -215,7 +221,7 @@ pub fn run(root: &Path, only: Option<Part>) -> anyhow::Result<()> {
         eprintln!("bench: regen ...");
         regen(root, &sources, &specs_dir.path, &mut report)?;
     }
-    let fake = Fake::start(root, &specs_dir.path, 0)?;
+    let fake = Fake::start(root, &specs_dir.path, 0, false)?;
     let data_dir = std::env::temp_dir().join(format!("gojira-bench-{}", std::process::id()));
     let servers = ServerCmd {
         bin: root.join("target/release/gojira-mcp"),
@@ -229,10 +235,16 @@ pub fn run(root: &Path, only: Option<Part>) -> anyhow::Result<()> {
         }
         if wants(Part::Trim) {
             eprintln!("bench: trimming ...");
-            text.push_str(&trim::run(&servers, &fake.url, &mut report)?);
+            let documented = Fake::start(root, &specs_dir.path, 0, true)?;
+            text.push_str(&trim::run(
+                &servers,
+                &fake.url,
+                &documented.url,
+                &mut report,
+            )?);
         }
         if wants(Part::Load) {
-            let slow = Fake::start(root, &specs_dir.path, load::DELAY_MS)?;
+            let slow = Fake::start(root, &specs_dir.path, load::DELAY_MS, false)?;
             text.push_str(&load::run(&servers, &fake.url, &slow.url, &mut report)?);
         }
         anyhow::Ok(())
@@ -397,21 +409,35 @@ fn all_groups(root: &Path) -> anyhow::Result<String> {
     Ok(groups.join(","))
 }
 
+/// Waits for the child's stderr line starting with `prefix` and returns the
+/// rest; on failure the error quotes what the child said before (why a
+/// server refused to start, say).
 fn wait_for_line(child: &mut Child, prefix: &str, timeout: Duration) -> anyhow::Result<String> {
     let stderr = child.stderr.take().context("no stderr")?;
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = mpsc::channel::<Result<String, String>>();
     let wanted = prefix.to_owned();
     std::thread::spawn(move || {
         let mut sent = false;
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if !sent && let Some(rest) = line.strip_prefix(&wanted) {
-                let _ = tx.send(rest.to_owned());
-                sent = true;
+            if !sent {
+                let found = line.strip_prefix(&wanted).map(str::to_owned);
+                sent = found.is_some();
+                let _ = tx.send(found.ok_or(line));
             }
         }
     });
-    rx.recv_timeout(timeout)
-        .with_context(|| format!("no line starting {prefix:?} within {timeout:?}"))
+    let deadline = Instant::now() + timeout;
+    let mut said = Vec::new();
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Ok(rest)) => return Ok(rest),
+            Ok(Err(line)) => said.push(line),
+            Err(e) => bail!(
+                "no line starting {prefix:?} within {timeout:?} ({e}); it said: {}",
+                said.join(" | ")
+            ),
+        }
+    }
 }
 
 fn rss_kib_of(pid: u32) -> anyhow::Result<f64> {

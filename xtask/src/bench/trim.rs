@@ -1,10 +1,14 @@
 //! Trimming: what dropping `self` links, avatar URL maps and `expand` echoes
 //! saves. Every read-only tool whose input schema offers `raw` is called with
 //! minimal arguments, once with `raw: true` and once without, and the bytes
-//! of `structuredContent` are compared. The fake synthesizes minimal answers
-//! from the spec schemas (required properties only), and specs seldom require
-//! `self`, `avatarUrls` or `expand`: the figure is a floor, not what a real
-//! site's answers would save.
+//! of `structuredContent` are compared, against two fakes:
+//!
+//! - synthesized: the default fake answers minimal instances of the spec
+//!   schemas (required properties only), which seldom include `self`,
+//!   `avatarUrls` or `expand`: a floor;
+//! - documented examples: a fake started with `--examples` answers each
+//!   operation's documented example where the spec has one (synthesis
+//!   otherwise), which is closer to what a real site sends.
 
 use std::fmt::Write as _;
 
@@ -13,8 +17,116 @@ use serde_json::{Map, Value, json};
 use super::client::Mcp;
 use super::{Report, ServerCmd};
 
-/// Runs the trim part; returns the printed summary.
-pub fn run(servers: &ServerCmd, fake_url: &str, report: &mut Report) -> anyhow::Result<String> {
+/// What one fake's answers gave.
+#[derive(Debug, Default)]
+struct Measured {
+    /// Read-only tools offering `raw`.
+    offering: usize,
+    /// Tools whose both calls succeeded.
+    measured: usize,
+    /// Tools with a failed call (not counted).
+    failed: Vec<String>,
+    raw_total: usize,
+    trimmed_total: usize,
+    /// (saved, raw, trimmed, tool) of the tools that saved any bytes, most saved first.
+    savers: Vec<(usize, usize, usize, String)>,
+}
+
+impl Measured {
+    fn saved_pct(&self) -> f64 {
+        if self.raw_total == 0 {
+            0.0
+        } else {
+            100.0 * self.raw_total.saturating_sub(self.trimmed_total) as f64 / self.raw_total as f64
+        }
+    }
+
+    fn mean(&self, total: usize) -> f64 {
+        total as f64 / self.measured.max(1) as f64
+    }
+
+    fn json(&self, note: &str) -> Value {
+        let round = |x: f64| (x * 10.0).round() / 10.0;
+        let top: Vec<Value> = self
+            .savers
+            .iter()
+            .take(5)
+            .map(
+                |(saved, r, t, name)| json!({"tool": name, "raw": r, "trimmed": t, "saved": saved}),
+            )
+            .collect();
+        json!({
+            "tools_offering_raw": self.offering,
+            "tools_measured": self.measured,
+            "tools_failed": self.failed,
+            "structured_bytes_raw_total": self.raw_total,
+            "structured_bytes_trimmed_total": self.trimmed_total,
+            "structured_bytes_raw_mean": round(self.mean(self.raw_total)),
+            "structured_bytes_trimmed_mean": round(self.mean(self.trimmed_total)),
+            "saved_pct": round(self.saved_pct()),
+            "top_savers": top,
+            "tools_saving_any": self.savers.len(),
+            "note": note,
+        })
+    }
+
+    fn text(&self, mode: &str, note: &str) -> String {
+        let mut text = format!(
+            "  {mode}: {} of {} tools measured; {note}\n    \
+             structuredContent bytes: raw {} (mean {:.1}), trimmed {} (mean {:.1}), saved {:.1} %; \
+             {} tools saved any bytes\n",
+            self.measured,
+            self.offering,
+            self.raw_total,
+            self.mean(self.raw_total),
+            self.trimmed_total,
+            self.mean(self.trimmed_total),
+            self.saved_pct(),
+            self.savers.len(),
+        );
+        for (saved, r, t, name) in self.savers.iter().take(5) {
+            let _ = writeln!(text, "    {name}: {r} -> {t} bytes (-{saved})");
+        }
+        if !self.failed.is_empty() {
+            let _ = writeln!(text, "    failed (not counted): {}", self.failed.join(", "));
+        }
+        text
+    }
+}
+
+const SYNTHESIZED_NOTE: &str =
+    "required properties only, which seldom include self/avatarUrls/expand: a floor";
+const EXAMPLES_NOTE: &str =
+    "the specs' documented examples where they have one (else synthesized): closer to a real site";
+
+/// Runs the trim part against the default fake (`synth_url`) and one
+/// answering documented examples (`examples_url`); returns the printed summary.
+pub fn run(
+    servers: &ServerCmd,
+    synth_url: &str,
+    examples_url: &str,
+    report: &mut Report,
+) -> anyhow::Result<String> {
+    let synthesized = measure(servers, synth_url)?;
+    let examples = measure(servers, examples_url)?;
+    report.insert(
+        "trim",
+        json!({
+            "synthesized": synthesized.json(SYNTHESIZED_NOTE),
+            "documented_examples": examples.json(EXAMPLES_NOTE),
+        }),
+    );
+    let mut text = String::from(
+        "trim: read-only tools offering `raw`, minimal arguments, with and without `raw: true`\n",
+    );
+    text.push_str(&synthesized.text("synthesized", SYNTHESIZED_NOTE));
+    text.push_str(&examples.text("documented examples", EXAMPLES_NOTE));
+    text.push('\n');
+    Ok(text)
+}
+
+/// Calls every trimming tool through a server in front of `fake_url`.
+fn measure(servers: &ServerCmd, fake_url: &str) -> anyhow::Result<Measured> {
     let server = servers.start(fake_url, &[])?;
     let mut mcp = Mcp::connect(&server.url)?;
     let (list, _, _) = mcp.call("tools/list", json!({}))?;
@@ -27,11 +139,10 @@ pub fn run(servers: &ServerCmd, fake_url: &str, report: &mut Report) -> anyhow::
         .filter(|t| t["annotations"]["readOnlyHint"] == json!(true))
         .filter(|t| t["inputSchema"]["properties"].get("raw").is_some())
         .collect();
-    let mut raw_total = 0usize;
-    let mut trimmed_total = 0usize;
-    let mut measured = 0usize;
-    let mut failed = Vec::new();
-    let mut per_tool = Vec::new();
+    let mut out = Measured {
+        offering: trimming.len(),
+        ..Measured::default()
+    };
     for tool in &trimming {
         let name = tool["name"].as_str().unwrap_or_default();
         let args = minimal(&tool["inputSchema"]);
@@ -41,61 +152,18 @@ pub fn run(servers: &ServerCmd, fake_url: &str, report: &mut Report) -> anyhow::
         let trimmed = structured_bytes(&mut mcp, name, args)?;
         match (raw, trimmed) {
             (Some(r), Some(t)) => {
-                raw_total += r;
-                trimmed_total += t;
-                measured += 1;
-                per_tool.push((r.saturating_sub(t), r, t, name.to_owned()));
+                out.raw_total += r;
+                out.trimmed_total += t;
+                out.measured += 1;
+                if r > t {
+                    out.savers.push((r - t, r, t, name.to_owned()));
+                }
             }
-            _ => failed.push(name.to_owned()),
+            _ => out.failed.push(name.to_owned()),
         }
     }
-    per_tool.sort_by(|a, b| b.cmp(a));
-    let saved_pct = if raw_total == 0 {
-        0.0
-    } else {
-        100.0 * (raw_total.saturating_sub(trimmed_total)) as f64 / raw_total as f64
-    };
-    let mean = |total: usize| total as f64 / measured.max(1) as f64;
-    per_tool.retain(|(saved, ..)| *saved > 0);
-    let top: Vec<Value> = per_tool
-        .iter()
-        .take(5)
-        .map(|(saved, r, t, name)| json!({"tool": name, "raw": r, "trimmed": t, "saved": saved}))
-        .collect();
-    report.insert(
-        "trim",
-        json!({
-            "tools_offering_raw": trimming.len(),
-            "tools_measured": measured,
-            "tools_failed": failed,
-            "structured_bytes_raw_total": raw_total,
-            "structured_bytes_trimmed_total": trimmed_total,
-            "structured_bytes_raw_mean": (mean(raw_total) * 10.0).round() / 10.0,
-            "structured_bytes_trimmed_mean": (mean(trimmed_total) * 10.0).round() / 10.0,
-            "saved_pct": (saved_pct * 10.0).round() / 10.0,
-            "top_savers": top,
-            "tools_saving_any": per_tool.len(),
-            "note": "the fake synthesizes required properties only, which seldom include the trimmed keys: a floor",
-        }),
-    );
-    let mut text = format!(
-        "trim: {measured} of {} read-only tools offering `raw` (minimal arguments)\n  \
-         structuredContent bytes: raw {raw_total} (mean {:.1}), trimmed {trimmed_total} (mean {:.1}), saved {saved_pct:.1} %\n  \
-         {} tools saved any bytes; the fake synthesizes required properties only, which seldom \
-         include self/avatarUrls/expand, so this is a floor\n",
-        trimming.len(),
-        mean(raw_total),
-        mean(trimmed_total),
-        per_tool.len(),
-    );
-    for (saved, r, t, name) in per_tool.iter().take(5) {
-        let _ = writeln!(text, "  {name}: {r} -> {t} bytes (-{saved})");
-    }
-    if !failed.is_empty() {
-        let _ = writeln!(text, "  failed (not counted): {}", failed.join(", "));
-    }
-    text.push('\n');
-    Ok(text)
+    out.savers.sort_by(|a, b| b.cmp(a));
+    Ok(out)
 }
 
 /// Bytes of the answer's `structuredContent` (compact JSON), `None` when the
@@ -172,6 +240,30 @@ fn minimal(schema: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mode_reports_totals_means_percent_and_top_savers() {
+        let m = Measured {
+            offering: 3,
+            measured: 2,
+            failed: vec!["c".to_owned()],
+            raw_total: 400,
+            trimmed_total: 100,
+            savers: vec![(300, 350, 50, "a".to_owned())],
+        };
+        assert_eq!(m.saved_pct(), 75.0);
+        let report = m.json("n");
+        assert_eq!(report["structured_bytes_raw_mean"], json!(200.0));
+        assert_eq!(report["top_savers"][0]["tool"], json!("a"));
+        let text = m.text("documented examples", "n");
+        assert!(
+            text.contains("documented examples: 2 of 3 tools measured"),
+            "{text}"
+        );
+        assert!(text.contains("saved 75.0 %"), "{text}");
+        assert!(text.contains("a: 350 -> 50 bytes (-300)"), "{text}");
+        assert!(text.contains("failed (not counted): c"), "{text}");
+    }
 
     #[test]
     fn minimal_takes_required_properties_only() {
