@@ -14,15 +14,19 @@ pub fn init(level: &str) {
         .try_init();
 }
 
-/// `level`, with rmcp held at `info` unless the filter names it: rmcp's
-/// debug events print whole JSON-RPC requests, and tool arguments can hold
-/// secrets (`gojira.bindApiToken`'s token). `LOG_LEVEL=debug,rmcp=debug`
-/// still turns them on, deliberately.
+/// `level`, with rmcp held at `warn` (or `error`, when that is the level)
+/// unless the filter names it: rmcp's debug events print whole JSON-RPC
+/// requests, and tool arguments can hold secrets (`gojira.bindApiToken`'s
+/// token); its info events are three lines per stateless request, which
+/// would cost a busy server more than the request itself.
+/// `LOG_LEVEL=debug,rmcp=debug` still turns them on, deliberately.
 fn directives(level: &str) -> String {
     if level.contains("rmcp") {
         level.to_owned()
+    } else if level.trim().eq_ignore_ascii_case("error") {
+        format!("{level},rmcp=error")
     } else {
-        format!("{level},rmcp=info")
+        format!("{level},rmcp=warn")
     }
 }
 
@@ -31,8 +35,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rmcp_stays_at_info_unless_named() {
-        assert_eq!(directives("debug"), "debug,rmcp=info");
+    fn rmcp_stays_at_warn_or_below_unless_named() {
+        assert_eq!(directives("debug"), "debug,rmcp=warn");
+        assert_eq!(directives("warn"), "warn,rmcp=warn");
+        assert_eq!(directives("error"), "error,rmcp=error");
         assert_eq!(directives("trace,rmcp=debug"), "trace,rmcp=debug");
         assert!(EnvFilter::try_new(directives("warn")).is_ok());
     }
