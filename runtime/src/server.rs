@@ -52,10 +52,27 @@ pub struct CallContext {
     pub upstream_status: crate::identity::UpstreamStatus,
 }
 
-/// A built-in tool with its parsed schema and validator.
+/// A built-in tool with its parsed schema and a validator compiled on first
+/// use (as the generated tools' are: RSS at ready stays small).
 struct BuiltinTool {
     def: &'static builtin::Builtin,
-    validator: jsonschema::Validator,
+    schema: Value,
+    validator: std::sync::OnceLock<Result<jsonschema::Validator, String>>,
+}
+
+impl BuiltinTool {
+    /// Every violation of the input schema, as text.
+    fn problems(&self, args: &Value) -> Vec<String> {
+        match self
+            .validator
+            .get_or_init(|| jsonschema::draft7::new(&self.schema).map_err(|e| e.to_string()))
+        {
+            Ok(v) => v.iter_errors(args).map(|e| e.to_string()).collect(),
+            Err(e) => vec![format!(
+                "the tool's input schema is invalid ({e}); report this to the operator"
+            )],
+        }
+    }
 }
 
 impl std::fmt::Debug for BuiltinTool {
@@ -235,8 +252,6 @@ impl GojiraServer {
 fn builtin_tool(def: &'static builtin::Builtin) -> Result<(BuiltinTool, Tool), String> {
     let schema: Map<String, Value> =
         serde_json::from_str(def.input_schema).map_err(|e| e.to_string())?;
-    let validator =
-        jsonschema::draft7::new(&Value::Object(schema.clone())).map_err(|e| e.to_string())?;
     let mut annotations = ToolAnnotations::default()
         .read_only(def.read_only)
         .destructive(def.destructive && !def.read_only)
@@ -247,11 +262,18 @@ fn builtin_tool(def: &'static builtin::Builtin) -> Result<(BuiltinTool, Tool), S
     let mcp = Tool::new_with_raw(
         def.name,
         Some(Cow::Borrowed(def.description)),
-        Arc::new(schema),
+        Arc::new(schema.clone()),
     )
     .with_title(def.title)
     .with_annotations(annotations);
-    Ok((BuiltinTool { def, validator }, mcp))
+    Ok((
+        BuiltinTool {
+            def,
+            schema: Value::Object(schema),
+            validator: std::sync::OnceLock::new(),
+        },
+        mcp,
+    ))
 }
 
 fn mcp_tool(tool: &CatalogTool) -> Tool {
@@ -399,11 +421,7 @@ async fn call_tool_impl(
     };
     if let Some(builtin) = state.builtins.get(name) {
         let args = request.arguments.unwrap_or_default();
-        let problems: Vec<String> = builtin
-            .validator
-            .iter_errors(&Value::Object(args.clone()))
-            .map(|e| e.to_string())
-            .collect();
+        let problems = builtin.problems(&Value::Object(args.clone()));
         let result = if problems.is_empty() {
             tokio::select! {
                 result = builtin::call(state, &ctx, builtin.def.name, args) => result,

@@ -114,6 +114,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     tool.spec.path
                 );
             }
+            for tool in gojira_runtime::builtin::ALL {
+                println!(
+                    "{:<40} {:<26} -      (built-in: gojira's own state)",
+                    tool.name,
+                    gojira_runtime::builtin::GROUP,
+                );
+            }
             return Ok(());
         }
         Command::GenerateKey => {

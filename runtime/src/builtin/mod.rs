@@ -65,3 +65,28 @@ pub async fn call(
         ))),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_schema_compiles_and_names_are_unique_and_sorted() {
+        let mut names = Vec::new();
+        for def in ALL {
+            let schema: Value = serde_json::from_str(def.input_schema).unwrap();
+            assert!(jsonschema::draft7::new(&schema).is_ok(), "{}", def.name);
+            assert!(
+                def.name.starts_with("gojira.") && def.name.len() <= 60,
+                "{}",
+                def.name
+            );
+            names.push(def.name);
+        }
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted, "ALL is in name order, without duplicates");
+    }
+}
