@@ -295,6 +295,15 @@ fn upstream_auth_error(e: UpstreamAuthError) -> ToolError {
     ToolError::new(code, e.to_string())
 }
 
+/// The Atlassian site a call goes to, for the journal: in OAuth mode the
+/// cloudId the user's calls use; otherwise `None` (the caller falls back to
+/// the product's configured base URL).
+pub fn site_of_call(state: &ServerState, ctx: &CallContext) -> Option<String> {
+    let oauth = state.identity().oauth.as_ref()?;
+    let user = ctx.user.as_ref()?;
+    oauth.site(user).ok()
+}
+
 /// Sends one tool's request as the caller (see the module docs).
 pub async fn send(
     state: &ServerState,

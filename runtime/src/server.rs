@@ -685,8 +685,12 @@ impl ServerState {
         Ok((status, request_id, as_object(response)))
     }
 
-    /// The site a tool's requests go to (for the journal).
-    pub(crate) fn site_of(&self, tool: &CatalogTool) -> Option<String> {
+    /// The site a call goes to (for the journal): the cloudId in OAuth
+    /// mode, else the product's configured base URL.
+    pub(crate) fn site_of(&self, ctx: &CallContext, tool: &CatalogTool) -> Option<String> {
+        if let Some(cloud_id) = crate::identity::site_of_call(self, ctx) {
+            return Some(cloud_id);
+        }
         let product = self.product_of(tool).ok()?;
         self.upstream.base_url(product).ok()
     }

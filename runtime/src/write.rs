@@ -293,7 +293,7 @@ pub(crate) async fn perform(
         tool: tool.spec.name.to_owned(),
         args: journal::redact(&plan.args),
         request: plan.request_json(),
-        site: state.site_of(tool),
+        site: state.site_of(ctx, tool),
         snapshot: plan.snapshot.clone(),
         plan_digest: plan.digest.clone(),
         revert_of,

@@ -1104,3 +1104,45 @@ async fn a_session_id_carries_no_identity() {
         .unwrap();
     assert_eq!(bare.status(), 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_are_journaled_as_the_signed_in_user_on_their_site() {
+    let fake = strict_fake().await;
+    let server = start_server(&oauth_env(
+        &fake,
+        "utility,read_filters_dashboards,write_filters_dashboards",
+    ));
+    let tokens = sign_in(&server).await;
+    let client = connect_as(&server, &tokens.access).await;
+    let created = call(
+        &client,
+        "jira.createFilter",
+        json!({"body": {"name": "Mine", "jql": "project = GOJ"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(error_code(&created), None, "{}", text(&created));
+    let id = created.structured_content.unwrap()["journalId"]
+        .as_u64()
+        .unwrap();
+    let sent = requests_to(&fake, "/rest/api/3/filter");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].principal.as_deref(), Some(DEFAULT_ACCOUNT_ID));
+    assert_eq!(sent[0].credential_kind, Some(CredentialKind::OAuth));
+    let entry = call(&client, "gojira.journal.get", json!({"id": id}))
+        .await
+        .unwrap();
+    let entry = entry.structured_content.unwrap();
+    assert_eq!(
+        entry["principal"],
+        format!("oauth:{DEFAULT_ACCOUNT_ID}"),
+        "{entry}"
+    );
+    assert_eq!(
+        entry["site"], DEFAULT_CLOUD_ID,
+        "the journal names the cloudId: {entry}"
+    );
+    assert_eq!(entry["status"], "completed");
+    client.cancel().await.ok();
+    assert_no_secret_logged(&server, &fake, &[&tokens], &[]);
+}
