@@ -103,7 +103,9 @@ pub fn router(
         });
     if let Some(auth) = auth {
         // Layers run outermost first: the bearer check, then the caller, then the limits.
+        let sessions = Arc::new(SessionOwners::default());
         mcp = mcp
+            .layer(middleware::from_fn_with_state(sessions, bind_sessions))
             .layer(middleware::from_fn(caller_from_principal))
             .layer(auth.middleware());
         app = app.merge(
@@ -164,6 +166,86 @@ async fn caller_from_principal(
         request.extensions_mut().insert(caller);
     }
     next.run(request).await
+}
+
+/// Which principal opened each MCP session (2025 revisions).
+#[derive(Default)]
+struct SessionOwners(std::sync::Mutex<std::collections::HashMap<String, String>>);
+
+impl SessionOwners {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Sessions kept before the oldest bindings are forgotten (a forgotten
+/// session is bound again to the next principal that uses it).
+const MAX_SESSION_BINDINGS: usize = 100_000;
+
+/// Binds an MCP session to the user who opened it: a request bearing
+/// another user's token with that session id is refused (403), so a leaked
+/// session id is worth nothing to anyone else. Each request is still
+/// verified on its own bearer; sessions never carry identity.
+async fn bind_sessions(
+    State(owners): State<Arc<SessionOwners>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let Some(caller) = request.extensions().get::<Caller>().cloned() else {
+        return next.run(request).await;
+    };
+    let session = request
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let deleting = request.method() == axum::http::Method::DELETE;
+    if let Some(id) = &session {
+        let mut map = owners.lock();
+        match map.get(id) {
+            Some(owner) if owner != &caller.principal => {
+                drop(map);
+                info!("refused a session opened by another user");
+                let body = json!({
+                    "jsonrpc": "2.0",
+                    "id": null,
+                    "error": {"code": -32001, "message": "this MCP session belongs to another user; start your own session (initialize) with your own sign-in"},
+                });
+                return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+            }
+            Some(_) => {}
+            None => {
+                if map.len() >= MAX_SESSION_BINDINGS {
+                    map.clear();
+                }
+                map.insert(id.clone(), caller.principal.clone());
+            }
+        }
+    }
+    let response = next.run(request).await;
+    let mut map = owners.lock();
+    match (
+        &session,
+        response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok()),
+    ) {
+        (Some(id), _) if deleting && response.status().is_success() => {
+            map.remove(id);
+        }
+        (None, Some(created)) => {
+            if map.len() >= MAX_SESSION_BINDINGS {
+                map.clear();
+            }
+            map.insert(created.to_owned(), caller.principal);
+        }
+        _ => {}
+    }
+    drop(map);
+    response
 }
 
 struct LimitState {

@@ -1031,7 +1031,7 @@ async fn a_scoped_api_token_goes_through_the_gateway() {
 /// with their own bearer acts as themselves (identity is read from the
 /// bearer on every request).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_id_carries_no_identity() {
+async fn a_session_is_bound_to_the_user_who_opened_it_and_carries_no_identity() {
     let fake = strict_fake().await;
     fake.fake().add_user(FakeUser::new(BOB, BOB_EMAIL, "Bob"));
     let server = start_server(&oauth_env(&fake, "utility"));
@@ -1074,13 +1074,14 @@ async fn a_session_id_carries_no_identity() {
     .unwrap();
     let whoami = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": {"name": "gojira.whoami", "arguments": {}}});
-    let reply = post(&bob.access, Some(&session), whoami.clone())
+    // Alice's own session serves Alice.
+    let reply = post(&alice.access, Some(&session), whoami.clone())
         .await
         .unwrap();
     let status = reply.status();
     let text = reply.text().await.unwrap();
     // JSON, or an SSE stream whose data line carries it.
-    let as_bob: Value = serde_json::from_str(&text)
+    let as_alice: Value = serde_json::from_str(&text)
         .ok()
         .or_else(|| {
             text.lines()
@@ -1089,9 +1090,26 @@ async fn a_session_id_carries_no_identity() {
         })
         .unwrap_or_else(|| panic!("HTTP {status}: {text}"));
     assert_eq!(
-        as_bob["result"]["structuredContent"]["principal"],
-        format!("oauth:{BOB}"),
-        "{as_bob}"
+        as_alice["result"]["structuredContent"]["principal"],
+        format!("oauth:{DEFAULT_ACCOUNT_ID}"),
+        "{as_alice}"
+    );
+    // Bob, with his own valid token, cannot use Alice's session id.
+    let reply = post(&bob.access, Some(&session), whoami.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.status(),
+        403,
+        "a session is bound to the user who opened it"
+    );
+    let body: Value = reply.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("another user"),
+        "{body}"
     );
     // Without a bearer the session id alone gets nothing.
     let bare = reqwest::Client::new()
