@@ -351,34 +351,44 @@ impl Tool {
     /// Validates arguments against the input schema; the error lists every
     /// violation with its JSON pointer.
     pub fn validate(&self, args: &Value) -> Result<(), String> {
-        let validator = self.validator.get_or_init(|| {
-            jsonschema::draft7::new(&Value::Object(self.input_schema.clone()))
-                .map_err(|e| e.to_string())
-        });
-        let validator = match validator {
-            Ok(v) => v,
-            Err(e) => {
-                return Err(format!(
-                    "the tool's input schema is invalid ({e}); report this to the operator"
-                ));
-            }
-        };
-        let problems: Vec<String> = validator
-            .iter_errors(args)
-            .map(|e| {
-                let at = e.instance_path().to_string();
-                if at.is_empty() {
-                    e.to_string()
-                } else {
-                    format!("{}: {e}", at.trim_start_matches('/').replace('/', "."))
-                }
-            })
-            .collect();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems.join("; "))
+        validate_lazily(&self.validator, &self.input_schema, args)
+    }
+}
+
+/// Validates `args` against `schema`, compiling the validator on first use
+/// (compiling every tool's at start-up would cost memory for tools never
+/// called). The error lists every violation with its path.
+pub fn validate_lazily(
+    cell: &OnceLock<Result<jsonschema::Validator, String>>,
+    schema: &serde_json::Map<String, Value>,
+    args: &Value,
+) -> Result<(), String> {
+    let validator = cell.get_or_init(|| {
+        jsonschema::draft7::new(&Value::Object(schema.clone())).map_err(|e| e.to_string())
+    });
+    let validator = match validator {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(format!(
+                "the tool's input schema is invalid ({e}); report this to the operator"
+            ));
         }
+    };
+    let problems: Vec<String> = validator
+        .iter_errors(args)
+        .map(|e| {
+            let at = e.instance_path().to_string();
+            if at.is_empty() {
+                e.to_string()
+            } else {
+                format!("{}: {e}", at.trim_start_matches('/').replace('/', "."))
+            }
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
     }
 }
 

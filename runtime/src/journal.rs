@@ -305,7 +305,7 @@ impl Journal {
 
     async fn append(&self, principal: &str, record: Record) -> Result<JournalId, JournalError> {
         let lock = index_key("lock");
-        let owner = format!("{}-{}", std::process::id(), rand_suffix());
+        let owner = gojira_store::crypto::generate_key();
         let deadline = tokio::time::Instant::now() + LOCK_TTL;
         loop {
             if self
@@ -619,11 +619,6 @@ impl Journal {
     }
 }
 
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(now_ms())
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -646,7 +641,7 @@ mod tests {
                 let p = std::env::temp_dir().join(format!(
                     "gojira-journal-{}-{}",
                     std::process::id(),
-                    super::rand_suffix()
+                    gojira_store::crypto::generate_key().replace(['/', '+', '='], "")
                 ));
                 std::fs::create_dir_all(&p).unwrap();
                 Self(p)

@@ -56,23 +56,8 @@ pub struct CallContext {
 /// use (as the generated tools' are: RSS at ready stays small).
 struct BuiltinTool {
     def: &'static builtin::Builtin,
-    schema: Value,
+    schema: Map<String, Value>,
     validator: std::sync::OnceLock<Result<jsonschema::Validator, String>>,
-}
-
-impl BuiltinTool {
-    /// Every violation of the input schema, as text.
-    fn problems(&self, args: &Value) -> Vec<String> {
-        match self
-            .validator
-            .get_or_init(|| jsonschema::draft7::new(&self.schema).map_err(|e| e.to_string()))
-        {
-            Ok(v) => v.iter_errors(args).map(|e| e.to_string()).collect(),
-            Err(e) => vec![format!(
-                "the tool's input schema is invalid ({e}); report this to the operator"
-            )],
-        }
-    }
 }
 
 impl std::fmt::Debug for BuiltinTool {
@@ -269,7 +254,7 @@ fn builtin_tool(def: &'static builtin::Builtin) -> Result<(BuiltinTool, Tool), S
     Ok((
         BuiltinTool {
             def,
-            schema: Value::Object(schema),
+            schema,
             validator: std::sync::OnceLock::new(),
         },
         mcp,
@@ -406,7 +391,7 @@ impl ServerHandler for GojiraServer {
 
 async fn call_tool_impl(
     state: &ServerState,
-    request: CallToolRequestParams,
+    mut request: CallToolRequestParams,
     context: RequestContext<RoleServer>,
 ) -> Result<CallToolResponse, McpError> {
     let name = request.name.as_ref();
@@ -420,18 +405,21 @@ async fn call_tool_impl(
         Err(err) => return Ok(CallToolResponse::from(error_result(&err))),
     };
     if let Some(builtin) = state.builtins.get(name) {
-        let args = request.arguments.unwrap_or_default();
-        let problems = builtin.problems(&Value::Object(args.clone()));
-        let result = if problems.is_empty() {
+        let args = request.arguments.take().unwrap_or_default();
+        let checked = crate::catalog::validate_lazily(
+            &builtin.validator,
+            &builtin.schema,
+            &Value::Object(args.clone()),
+        );
+        let result = if let Err(problems) = checked {
+            Err(ToolError::invalid_arguments(format!(
+                "{name} arguments are invalid: {problems}. Next: fix them to match the tool's input schema and call again"
+            )))
+        } else {
             tokio::select! {
                 result = builtin::call(state, &ctx, builtin.def.name, args) => result,
                 () = context.ct.cancelled() => Err(ToolError::timeout("the client cancelled the call")),
             }
-        } else {
-            Err(ToolError::invalid_arguments(format!(
-                "{name} arguments are invalid: {}. Next: fix them to match the tool's input schema and call again",
-                problems.join("; ")
-            )))
         };
         return Ok(CallToolResponse::from(match result {
             Ok(value) => success_result(value),
@@ -457,7 +445,7 @@ async fn call_tool_impl(
             None,
         ));
     }
-    let mut args_map = request.arguments.clone().unwrap_or_default();
+    let mut args_map = request.arguments.take().unwrap_or_default();
     if let Some(safety) = state.safety_of(tool.spec.name)
         && safety.consent == crate::safety::Consent::Commit
         && args_map.get("commit").and_then(Value::as_bool) != Some(true)
