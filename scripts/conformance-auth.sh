@@ -25,6 +25,10 @@ XFAIL=${CONFORMANCE_AUTH_EXPECTED_FAILURES:-$ROOT/scripts/conformance-auth-expec
 BASE=${1%/}
 BASE=${BASE%/mcp}
 bash "$ROOT/scripts/conformance.sh" --install >/dev/null
+if ! command -v curl >/dev/null; then
+  echo "installing curl from Debian's packages (this script plays the browser with it)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null
+fi
 
 RUN=$DIR/results/auth-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$RUN"
