@@ -58,15 +58,21 @@ done
 if [[ -n $url ]]; then
   location() { sed -n 's/^[Ll]ocation: *\([^[:space:]]*\).*/\1/p' "$1"; }
   curl -sS -D "$RUN/b1.h" -o "$RUN/consent.html" "$url"
-  cookie=$(sed -n 's/^[Ss]et-[Cc]ookie: *\(__Host-[^;]*\).*/\1/p' "$RUN/b1.h" | head -n1)
+  cookie=$(sed -n 's/^[Ss]et-[Cc]ookie: *\(__Host-gojira_csrf=[^;]*\).*/\1/p' "$RUN/b1.h" | head -n1)
   hidden() { sed -n "s/.*name=\"$1\" value=\"\([^\"]*\)\".*/\1/p" "$RUN/consent.html" | head -n1; }
   curl -sS -D "$RUN/b2.h" -o /dev/null -H "cookie: $cookie" \
     --data-urlencode "request_id=$(hidden request_id)" --data-urlencode "csrf=$(hidden csrf)" \
     --data-urlencode decision=approve "$BASE/authorize/consent"
   hop=$(location "$RUN/b2.h")
+  # The sign-in cookie binds Atlassian's return to this browser: send it back to us.
+  signin=$(sed -n 's/^[Ss]et-[Cc]ookie: *\(__Host-gojira_signin=[^;]*\).*/\1/p' "$RUN/b2.h" | head -n1)
   for i in 3 4 5; do # the fake Atlassian, our callback, the suite's callback
     [[ -n $hop ]] || break
-    curl -sS -D "$RUN/b$i.h" -o /dev/null "$hop" || true
+    if [[ $hop == "$BASE"/* ]]; then
+      curl -sS -D "$RUN/b$i.h" -o /dev/null -H "cookie: $signin" "$hop" || true
+    else
+      curl -sS -D "$RUN/b$i.h" -o /dev/null "$hop" || true
+    fi
     [[ $hop == "$REDIRECT"* ]] && break
     hop=$(location "$RUN/b$i.h")
   done

@@ -29,6 +29,10 @@ use crate::util::{
 
 /// The CSRF cookie (double-submit; `__Host-`: Secure, Path=/, no Domain).
 pub(crate) const CSRF_COOKIE: &str = "__Host-gojira_csrf";
+/// Binds the Atlassian leg of a sign-in to the browser that approved our
+/// consent page: set at approval, required (and cleared) at the callback.
+/// `SameSite=Lax`, so Atlassian's top-level redirect back carries it.
+pub(crate) const SIGNIN_COOKIE: &str = "__Host-gojira_signin";
 const PENDING_TTL: Duration = Duration::from_secs(600);
 const RECORD_VERSION: u16 = 1;
 const MAX_STATE_LEN: usize = 2048;
@@ -45,6 +49,10 @@ struct Pending {
     scopes: Vec<String>,
     /// SHA-256 of the CSRF token on the consent page.
     csrf_hash: String,
+    /// SHA-256 of the sign-in cookie given to the approving browser (set
+    /// once consent is approved; the callback must present the cookie).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    browser_hash: Option<String>,
 }
 
 /// Where errors go once the redirect URI is trusted.
@@ -190,6 +198,7 @@ pub(crate) async fn authorize(
         resource,
         scopes,
         csrf_hash: sha256_b64(csrf.as_bytes()),
+        browser_hash: None,
     };
     let stored = match encode(RECORD_VERSION, &pending) {
         Ok(bytes) => {
@@ -246,11 +255,7 @@ fn consent_page(
         csrf = html_escape(csrf),
     );
     let mut response = html_page(StatusCode::OK, "Allow access to gojira-mcp?", &body);
-    if let Ok(value) = HeaderValue::from_str(&format!(
-        "{CSRF_COOKIE}={csrf}; Secure; HttpOnly; SameSite=Lax; Path=/; Max-Age=600"
-    )) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
+    set_cookie(&mut response, CSRF_COOKIE, csrf, PENDING_TTL);
     response
 }
 
@@ -317,6 +322,11 @@ pub(crate) async fn consent(
     let mut response = match form.get("decision").map(String::as_str) {
         Some("approve") => {
             let upstream_state = random_token();
+            let browser = random_token();
+            let pending = Pending {
+                browser_hash: Some(sha256_b64(browser.as_bytes())),
+                ..pending.clone()
+            };
             let stored = match encode(RECORD_VERSION, &pending) {
                 Ok(bytes) => {
                     server
@@ -331,7 +341,11 @@ pub(crate) async fn consent(
                 Err(e) => Err(e),
             };
             match stored {
-                Ok(()) => redirect(&server.atlassian_authorize_url(&upstream_state)),
+                Ok(()) => {
+                    let mut response = redirect(&server.atlassian_authorize_url(&upstream_state));
+                    set_cookie(&mut response, SIGNIN_COOKIE, &browser, PENDING_TTL);
+                    response
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "consent: store error");
                     back.error(
@@ -343,12 +357,19 @@ pub(crate) async fn consent(
         }
         _ => back.error("access_denied", "the user denied access"),
     };
+    set_cookie(&mut response, CSRF_COOKIE, "", Duration::ZERO);
+    response
+}
+
+/// Appends a `__Host-` cookie (Secure, HttpOnly, SameSite=Lax, Path=/);
+/// an empty value with a zero lifetime clears it.
+fn set_cookie(response: &mut Response, name: &str, value: &str, max_age: Duration) {
     if let Ok(value) = HeaderValue::from_str(&format!(
-        "{CSRF_COOKIE}=; Secure; HttpOnly; SameSite=Lax; Path=/; Max-Age=0"
+        "{name}={value}; Secure; HttpOnly; SameSite=Lax; Path=/; Max-Age={}",
+        max_age.as_secs()
     )) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
-    response
 }
 
 impl AuthServer {
@@ -374,10 +395,23 @@ impl AuthServer {
     }
 }
 
-/// `GET /oauth/callback`: Atlassian sends the user back here.
+/// `GET /oauth/callback`: Atlassian sends the user back here. Completes
+/// only in the browser that approved our consent page (the sign-in cookie),
+/// so a link to Atlassian approved by someone else signs nobody in.
 pub(crate) async fn callback(
     State(server): State<Arc<AuthServer>>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
+) -> Response {
+    let mut response = callback_impl(&server, &headers, query).await;
+    set_cookie(&mut response, SIGNIN_COOKIE, "", Duration::ZERO);
+    response
+}
+
+async fn callback_impl(
+    server: &AuthServer,
+    headers: &HeaderMap,
+    query: Option<String>,
 ) -> Response {
     let params = match parse_form(query.unwrap_or_default().as_bytes()) {
         Ok(p) => p,
@@ -403,6 +437,21 @@ pub(crate) async fn callback(
         }
         Err(e) => return store_failure(&e),
     };
+    let same_browser = match (cookie(headers, SIGNIN_COOKIE), &pending.browser_hash) {
+        (Some(presented), Some(expected)) => ct_eq(
+            sha256_b64(presented.as_bytes()).as_bytes(),
+            expected.as_bytes(),
+        ),
+        _ => false,
+    };
+    if !same_browser {
+        tracing::warn!(client = %pending.client_id, "refused a sign-in callback from a browser that did not approve it");
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "This sign-in was started in a different browser, so gojira-mcp did not sign you in and sent nothing to the app. \
+If you started it yourself, start again from your app in this browser; if someone sent you this link, ignore it.",
+        );
+    }
     let back = Back {
         redirect_uri: &pending.redirect_uri,
         state: pending.state.as_deref(),

@@ -546,11 +546,35 @@ async fn consent_redirects_to_atlassian_with_the_right_parameters() {
     assert_eq!(q["response_type"], "code");
     assert_eq!(q["prompt"], "consent");
     assert!(q["scope"].split(' ').any(|s| s == "offline_access"));
+    // The approving browser gets the sign-in cookie (`__Host-`: Secure, Path=/, no Domain).
+    let set = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("__Host-gojira_signin="))
+        .expect("the sign-in cookie");
+    assert!(set.contains("Secure") && set.contains("HttpOnly") && set.contains("Path=/"));
+    assert!(!set.to_ascii_lowercase().contains("domain="), "{set}");
+    let browser = set.split(';').next().unwrap().to_owned();
     // The upstream state is single use.
     let r = h.http.get(&to).send().await.unwrap();
     let callback = location(&r);
-    assert_eq!(h.http.get(&callback).send().await.unwrap().status(), 302);
-    let again = h.http.get(&callback).send().await.unwrap();
+    let done = h
+        .http
+        .get(&callback)
+        .header("cookie", &browser)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 302);
+    let again = h
+        .http
+        .get(&callback)
+        .header("cookie", &browser)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 400);
     assert!(again.headers().get("location").is_none());
 }

@@ -309,6 +309,15 @@ impl Harness {
             )
             .await;
         assert_eq!(r.status(), 302);
+        // The sign-in cookie binds the Atlassian leg to this browser.
+        let browser = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|c| c.starts_with("__Host-gojira_signin="))
+            .map(|c| c.split(';').next().unwrap().to_owned())
+            .expect("the sign-in cookie");
         let to_atlassian = location(&r);
         assert!(
             to_atlassian.starts_with(&self.fake.base_url()),
@@ -321,7 +330,12 @@ impl Harness {
             callback.starts_with(&self.url("/oauth/callback")),
             "{callback}"
         );
-        self.http.get(&callback).send().await.unwrap()
+        self.http
+            .get(&callback)
+            .header("cookie", browser)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// The whole browser leg; returns our authorization code.

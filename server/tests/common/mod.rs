@@ -19,6 +19,8 @@ use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use serde_json::{Map, Value, json};
 
+pub mod oauth;
+
 /// Path of the binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_gojira-mcp");
 
