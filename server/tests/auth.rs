@@ -22,7 +22,6 @@ use fake_atlassian::{
     CredentialKind, DEFAULT_ACCOUNT_ID, DEFAULT_CLOUD_ID, DEFAULT_EMAIL, FakeSite, FakeUser,
 };
 use serde_json::{Value, json};
-use sha2::Digest as _;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_calls_reach_atlassian_as_the_signed_in_user() {
