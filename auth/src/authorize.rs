@@ -174,20 +174,35 @@ pub(crate) async fn authorize(
             &format!("resource must be {}", server.config().resource),
         );
     }
-    let supported = &server.config().atlassian_scopes;
+    let offered = &server.config().scopes;
     let scopes: Vec<String> = match params.get("scope") {
         Some(s) if !s.trim().is_empty() => {
-            let asked: Vec<String> = s.split_whitespace().map(str::to_owned).collect();
-            if let Some(bad) = asked.iter().find(|a| !supported.contains(a)) {
+            let asked: Vec<&str> = s
+                .split_whitespace()
+                .filter(|a| !crate::scopes::IGNORED.contains(a))
+                .collect();
+            if let Some(bad) = asked.iter().find(|a| !offered.iter().any(|o| o == *a)) {
                 return back.error(
                     "invalid_scope",
-                    &format!("scope {bad:?} is not offered by this server"),
+                    &format!(
+                        "scope {bad:?} is not offered by this server (it offers: {})",
+                        offered.join(" ")
+                    ),
                 );
             }
-            asked
+            crate::scopes::canonical(asked)
         }
-        _ => supported.clone(),
+        _ => offered.clone(),
     };
+    if scopes.is_empty() {
+        return back.error(
+            "invalid_scope",
+            &format!(
+                "no usable scope was asked for; ask for some of: {}",
+                offered.join(" ")
+            ),
+        );
+    }
     let csrf = random_token();
     let request_id = random_token();
     let pending = Pending {
@@ -236,12 +251,18 @@ fn consent_page(
     let scopes: String = pending
         .scopes
         .iter()
-        .map(|s| format!("<li><code>{}</code></li>", html_escape(s)))
+        .map(|s| {
+            format!(
+                "<li><code>{}</code>: {}</li>",
+                html_escape(s),
+                html_escape(crate::scopes::describe(s))
+            )
+        })
         .collect();
     let body = format!(
         "<p><strong>{name}</strong> wants to use gojira-mcp on your behalf.</p>\
 <p>After you continue, you sign in at Atlassian; you will then be sent back to <strong>{host}</strong>.</p>\
-<p>It will be able to act in Jira and Confluence as you, with these permissions:</p><ul>{scopes}</ul>\
+<p>It will be able to act in Atlassian as you, through gojira-mcp, with exactly these permissions (and never more than your own Atlassian permissions allow):</p><ul>{scopes}</ul>\
 <p><small>Client id: <code>{id}</code>. The client chose its own name; continue only if you started this from an app you trust.</small></p>\
 <form method=\"post\" action=\"/authorize/consent\">\
 <input type=\"hidden\" name=\"request_id\" value=\"{request_id}\">\
@@ -533,18 +554,14 @@ impl AuthServer {
                 .now_ms()
                 .saturating_add(tokens.expires_in.unwrap_or(3600).saturating_mul(1000)),
             cloud_ids: cloud_ids.clone(),
-            scopes: granted.clone(),
+            scopes: granted,
             reconsent_needed: false,
         };
         self.save_credential(&me.account_id, &credential)
             .await
             .map_err(store)?;
-        let scopes: Vec<String> = pending
-            .scopes
-            .iter()
-            .filter(|s| granted.contains(s))
-            .cloned()
-            .collect();
+        // gojira's scopes are what the user approved on the consent page.
+        let scopes = pending.scopes.clone();
         let record = CodeRecord {
             grant: Grant {
                 account_id: me.account_id.clone(),

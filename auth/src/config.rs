@@ -27,8 +27,12 @@ pub struct AuthConfig {
     /// `https://api.atlassian.com`); no trailing slash.
     pub atlassian_api_base: String,
     /// Scopes asked of Atlassian (`ATLASSIAN_OAUTH_SCOPES`, space-separated;
-    /// must include `offline_access`). They are also the scopes our tokens carry.
+    /// must include `offline_access`).
     pub atlassian_scopes: Vec<String>,
+    /// gojira's own scopes this server offers its clients ([`crate::scopes`]):
+    /// all of them unless the server narrows them to what its enabled
+    /// permission groups need ([`AuthConfig::with_offered_scopes`]).
+    pub scopes: Vec<String>,
     /// Lifetime of our access tokens (`GOJIRA_ACCESS_TOKEN_TTL_S`, default 1 h).
     pub access_token_ttl: Duration,
     /// Idle lifetime of our refresh tokens (`GOJIRA_REFRESH_TOKEN_TTL_S`,
@@ -37,6 +41,12 @@ pub struct AuthConfig {
     /// Absolute lifetime of a refresh-token family, from sign-in
     /// (`GOJIRA_REFRESH_FAMILY_MAX_AGE_S`, default 365 days, at least the idle lifetime).
     pub refresh_family_max_age: Duration,
+    /// How long after a refresh token's rotation the same client may
+    /// present it again and get the same new pair instead of having its
+    /// sign-in revoked as a reuse (`GOJIRA_REFRESH_REUSE_GRACE_S`, default
+    /// 10 s, 0 to disable, at most 60 s): a client racing its own refresh
+    /// keeps its session.
+    pub refresh_reuse_grace: Duration,
     /// The only Atlassian site users may reach (`ATLASSIAN_PINNED_CLOUD_ID`).
     pub pinned_cloud_id: Option<String>,
     /// Lets Client ID Metadata Documents come from private, loopback and
@@ -152,6 +162,12 @@ impl AuthConfig {
                 "must be at least GOJIRA_REFRESH_TOKEN_TTL_S",
             ));
         }
+        let refresh_reuse_grace = seconds(
+            "GOJIRA_REFRESH_REUSE_GRACE_S",
+            get("GOJIRA_REFRESH_REUSE_GRACE_S"),
+            0..=60,
+            10,
+        )?;
         let pinned_cloud_id = get("ATLASSIAN_PINNED_CLOUD_ID");
         let allow_private_cimd_hosts = match get("GOJIRA_CIMD_ALLOW_PRIVATE").as_deref() {
             None | Some("false") => false,
@@ -182,13 +198,22 @@ impl AuthConfig {
             atlassian_auth_base,
             atlassian_api_base,
             atlassian_scopes,
+            scopes: crate::scopes::ALL.iter().map(|s| (*s).to_owned()).collect(),
             access_token_ttl,
             refresh_token_ttl,
             refresh_family_max_age,
+            refresh_reuse_grace,
             pinned_cloud_id,
             allow_private_cimd_hosts,
             dcr_rate,
         })
+    }
+
+    /// Offers only `scopes` (gojira scopes; unknown names are dropped).
+    #[must_use]
+    pub fn with_offered_scopes<'a>(mut self, scopes: impl IntoIterator<Item = &'a str>) -> Self {
+        self.scopes = crate::scopes::canonical(scopes);
+        self
     }
 
     /// The issuer: the resource's origin (`https://host[:port]`, no slash).

@@ -22,6 +22,7 @@ mod authorize;
 mod clients;
 pub mod config;
 mod metadata;
+pub mod scopes;
 mod tokens;
 mod util;
 
@@ -99,15 +100,27 @@ impl Challenge {
         value
     }
 
-    /// 403 `insufficient_scope` for a token lacking `needed` (for the
-    /// runtime to use when a tool needs more than the token carries).
-    pub fn insufficient_scope(server: &AuthServer, needed: &[&str]) -> Self {
+    /// 403 `insufficient_scope` (MCP 2025-11-25 step-up) for `principal`,
+    /// whose token lacks `needed`: `scope` names what it already has plus
+    /// what it needs, so a client that replaces its scope set (rather than
+    /// adding to it) keeps what was granted.
+    pub fn insufficient_scope(server: &AuthServer, principal: &Principal, needed: &str) -> Self {
+        let scope = scopes::canonical(
+            principal
+                .scopes
+                .iter()
+                .map(String::as_str)
+                .chain(std::iter::once(needed)),
+        )
+        .join(" ");
         Self {
             status: StatusCode::FORBIDDEN,
             error: Some("insufficient_scope"),
-            description: Some("the token does not carry the scope this needs".into()),
+            description: Some(format!(
+                "this needs the {needed} scope, which this sign-in did not grant; sign in again granting it"
+            )),
             resource_metadata: server.resource_metadata_url(),
-            scope: needed.join(" "),
+            scope,
         }
     }
 }
@@ -265,8 +278,15 @@ impl AuthServer {
             error,
             description: description.map(str::to_owned),
             resource_metadata: self.resource_metadata_url(),
-            scope: self.config.atlassian_scopes.join(" "),
+            scope: self.config.scopes.join(" "),
         }
+    }
+}
+
+impl Principal {
+    /// Whether the token carries `scope` (see [`scopes`]).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        scopes::carries(&self.scopes, scope)
     }
 }
 

@@ -29,7 +29,7 @@ pub(crate) async fn protected_resource(State(server): State<Arc<AuthServer>>) ->
     cacheable(serde_json::json!({
         "resource": config.resource.as_str(),
         "authorization_servers": [config.issuer()],
-        "scopes_supported": config.atlassian_scopes,
+        "scopes_supported": config.scopes,
         "bearer_methods_supported": ["header"],
         "resource_name": "gojira-mcp",
     }))
@@ -45,7 +45,7 @@ pub(crate) async fn authorization_server(State(server): State<Arc<AuthServer>>) 
         "token_endpoint": format!("{issuer}/token"),
         "registration_endpoint": format!("{issuer}/register"),
         "revocation_endpoint": format!("{issuer}/revoke"),
-        "scopes_supported": config.atlassian_scopes,
+        "scopes_supported": config.scopes,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],

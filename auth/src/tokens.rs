@@ -35,6 +35,9 @@ use crate::{AuthServer, Challenge, Principal};
 const RECORD_VERSION: u16 = 1;
 /// How long an authorization code may be redeemed.
 pub(crate) const CODE_TTL: Duration = Duration::from_secs(60);
+/// How many times (50 ms apart) a duplicate refresh waits for the first
+/// one's pair to be recorded.
+const GRACE_POLLS: u32 = 40;
 
 /// What a sign-in granted (shared by a code and the family it starts).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,6 +71,17 @@ struct FamilyRecord {
 struct TokenRecord {
     family: String,
     expires_at_ms: u64,
+    /// An access token narrowed at refresh (RFC 6749 §6) carries fewer
+    /// scopes than its family; never more (verification intersects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scopes: Option<Vec<String>>,
+}
+
+/// When a refresh token was rotated: a second use within the grace window
+/// by the same client gets the pair the first use got.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Rotation {
+    at_ms: u64,
 }
 
 fn key(kind: Kind, prefix: &str, id: &str) -> Key {
@@ -383,13 +397,16 @@ impl AuthServer {
         {
             return Err(TokenError::grant("the code was already used"));
         }
-        self.issue_tokens(&family, &fam).await
+        self.issue_tokens(&family, &fam, None).await
     }
 
+    /// A fresh access/refresh pair for `family`; `narrowed` (a subset of the
+    /// family's scopes) limits the access token.
     async fn issue_tokens(
         &self,
         family: &str,
         fam: &FamilyRecord,
+        narrowed: Option<Vec<String>>,
     ) -> Result<serde_json::Value, TokenError> {
         let now = self.clock.now_ms();
         let access = random_token();
@@ -400,13 +417,23 @@ impl AuthServer {
         if refresh_ttl.is_zero() {
             return Err(TokenError::grant("the sign-in has expired; sign in again"));
         }
+        let scope = match &narrowed {
+            Some(scopes) => scopes.join(" "),
+            None => fam
+                .grant
+                .as_ref()
+                .map(|g| g.scopes.join(" "))
+                .unwrap_or_default(),
+        };
         let at = TokenRecord {
             family: family.to_owned(),
             expires_at_ms: now.saturating_add(access_ttl.as_millis() as u64),
+            scopes: narrowed,
         };
         let rt = TokenRecord {
             family: family.to_owned(),
             expires_at_ms: now.saturating_add(refresh_ttl.as_millis() as u64),
+            scopes: None,
         };
         self.store
             .set(
@@ -422,11 +449,6 @@ impl AuthServer {
                 Some(refresh_ttl),
             )
             .await?;
-        let scope = fam
-            .grant
-            .as_ref()
-            .map(|g| g.scopes.join(" "))
-            .unwrap_or_default();
         Ok(serde_json::json!({
             "access_token": access,
             "token_type": "Bearer",
@@ -483,19 +505,40 @@ impl AuthServer {
                 "the refresh token was issued to another client",
             ));
         }
-        if let Some(scope) = form.get("scope")
-            && let Some(extra) = scope
-                .split_whitespace()
-                .find(|s| !grant.scopes.iter().any(|g| g == s))
-        {
-            return Err(TokenError::new(
-                "invalid_scope",
-                format!("scope {extra:?} was not granted"),
-            ));
-        }
+        // Never wider than the sign-in: a scope outside the grant is refused;
+        // a subset narrows the new access token only (RFC 6749 §6).
+        let narrowed = match form.get("scope") {
+            None => None,
+            Some(scope) => {
+                let asked: Vec<&str> = scope
+                    .split_whitespace()
+                    .filter(|s| !crate::scopes::IGNORED.contains(s))
+                    .collect();
+                if let Some(extra) = asked.iter().find(|s| !grant.scopes.iter().any(|g| g == *s)) {
+                    return Err(TokenError::new(
+                        "invalid_scope",
+                        format!(
+                            "scope {extra:?} was not granted at sign-in; a refresh never widens a grant (sign in again to ask for it)"
+                        ),
+                    ));
+                }
+                let asked = crate::scopes::canonical(asked);
+                (asked.len() < grant.scopes.len() && !asked.is_empty()).then_some(asked)
+            }
+        };
         let family_left = Duration::from_millis(fam.expires_at_ms.saturating_sub(now));
-        let used = key(Kind::Token, "rt-used", &sha256_b64(token.as_bytes()));
-        if !self.store.set_if_absent(&used, b"1", family_left).await? {
+        let hash = sha256_b64(token.as_bytes());
+        let used = key(Kind::Token, "rt-used", &hash);
+        let rotation = encode(RECORD_VERSION, &Rotation { at_ms: now })?;
+        if !self
+            .store
+            .set_if_absent(&used, &rotation, family_left)
+            .await?
+        {
+            if let Some(pair) = self.within_grace(&used, &hash, now).await? {
+                tracing::info!(family = %rt.family, client = %grant.client_id, "a refresh token was used twice within the grace window by its client; answering with the pair already issued");
+                return Ok(pair);
+            }
             tracing::warn!(family = %rt.family, account = %grant.account_id, client = %grant.client_id, "refresh token reused; revoking its family");
             let audit = format!("refresh-reuse-{}", &hash_prefix(token));
             self.revoke_family(&rt.family, Some(("REFRESH_TOKEN_REUSE", &audit)))
@@ -504,7 +547,65 @@ impl AuthServer {
                 "the refresh token was already used; every token of this sign-in is revoked, sign in again",
             ));
         }
-        self.issue_tokens(&rt.family, &fam).await
+        let pair = self.issue_tokens(&rt.family, &fam, narrowed).await?;
+        let grace = self.config.refresh_reuse_grace;
+        if !grace.is_zero() {
+            // Sealed (it holds live tokens), for the grace window only.
+            let bytes = serde_json::to_vec(&pair).map_err(|e| StoreError::Corrupt {
+                key: "(refresh grace)".into(),
+                reason: e.to_string(),
+            })?;
+            self.secrets
+                .put(&key(Kind::Token, "rt-grace", &hash), &bytes, Some(grace))
+                .await?;
+        }
+        Ok(pair)
+    }
+
+    /// For a refresh token already rotated: the pair its rotation issued,
+    /// when the rotation is younger than the grace window (waiting briefly
+    /// for a rotation still being recorded). `None`: treat it as reuse.
+    async fn within_grace(
+        &self,
+        used: &Key,
+        hash: &str,
+        now: u64,
+    ) -> Result<Option<serde_json::Value>, TokenError> {
+        let grace = self.config.refresh_reuse_grace;
+        if grace.is_zero() {
+            return Ok(None);
+        }
+        let Some(bytes) = self.store.get(used).await? else {
+            return Ok(None);
+        };
+        // A rotation recorded before rotations carried their time: reuse.
+        let Ok((_, rotation)) = decode::<Rotation>(used, &bytes, |v| v == RECORD_VERSION) else {
+            return Ok(None);
+        };
+        if now.saturating_sub(rotation.at_ms) > grace.as_millis() as u64 {
+            return Ok(None);
+        }
+        let grace_key = key(Kind::Token, "rt-grace", hash);
+        for _ in 0..GRACE_POLLS {
+            if let Some(pair) = self.secrets.get(&grace_key).await? {
+                return serde_json::from_slice(pair.expose())
+                    .map(Some)
+                    .map_err(|e| {
+                        StoreError::Corrupt {
+                            key: grace_key.to_string(),
+                            reason: e.to_string(),
+                        }
+                        .into()
+                    });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The first use is still being answered (or failed): ask to retry
+        // rather than revoke a family its own client is refreshing.
+        Err(TokenError::new(
+            "invalid_grant",
+            "this refresh token is being refreshed by another request; retry in a moment",
+        ))
     }
 
     /// Revokes every token of `family` (a tombstone kept as long as the
@@ -641,10 +742,19 @@ impl AuthServer {
                 Some("the token is for another resource"),
             ));
         }
+        // An access token narrowed at refresh carries its subset; whatever a
+        // record says, never more than the sign-in granted.
+        let scopes = match rec.scopes {
+            Some(narrowed) => narrowed
+                .into_iter()
+                .filter(|s| grant.scopes.contains(s))
+                .collect(),
+            None => grant.scopes,
+        };
         Ok(Principal {
             account_id: grant.account_id,
             client_id: grant.client_id,
-            scopes: grant.scopes,
+            scopes,
             cloud_ids: grant.cloud_ids,
             email: grant.email,
         })

@@ -35,11 +35,15 @@ async fn metadata_documents() {
             .unwrap();
         assert_eq!(prm["resource"], h.resource.as_str(), "{path}");
         assert_eq!(prm["authorization_servers"], json!([h.base]));
-        assert!(
-            prm["scopes_supported"]
-                .as_array()
-                .unwrap()
-                .contains(&json!("offline_access"))
+        // gojira's own scopes; offline_access grants nothing here and is not offered.
+        assert_eq!(
+            prm["scopes_supported"],
+            json!([
+                "gojira:read",
+                "gojira:write",
+                "gojira:delete",
+                "gojira:org-admin"
+            ])
         );
     }
     let r = h
@@ -76,7 +80,7 @@ async fn challenge_headers_and_query_tokens_ignored() {
     let www = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
     assert!(
         www.starts_with(&format!(
-            "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\", scope=\"offline_access "
+            "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\", scope=\"gojira:read gojira:write gojira:delete gojira:org-admin\""
         , h.base)),
         "{www}"
     );
@@ -356,7 +360,8 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     assert_ne!(rt1, rt2);
     let at2 = second["access_token"].as_str().unwrap();
     assert_eq!(h.mcp(at2).await.status(), 200);
-    // rt1 again: reuse.
+    // rt1 again, after the grace window (10 s by default): reuse.
+    h.clock.advance(Duration::from_secs(11));
     let r = h.refresh(&client_id, rt1).await;
     assert_eq!(oauth_error(r).await, (400, "invalid_grant".into()));
     assert_eq!(h.mcp(at2).await.status(), 401, "family revoked");
@@ -391,8 +396,33 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 }
 
 #[tokio::test]
-async fn concurrent_refresh_with_one_token_revokes_the_family() {
+async fn a_client_racing_its_own_refresh_gets_one_pair_and_keeps_its_session() {
     let h = harness().await;
+    let (client_id, first) = h.sign_in().await;
+    let rt = first["refresh_token"].as_str().unwrap();
+    let (a, b) = tokio::join!(h.refresh(&client_id, rt), h.refresh(&client_id, rt));
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+    let (a, b): (Value, Value) = (a.json().await.unwrap(), b.json().await.unwrap());
+    assert_eq!(a["access_token"], b["access_token"], "the same pair");
+    assert_eq!(a["refresh_token"], b["refresh_token"], "the same pair");
+    assert_eq!(
+        h.mcp(a["access_token"].as_str().unwrap()).await.status(),
+        200,
+        "the session lives"
+    );
+    // The same token after the window is reuse: the family goes.
+    h.clock.advance(Duration::from_secs(11));
+    let r = h.refresh(&client_id, rt).await;
+    assert_eq!(oauth_error(r).await, (400, "invalid_grant".into()));
+    assert_eq!(
+        h.mcp(a["access_token"].as_str().unwrap()).await.status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn without_a_grace_window_a_concurrent_refresh_revokes_the_family() {
+    let h = harness_with(&[("GOJIRA_REFRESH_REUSE_GRACE_S", "0")]).await;
     let (client_id, first) = h.sign_in().await;
     let rt = first["refresh_token"].as_str().unwrap();
     let (a, b) = tokio::join!(h.refresh(&client_id, rt), h.refresh(&client_id, rt));
