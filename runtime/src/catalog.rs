@@ -65,6 +65,21 @@ pub enum Access {
     Utility,
 }
 
+impl Access {
+    /// The OAuth scope a token needs for a tool of a group with this access
+    /// (`gojira_auth::scopes`); `None` for gojira's own tools, which name theirs.
+    pub fn scope(self) -> Option<&'static str> {
+        use gojira_auth::scopes;
+        match self {
+            Access::Read => Some(scopes::READ),
+            Access::Write => Some(scopes::WRITE),
+            Access::Delete => Some(scopes::DELETE),
+            Access::Admin => Some(scopes::ORG_ADMIN),
+            Access::Utility => None,
+        }
+    }
+}
+
 /// A product surface.
 #[derive(Debug)]
 pub struct Product {

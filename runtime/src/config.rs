@@ -118,6 +118,34 @@ pub struct AuthSettings {
     pub org_admin_audit_log: Option<std::path::PathBuf>,
     /// Whether `MCP_SERVER_URL` was set (else it follows the bound port).
     pub server_url_explicit: bool,
+    /// `GOJIRA_JOURNAL_OPERATORS`: Atlassian account ids (comma-separated)
+    /// who may read every user's journal entries with `allUsers: true`
+    /// (audited); stored as principal ids (`oauth:{accountId}`). Everyone
+    /// else sees only their own.
+    pub journal_operators: BTreeSet<String>,
+}
+
+fn journal_operators(value: Option<String>) -> Result<BTreeSet<String>, ConfigError> {
+    let mut out = BTreeSet::new();
+    for id in value.iter().flat_map(|v| v.split(',')).map(str::trim) {
+        let id = id.strip_prefix("oauth:").unwrap_or(id);
+        if id.is_empty() {
+            continue;
+        }
+        if !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'-' | b'_'))
+        {
+            return Err(err(
+                "GOJIRA_JOURNAL_OPERATORS",
+                format!(
+                    "{id:?} is not an Atlassian account id (a comma-separated list of account ids is expected)"
+                ),
+            ));
+        }
+        out.insert(format!("oauth:{id}"));
+    }
+    Ok(out)
 }
 
 /// The site variables of base-URL templates: a site URL with an API token,
@@ -551,6 +579,7 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
             },
         },
         server_url_explicit: get("MCP_SERVER_URL").is_some(),
+        journal_operators: journal_operators(get("GOJIRA_JOURNAL_OPERATORS"))?,
     };
 
     let store = store_config(&get)?;

@@ -47,6 +47,10 @@ pub enum ErrorCode {
     SiteNotAllowed,
     /// The tool needs the caller's own API token (`gojira.bindApiToken`).
     ApiTokenRequired,
+    /// The caller's token lacks the OAuth scope this needs: sign in again granting it.
+    InsufficientScope,
+    /// Nothing of gojira's own state (e.g. a journal entry) answers to that id.
+    NotFound,
 }
 
 impl ErrorCode {
@@ -72,6 +76,8 @@ impl ErrorCode {
             ErrorCode::InsufficientPermissions => "INSUFFICIENT_PERMISSIONS",
             ErrorCode::SiteNotAllowed => "SITE_NOT_ALLOWED",
             ErrorCode::ApiTokenRequired => "API_TOKEN_REQUIRED",
+            ErrorCode::InsufficientScope => "INSUFFICIENT_SCOPE",
+            ErrorCode::NotFound => "NOT_FOUND",
         }
     }
 }

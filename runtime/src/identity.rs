@@ -587,6 +587,15 @@ pub async fn bind_api_token(
     }))
 }
 
+impl Identity {
+    /// Appends `event` to the audit log, when one is configured.
+    pub(crate) fn audit_event(&self, event: &Value) {
+        if let Some(log) = &self.audit {
+            log.write(event);
+        }
+    }
+}
+
 /// An org-admin call being recorded: started before the call (with the
 /// arguments, secrets redacted), finished with its outcome.
 #[derive(Debug)]

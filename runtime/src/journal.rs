@@ -179,9 +179,12 @@ pub struct Operation {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Verification {
-    /// Whether every link holds.
+    /// Whether every link of the entries verified holds.
     pub ok: bool,
-    /// Entries checked.
+    /// Whether the whole chain holds (for one principal's view: whether
+    /// anything else is broken too, without naming it).
+    pub chain_intact: bool,
+    /// Entries checked (for one principal's view: theirs).
     pub checked: u64,
     /// The first id checked (earlier entries expired by retention).
     pub first_id: Option<JournalId>,
@@ -196,6 +199,9 @@ pub struct Broken {
     pub id: JournalId,
     /// What is wrong.
     pub reason: String,
+    /// Whose entry it is, when known (removed entries have no owner left).
+    #[serde(skip)]
+    pub principal: Option<String>,
 }
 
 /// Filters for [`Journal::list`].
@@ -468,40 +474,57 @@ impl Journal {
     /// # Errors
     /// The store failed.
     pub async fn verify(&self) -> Result<Verification, JournalError> {
+        self.verify_for(None).await
+    }
+
+    /// [`Journal::verify`] as `principal` sees it: the whole chain is
+    /// walked, but only their entries are counted and named; anything else
+    /// broken shows only as `chain_intact: false`.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn verify_for(&self, principal: Option<&str>) -> Result<Verification, JournalError> {
         const PAGE: usize = 500;
         let mut broken = Vec::new();
         let mut checked = 0;
         let mut first_id = None;
-        // The previous entry: id and the hash of its current bytes.
-        let mut prev: Option<(JournalId, String)> = None;
+        // The previous entry: id, the hash of its current bytes, its owner.
+        let mut prev: Option<(JournalId, String, String)> = None;
         let mut cursor = 1;
         loop {
             let entries = self.store.journal_range(LOG, cursor, PAGE).await?;
             for entry in &entries {
-                checked += 1;
+                if principal.is_none_or(|p| p == entry.principal) {
+                    checked += 1;
+                }
                 first_id.get_or_insert(entry.id);
+                let owner = Some(entry.principal.clone());
                 match serde_json::from_slice::<Stored>(&entry.data) {
                     Err(e) => broken.push(Broken {
                         id: entry.id,
                         reason: format!("does not parse: {e}"),
+                        principal: owner,
                     }),
                     Ok(stored) => match &prev {
-                        Some((prev_id, _)) if prev_id + 1 != entry.id => broken.push(Broken {
+                        Some((prev_id, _, _)) if prev_id + 1 != entry.id => broken.push(Broken {
                             id: prev_id + 1,
                             reason: format!("entries {} to {} were removed", prev_id + 1, entry.id - 1),
+                            principal: None,
                         }),
-                        Some((prev_id, prev_hash)) if &stored.prev != prev_hash => broken.push(Broken {
+                        Some((prev_id, prev_hash, prev_owner)) if &stored.prev != prev_hash => broken.push(Broken {
                             id: *prev_id,
                             reason: format!("changed after it was written: entry {} recorded a different hash of it", entry.id),
+                            principal: Some(prev_owner.clone()),
                         }),
                         None if entry.id == 1 && !stored.prev.is_empty() => broken.push(Broken {
                             id: entry.id,
                             reason: "the first entry links to a predecessor".into(),
+                            principal: owner,
                         }),
                         _ => {}
                     },
                 }
-                prev = Some((entry.id, sha256_hex(&entry.data)));
+                prev = Some((entry.id, sha256_hex(&entry.data), entry.principal.clone()));
             }
             match entries.last() {
                 Some(last) if entries.len() == PAGE => cursor = last.id + 1,
@@ -512,23 +535,31 @@ impl Journal {
         // entry, or a removed tail, shows here.
         if let Ok(Some(head)) = self.get_index::<Head>("head").await {
             match &prev {
-                Some((last, _)) if head.id > *last => broken.push(Broken {
+                Some((last, _, _)) if head.id > *last => broken.push(Broken {
                     id: last + 1,
                     reason: format!("entries {} to {} were removed", last + 1, head.id),
+                    principal: None,
                 }),
-                Some((last, hash)) if head.id == *last && &head.hash != hash => broken.push(Broken {
+                Some((last, hash, owner)) if head.id == *last && &head.hash != hash => broken.push(Broken {
                     id: *last,
                     reason: "changed after it was written: the chain head recorded a different hash of it".into(),
+                    principal: Some(owner.clone()),
                 }),
                 None if head.id > 0 => broken.push(Broken {
                     id: 1,
                     reason: format!("entries 1 to {} were removed", head.id),
+                    principal: None,
                 }),
                 _ => {}
             }
         }
+        let chain_intact = broken.is_empty();
+        if let Some(p) = principal {
+            broken.retain(|b| b.principal.as_deref() == Some(p));
+        }
         Ok(Verification {
             ok: broken.is_empty(),
+            chain_intact,
             checked,
             first_id,
             broken,

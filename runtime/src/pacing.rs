@@ -764,97 +764,42 @@ fn parse_seconds(value: &HeaderValue) -> Option<Duration> {
 }
 
 /// `X-RateLimit-Reset`: ISO 8601 (`2026-03-02T10:15Z`, with optional
-/// seconds, fraction and offset), or Unix seconds. In ms since the epoch.
+/// seconds, fraction and offset; impossible dates such as `2026-02-31` are
+/// refused), or Unix seconds. In ms since the epoch.
 pub fn parse_timestamp_ms(text: &str) -> Option<u64> {
+    use chrono::DateTime;
     let text = text.trim();
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         let n: u64 = text.parse().ok()?;
         // Unix seconds, or already milliseconds.
         return Some(if n < 100_000_000_000 { n * 1000 } else { n });
     }
-    let (date, rest) = text.split_once(['T', 't', ' '])?;
-    let mut parts = date.splitn(3, '-');
-    let year: i64 = parts.next()?.parse().ok()?;
-    let month: u32 = parts.next()?.parse().ok()?;
-    let day: u32 = parts.next()?.parse().ok()?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return None;
-    }
-    let (time, offset_secs) = if let Some(t) = rest.strip_suffix(['Z', 'z']) {
-        (t, 0i64)
-    } else if let Some(i) = rest.rfind(['+', '-']) {
-        let (t, zone) = rest.split_at(i);
-        let sign = if zone.starts_with('-') { -1 } else { 1 };
-        let digits: String = zone[1..].chars().filter(char::is_ascii_digit).collect();
-        let (h, m) = match digits.len() {
-            2 => (digits.parse::<i64>().ok()?, 0),
-            4 => (
-                digits[..2].parse::<i64>().ok()?,
-                digits[2..].parse::<i64>().ok()?,
-            ),
-            _ => return None,
-        };
-        (t, sign * (h * 3600 + m * 60))
-    } else {
-        (rest, 0)
+    // chrono's `%z` takes `+hh:mm`, `+hhmm` or `+hh` with `#`; `Z` is UTC.
+    let zoned = match text.strip_suffix(['Z', 'z']) {
+        Some(t) => format!("{t}+00:00"),
+        None => text.to_owned(),
     };
-    let mut hms = time.splitn(3, ':');
-    let hour: i64 = hms.next()?.parse().ok()?;
-    let minute: i64 = hms.next()?.parse().ok()?;
-    let seconds: f64 = match hms.next() {
-        Some(s) => s.parse().ok()?,
-        None => 0.0,
-    };
-    if hour > 23 || minute > 59 || !(0.0..61.0).contains(&seconds) {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 - offset_secs;
-    let ms = secs as f64 * 1000.0 + (seconds * 1000.0).round();
-    (ms >= 0.0).then_some(ms as u64)
+    let parsed = ["%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z"]
+        .iter()
+        .find_map(|f| DateTime::parse_from_str(&zoned.replacen(['t', ' '], "T", 1), f).ok())?;
+    u64::try_from(parsed.timestamp_millis()).ok()
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+fn utc(ms: u64) -> chrono::DateTime<chrono::Utc> {
+    i64::try_from(ms)
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .unwrap_or_default()
 }
 
 /// `2026-03-02T10:15:30Z` (UTC, whole seconds).
 pub fn format_timestamp(ms: u64) -> String {
-    let (date, hms) = civil(ms);
-    format!("{date}T{hms}Z")
+    utc(ms).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// `2026-03-02T10:15:30.123Z` (UTC, milliseconds).
 pub fn format_timestamp_millis(ms: u64) -> String {
-    let (date, hms) = civil(ms);
-    format!("{date}T{hms}.{:03}Z", ms % 1000)
-}
-
-/// (`YYYY-MM-DD`, `HH:MM:SS`) of `ms` since the epoch, UTC.
-fn civil(ms: u64) -> (String, String) {
-    let secs = (ms / 1000) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Inverse of days_from_civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        format!("{year:04}-{month:02}-{day:02}"),
-        format!("{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60),
-    )
+    utc(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]
@@ -907,6 +852,8 @@ mod tests {
             "2026-13-01T00:00Z",
             "2026-03-02",
             "2026-03-02T25:00Z",
+            "2026-02-31T00:00:00Z",
+            "2025-02-29T00:00Z",
         ] {
             assert_eq!(parse_timestamp_ms(bad), None, "{bad}");
         }

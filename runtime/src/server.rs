@@ -85,7 +85,57 @@ pub struct ServerState {
     upstream: Upstream,
     timeout: Duration,
     tools: Vec<Tool>,
+    /// The OAuth scope each served tool needs (checked in oauth mode at
+    /// `tools/list`, at the HTTP edge and at dispatch).
+    scopes: BTreeMap<&'static str, &'static str>,
+    /// Principals who may read every user's journal (`GOJIRA_JOURNAL_OPERATORS`).
+    journal_operators: BTreeSet<String>,
     identity: crate::identity::Identity,
+}
+
+/// The scope each tool served with `enabled` groups needs: catalog tools
+/// ([`catalog_scope`]) and, with the utility group, gojira's own.
+pub fn scope_map(
+    catalog: &Catalog,
+    enabled: &BTreeSet<String>,
+) -> BTreeMap<&'static str, &'static str> {
+    let mut scopes: BTreeMap<&'static str, &'static str> = catalog
+        .tools
+        .values()
+        .filter(|t| enabled.contains(t.spec.group))
+        .map(|t| (t.spec.name, catalog_scope(catalog, t)))
+        .collect();
+    if enabled.contains(builtin::GROUP) {
+        scopes.extend(builtin::ALL.iter().map(|def| (def.name, def.scope)));
+    }
+    scopes
+}
+
+/// The scopes an authorization server in front of `enabled` groups should
+/// offer (least powerful first).
+pub fn offered_scopes(catalog: &Catalog, enabled: &BTreeSet<String>) -> Vec<String> {
+    gojira_auth::scopes::canonical(scope_map(catalog, enabled).into_values())
+}
+
+/// The scope a catalog tool needs: its group's (`Access::scope`), except
+/// that a destructive tool in a `write` group needs `gojira:delete`, and a
+/// tool whose group is unknown needs the most powerful scope (fail closed).
+pub fn catalog_scope(catalog: &Catalog, tool: &CatalogTool) -> &'static str {
+    use gojira_auth::scopes;
+    let access = catalog.groups.get(tool.spec.group).map(|g| g.access);
+    let read_only = tool.spec.annotations.read_only;
+    match access {
+        Some(crate::catalog::Access::Utility) if read_only => scopes::READ,
+        Some(crate::catalog::Access::Utility) => scopes::WRITE,
+        Some(access) => match access.scope() {
+            Some(scopes::WRITE) if tool.spec.annotations.destructive && !read_only => {
+                scopes::DELETE
+            }
+            Some(scope) => scope,
+            None => scopes::ORG_ADMIN,
+        },
+        None => scopes::ORG_ADMIN,
+    }
 }
 
 impl ServerState {
@@ -98,6 +148,7 @@ impl ServerState {
         store: gojira_store::Store,
         principal: String,
     ) -> Self {
+        let scopes = scope_map(&catalog, &enabled);
         let mut tools: Vec<Tool> = catalog
             .tools
             .values()
@@ -147,8 +198,43 @@ impl ServerState {
             upstream,
             timeout,
             tools,
+            scopes,
+            journal_operators: BTreeSet::new(),
             identity: crate::identity::Identity::local(),
         }
+    }
+
+    /// The scope a served tool needs (`None`: not served here).
+    pub fn required_scope(&self, tool: &str) -> Option<&'static str> {
+        self.scopes.get(tool).copied()
+    }
+
+    /// The scopes the served tools need, least powerful first: what the
+    /// authorization server should offer.
+    pub fn offered_scopes(&self) -> Vec<String> {
+        gojira_auth::scopes::canonical(self.scopes.values().copied())
+    }
+
+    /// Refuses a call of `tool` by a signed-in user whose token lacks its
+    /// scope (local mode has no scopes).
+    pub(crate) fn check_scope(&self, ctx: &CallContext, tool: &str) -> Result<(), ToolError> {
+        let (Some(user), Some(needed)) = (&ctx.user, self.required_scope(tool)) else {
+            return Ok(());
+        };
+        if user.has_scope(needed) {
+            return Ok(());
+        }
+        Err(ToolError::new(
+            crate::error::ErrorCode::InsufficientScope,
+            format!(
+                "{tool} needs the {needed} scope, which this sign-in did not grant (it has: {}). Nothing was sent. Next: sign in again and approve {needed}",
+                if user.scopes.is_empty() {
+                    "none".to_owned()
+                } else {
+                    user.scopes.join(" ")
+                }
+            ),
+        ))
     }
 
     /// How callers are identified and credentials chosen (local by default).
@@ -156,6 +242,58 @@ impl ServerState {
     pub fn with_identity(mut self, identity: crate::identity::Identity) -> Self {
         self.identity = identity;
         self
+    }
+
+    /// Lets `operators` (principal ids) read every user's journal entries,
+    /// audited; everyone else reads only their own.
+    #[must_use]
+    pub fn with_journal_operators(mut self, operators: BTreeSet<String>) -> Self {
+        self.journal_operators = operators;
+        self
+    }
+
+    /// Whether `principal` may read every user's journal entries.
+    pub(crate) fn is_journal_operator(&self, principal: &str) -> bool {
+        self.journal_operators.contains(principal)
+    }
+
+    /// Records an operator's read of every user's journal: a warning in the
+    /// log, an audit event in the store, and a line in the audit log when
+    /// one is configured.
+    pub(crate) fn audit_journal_view(
+        &self,
+        ctx: &CallContext,
+        tool: &str,
+        args: &Map<String, Value>,
+    ) {
+        warn!(principal = %ctx.principal, tool, "journal operator view of every user's writes");
+        let event = serde_json::json!({
+            "event": "JOURNAL_OPERATOR_VIEW",
+            "principal": ctx.principal,
+            "tool": tool,
+            "arguments": args,
+            "at_ms": crate::journal::now_ms(),
+        });
+        self.identity.audit_event(&event);
+        let store = self.store.clone();
+        let id = format!(
+            "{:013}-journal-view-{}",
+            crate::journal::now_ms(),
+            AUDIT_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        tokio::spawn(async move {
+            let key = gojira_store::Key::new(gojira_store::Kind::Audit, id);
+            if let Err(e) = store
+                .set(
+                    &key,
+                    event.to_string().as_bytes(),
+                    Some(gojira_store::records::AUDIT_TTL),
+                )
+                .await
+            {
+                warn!(error = %e, "could not record the journal operator view in the store");
+            }
+        });
     }
 
     /// Identity and credentials.
@@ -211,6 +349,9 @@ impl ServerState {
         &self.store
     }
 }
+
+/// Distinguishes audit events recorded in the same millisecond.
+static AUDIT_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// How long clients may cache `tools/list` (the list changes only on redeploy).
 const TOOLS_LIST_TTL_MS: u64 = 300_000;
@@ -312,9 +453,24 @@ impl ServerHandler for GojiraServer {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(self.state.tools.clone())
+        // A signed-in user sees only the tools their token's scopes allow.
+        let tools = match signed_in_user(&context) {
+            Some(user) => self
+                .state
+                .tools
+                .iter()
+                .filter(|t| {
+                    self.state
+                        .required_scope(&t.name)
+                        .is_some_and(|s| user.has_scope(s))
+                })
+                .cloned()
+                .collect(),
+            None => self.state.tools.clone(),
+        };
+        Ok(ListToolsResult::with_all_items(tools)
             .with_ttl_ms(TOOLS_LIST_TTL_MS)
             .with_cache_scope(CacheScope::Private))
     }
@@ -389,21 +545,30 @@ impl ServerHandler for GojiraServer {
     }
 }
 
+/// The bearer's principal, put in the HTTP request by the auth middleware
+/// (oauth mode only).
+fn signed_in_user(context: &RequestContext<RoleServer>) -> Option<&gojira_auth::Principal> {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<gojira_auth::Principal>())
+}
+
 async fn call_tool_impl(
     state: &ServerState,
     mut request: CallToolRequestParams,
     context: RequestContext<RoleServer>,
 ) -> Result<CallToolResponse, McpError> {
     let name = request.name.as_ref();
-    // The bearer's principal, put in the HTTP request by the auth middleware.
-    let user = context
-        .extensions
-        .get::<axum::http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<gojira_auth::Principal>());
-    let ctx = match crate::identity::call_context(state, user) {
+    let ctx = match crate::identity::call_context(state, signed_in_user(&context)) {
         Ok(ctx) => ctx,
         Err(err) => return Ok(CallToolResponse::from(error_result(&err))),
     };
+    // The HTTP edge answers 403 first; this holds for every other path in.
+    if let Err(err) = state.check_scope(&ctx, name) {
+        warn!("refused a tool outside the token's scopes");
+        return Ok(CallToolResponse::from(error_result(&err)));
+    }
     if let Some(builtin) = state.builtins.get(name) {
         let args = request.arguments.take().unwrap_or_default();
         let checked = crate::catalog::validate_lazily(

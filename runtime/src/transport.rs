@@ -98,13 +98,21 @@ pub fn router(
     let mut app = Router::new()
         .route("/health", get(health))
         .with_state(HealthState {
-            state,
+            state: state.clone(),
             started: Instant::now(),
         });
     if let Some(auth) = auth {
-        // Layers run outermost first: the bearer check, then the caller, then the limits.
+        // Layers run outermost first: the bearer check, then the caller, the
+        // session binding, the scope step-up, then the limits.
         let sessions = Arc::new(SessionOwners::default());
         mcp = mcp
+            .layer(middleware::from_fn_with_state(
+                Arc::new(StepUp {
+                    state: state.clone(),
+                    auth: auth.clone(),
+                }),
+                scope_step_up,
+            ))
             .layer(middleware::from_fn_with_state(sessions, bind_sessions))
             .layer(middleware::from_fn(caller_from_principal))
             .layer(auth.middleware());
@@ -150,6 +158,74 @@ async fn cors_for_oauth_endpoints(
             .insert(name, axum::http::HeaderValue::from_static(value));
     }
     response
+}
+
+struct StepUp {
+    state: Arc<ServerState>,
+    auth: Arc<gojira_auth::AuthServer>,
+}
+
+/// The body cap on `/mcp` (rmcp enforces the same).
+const MAX_MCP_BODY: usize = 1024 * 1024;
+
+/// MCP 2025-11-25 step-up: a `tools/call` of a tool the bearer's scopes do
+/// not allow is answered 403 with `WWW-Authenticate: Bearer
+/// error="insufficient_scope", scope="…"` before anything runs. Only a
+/// token lacking some offered scope pays for reading the body here.
+async fn scope_step_up(
+    State(step_up): State<Arc<StepUp>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let Some(user) = request.extensions().get::<gojira_auth::Principal>() else {
+        return next.run(request).await;
+    };
+    let offered = step_up.auth.config().scopes.iter();
+    if request.method() != axum::http::Method::POST || offered.clone().all(|s| user.has_scope(s)) {
+        return next.run(request).await;
+    }
+    let user = user.clone();
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_MCP_BODY).await else {
+        let body = json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {"code": -32600, "message": format!("the request body is over the {MAX_MCP_BODY}-byte limit, or could not be read")},
+        });
+        return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response();
+    };
+    if let Some(needed) = called_tool(&bytes).and_then(|name| step_up.state.required_scope(&name))
+        && !user.has_scope(needed)
+    {
+        info!(
+            needed,
+            "refused a tool call outside the token's scopes (step-up)"
+        );
+        return gojira_auth::Challenge::insufficient_scope(&step_up.auth, &user, needed)
+            .into_response();
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
+}
+
+/// The tool a single JSON-RPC `tools/call` message names.
+fn called_tool(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Message {
+        method: String,
+        params: Option<Params>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Params {
+        name: Option<String>,
+    }
+    let message: Message = serde_json::from_slice(body).ok()?;
+    (message.method == "tools/call")
+        .then_some(message.params?.name)
+        .flatten()
 }
 
 /// Turns the verified [`gojira_auth::Principal`] into the [`Caller`] the

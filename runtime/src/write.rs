@@ -489,9 +489,12 @@ async fn plan_reverts<'a>(
             .get(id)
             .await
             .map_err(|e| ToolError::with_code(ErrorCode::JournalUnavailable, e.to_string(), None))?
+            .filter(|op| op.intent.principal == ctx.principal)
+            // Another user's entry answers exactly as a missing one: its
+            // existence is not the caller's to learn.
             .ok_or_else(|| {
                 refuse(
-                    "it is not a write recorded in the journal (gojira.journal.list shows them)"
+                    "it is not one of your writes in the journal (gojira.journal.list shows yours)"
                         .into(),
                 )
             })?;
@@ -520,6 +523,19 @@ async fn plan_reverts<'a>(
             return Err(refuse(format!(
                 "its inverse, {target_name}, is in permission group {} which this server does not enable",
                 target.spec.group
+            )));
+        }
+        state.check_scope(ctx, target_name).map_err(|mut e| {
+            e.message = format!("journal entry {id} cannot be reverted: {}", e.message);
+            e
+        })?;
+        let site = state.site_of(ctx, target);
+        if let Some(written) = &op.intent.site
+            && site.as_ref() != Some(written)
+        {
+            return Err(refuse(format!(
+                "it was made on site {written}, and your calls now go to {}; revert it from a sign-in on that site",
+                site.as_deref().unwrap_or("no site")
             )));
         }
         let target_safety = state

@@ -185,7 +185,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(listener)
     };
-    let identity = identity(&config, &vars, mode, &store, keyring)?;
+    let scopes = gojira_runtime::server::offered_scopes(&catalog, &config.enabled_groups);
+    let identity = identity(&config, &vars, mode, &store, keyring, &scopes)?;
     let mut state = ServerState::new(
         catalog,
         config.enabled_groups.clone(),
@@ -194,7 +195,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         store,
         gojira_runtime::cache::principal(&config.upstream),
     )
-    .with_identity(identity);
+    .with_identity(identity)
+    .with_journal_operators(config.auth.journal_operators.clone());
     if let Some(key) = &config.encryption_key {
         // Instances sharing a store share the key, so a confirmation asked
         // by one instance can be answered at another.
@@ -240,6 +242,7 @@ fn identity(
     mode: AuthMode,
     store: &gojira_store::Store,
     keyring: Option<Arc<gojira_store::crypto::Keyring>>,
+    scopes: &[String],
 ) -> anyhow::Result<Identity> {
     let identity = match mode {
         AuthMode::Local => Identity::local(),
@@ -257,8 +260,10 @@ fn identity(
             }
             let resource = format!("{}/mcp", config.server_url.as_str().trim_end_matches('/'));
             let resource = url::Url::parse(&resource).context("MCP_SERVER_URL")?;
-            let auth_config =
-                config::oauth_config(vars, resource).context("invalid configuration")?;
+            // gojira's scopes: those the enabled groups' tools need.
+            let auth_config = config::oauth_config(vars, resource)
+                .context("invalid configuration")?
+                .with_offered_scopes(scopes.iter().map(String::as_str));
             let secrets = gojira_store::records::Secrets::new(store.clone(), keyring)
                 .with_clock(gojira_store::Clock::System);
             let server = gojira_auth::AuthServer::new(

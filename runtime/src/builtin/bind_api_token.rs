@@ -14,6 +14,7 @@ pub(super) static TOOL: Builtin = Builtin {
     input_schema: r#"{"type":"object","properties":{"email":{"type":"string","minLength":3,"maxLength":254,"description":"The email of your Atlassian account"},"token":{"type":"string","minLength":1,"maxLength":1024,"description":"An API token of that account (classic or scoped)"}},"required":["email","token"],"additionalProperties":false}"#,
     read_only: false,
     destructive: false,
+    scope: gojira_auth::scopes::READ,
 };
 
 pub(super) async fn call(

@@ -6,35 +6,37 @@ use serde_json::{Map, Value, json};
 use super::Builtin;
 use crate::error::{ErrorCode, ToolError};
 use crate::journal::{Filter, Operation, Status};
-use crate::pacing::parse_timestamp_ms;
 use crate::server::{CallContext, ServerState};
 use crate::write;
 
 pub(super) static LIST: Builtin = Builtin {
     name: "gojira.journal.list",
     title: "List journaled writes",
-    description: "Writes made through gojira, oldest first: id, time, who, tool, status (pending, completed, failed, unknown). Filter by principal, tool, status, since/until (ISO 8601).",
-    input_schema: r#"{"type":"object","properties":{"principal":{"type":"string"},"tool":{"type":"string"},"status":{"enum":["pending","completed","failed","unknown"]},"since":{"type":"string"},"until":{"type":"string"},"cursor":{"type":"string"},"limit":{"type":"integer","minimum":1,"maximum":100}},"additionalProperties":false}"#,
+    description: "Your writes made through gojira, oldest first: id, time, tool, status (pending, completed, failed, unknown). Filter by tool, status, since/until (RFC 3339). Operators may pass allUsers (and principal).",
+    input_schema: r#"{"type":"object","properties":{"tool":{"type":"string"},"status":{"enum":["pending","completed","failed","unknown"]},"since":{"type":"string","format":"date-time"},"until":{"type":"string","format":"date-time"},"allUsers":{"type":"boolean","description":"Operators only (GOJIRA_JOURNAL_OPERATORS): every user's writes; audited"},"principal":{"type":"string","description":"With allUsers: one user's writes (oauth:<accountId>)"},"cursor":{"type":"string"},"limit":{"type":"integer","minimum":1,"maximum":100}},"additionalProperties":false}"#,
     read_only: true,
     destructive: false,
+    scope: gojira_auth::scopes::READ,
 };
 
 pub(super) static GET: Builtin = Builtin {
     name: "gojira.journal.get",
     title: "Get a journaled write",
-    description: "One journaled write by id: arguments, the exact request, the state before and after, the outcome and Atlassian's request id.",
-    input_schema: r#"{"type":"object","properties":{"id":{"type":"integer","minimum":1}},"required":["id"],"additionalProperties":false}"#,
+    description: "One of your journaled writes by id: arguments, the exact request, the state before and after, the outcome and Atlassian's request id.",
+    input_schema: r#"{"type":"object","properties":{"id":{"type":"integer","minimum":1},"allUsers":{"type":"boolean","description":"Operators only: any user's entry; audited"}},"required":["id"],"additionalProperties":false}"#,
     read_only: true,
     destructive: false,
+    scope: gojira_auth::scopes::READ,
 };
 
 pub(super) static VERIFY: Builtin = Builtin {
     name: "gojira.journal.verify",
     title: "Verify the journal",
-    description: "Check the journal's hash chain: names any entry changed or removed since it was written.",
-    input_schema: r#"{"type":"object","properties":{},"additionalProperties":false}"#,
+    description: "Check the journal's hash chain: names any of your entries changed or removed since written, and says whether the whole chain is intact.",
+    input_schema: r#"{"type":"object","properties":{"allUsers":{"type":"boolean","description":"Operators only: name every broken entry; audited"}},"additionalProperties":false}"#,
     read_only: true,
     destructive: false,
+    scope: gojira_auth::scopes::READ,
 };
 
 pub(super) static REVERT: Builtin = Builtin {
@@ -44,6 +46,7 @@ pub(super) static REVERT: Builtin = Builtin {
     input_schema: r#"{"type":"object","properties":{"journalIds":{"type":"array","items":{"type":"integer","minimum":1},"minItems":1,"maxItems":20},"commit":{"type":"boolean"},"planDigest":{"type":"string"},"force":{"type":"boolean"}},"required":["journalIds"],"additionalProperties":false}"#,
     read_only: false,
     destructive: true,
+    scope: gojira_auth::scopes::WRITE,
 };
 
 fn journal_error(e: crate::journal::JournalError) -> ToolError {
@@ -57,12 +60,39 @@ fn journal_error(e: crate::journal::JournalError) -> ToolError {
 fn time_arg(args: &Map<String, Value>, name: &str) -> Result<Option<u64>, ToolError> {
     match args.get(name).and_then(Value::as_str) {
         None => Ok(None),
-        Some(text) => parse_timestamp_ms(text).map(Some).ok_or_else(|| {
-            ToolError::invalid_arguments(format!(
-                "{name}: {text:?} is not an ISO 8601 time (e.g. 2026-11-22T08:00:00Z)"
-            ))
-        }),
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text.trim())
+            .ok()
+            .and_then(|t| u64::try_from(t.timestamp_millis()).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                ToolError::invalid_arguments(format!(
+                    "{name}: {text:?} is not an RFC 3339 date-time (e.g. 2026-11-22T08:00:00Z)"
+                ))
+            }),
     }
+}
+
+/// Whose entries a call may see: `None` for every user's (an operator who
+/// asked, audited), else the caller's own.
+fn visibility(
+    state: &ServerState,
+    ctx: &CallContext,
+    tool: &str,
+    args: &Map<String, Value>,
+) -> Result<Option<String>, ToolError> {
+    if args.get("allUsers").and_then(Value::as_bool) != Some(true) {
+        return Ok(Some(ctx.principal.clone()));
+    }
+    if !state.is_journal_operator(&ctx.principal) {
+        return Err(ToolError::new(
+            ErrorCode::InsufficientPermissions,
+            format!(
+                "allUsers is for journal operators, which this server's GOJIRA_JOURNAL_OPERATORS does not list you as. Next: call {tool} without allUsers to see your own writes"
+            ),
+        ));
+    }
+    state.audit_journal_view(ctx, tool, args);
+    Ok(None)
 }
 
 fn summary(op: &Operation) -> Value {
@@ -86,9 +116,17 @@ fn summary(op: &Operation) -> Value {
 
 pub(super) async fn list(
     state: &ServerState,
-    _ctx: &CallContext,
+    ctx: &CallContext,
     args: Map<String, Value>,
 ) -> Result<Value, ToolError> {
+    let own = visibility(state, ctx, LIST.name, &args)?;
+    let asked = args.get("principal").and_then(Value::as_str);
+    if own.is_some() && asked.is_some() {
+        return Err(ToolError::new(
+            ErrorCode::InsufficientPermissions,
+            "principal filters other users' writes, which only journal operators may read (with allUsers: true). Next: call gojira.journal.list without principal to see your own writes",
+        ));
+    }
     let status = match args.get("status").and_then(Value::as_str) {
         None => None,
         Some("pending") => Some(Status::Pending),
@@ -97,10 +135,7 @@ pub(super) async fn list(
         Some(_) => Some(Status::Unknown),
     };
     let filter = Filter {
-        principal: args
-            .get("principal")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        principal: own.or_else(|| asked.map(str::to_owned)),
         tool: args.get("tool").and_then(Value::as_str).map(str::to_owned),
         since_ms: time_arg(&args, "since")?,
         until_ms: time_arg(&args, "until")?,
@@ -129,33 +164,40 @@ pub(super) async fn list(
 
 pub(super) async fn get(
     state: &ServerState,
-    _ctx: &CallContext,
+    ctx: &CallContext,
     args: Map<String, Value>,
 ) -> Result<Value, ToolError> {
     let id = args.get("id").and_then(Value::as_u64).unwrap_or_default();
-    match state.journal().get(id).await.map_err(journal_error)? {
+    let own = visibility(state, ctx, GET.name, &args)?;
+    let entry = state.journal().get(id).await.map_err(journal_error)?;
+    // Another user's entry answers exactly as a missing one.
+    match entry.filter(|op| own.as_ref().is_none_or(|p| p == &op.intent.principal)) {
         Some(op) => {
             let mut v =
                 serde_json::to_value(&op).map_err(|e| ToolError::internal(e.to_string()))?;
             v["at"] = json!(crate::pacing::format_timestamp(op.intent.at_ms));
             Ok(v)
         }
-        None => Err(ToolError::with_code(
-            ErrorCode::UpstreamNotFound,
+        None => Err(ToolError::new(
+            ErrorCode::NotFound,
             format!(
-                "journal entry {id} is not a write (it may be an outcome, expired, or never existed). Next: gojira.journal.list shows the writes"
+                "journal entry {id} is not one of your writes (it may be an outcome, expired, another user's, or never existed). Next: gojira.journal.list shows yours"
             ),
-            None,
         )),
     }
 }
 
 pub(super) async fn verify(
     state: &ServerState,
-    _ctx: &CallContext,
-    _args: Map<String, Value>,
+    ctx: &CallContext,
+    args: Map<String, Value>,
 ) -> Result<Value, ToolError> {
-    let v = state.journal().verify().await.map_err(journal_error)?;
+    let own = visibility(state, ctx, VERIFY.name, &args)?;
+    let v = state
+        .journal()
+        .verify_for(own.as_deref())
+        .await
+        .map_err(journal_error)?;
     serde_json::to_value(v).map_err(|e| ToolError::internal(e.to_string()))
 }
 

@@ -34,6 +34,8 @@ pub struct Builtin {
     pub read_only: bool,
     /// May destroy data.
     pub destructive: bool,
+    /// The OAuth scope a token needs to list and call it (`gojira_auth::scopes`).
+    pub scope: &'static str,
 }
 
 /// Every built-in tool, in name order.

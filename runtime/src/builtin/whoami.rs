@@ -13,6 +13,7 @@ pub(super) static TOOL: Builtin = Builtin {
     input_schema: r#"{"type":"object","properties":{},"additionalProperties":false}"#,
     read_only: true,
     destructive: false,
+    scope: gojira_auth::scopes::READ,
 };
 
 pub(super) async fn call(

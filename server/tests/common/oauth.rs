@@ -152,21 +152,34 @@ pub async fn approve_consent(
     client_id: &str,
     challenge: &str,
 ) -> reqwest::Response {
+    approve_consent_with(server, client_id, challenge, None)
+        .await
+        .0
+}
+
+/// [`approve_consent`] asking for `scope` (none: the server's default);
+/// also returns the consent page's HTML.
+pub async fn approve_consent_with(
+    server: &Server,
+    client_id: &str,
+    challenge: &str,
+    scope: Option<&str>,
+) -> (reqwest::Response, String) {
     let http = http();
     let resource = server.mcp_url();
-    let authorize = format!(
-        "{}/authorize?{}",
-        server.base,
-        form(&[
-            ("response_type", "code"),
-            ("client_id", client_id),
-            ("redirect_uri", CLIENT_REDIRECT),
-            ("state", "st4te"),
-            ("code_challenge", challenge),
-            ("code_challenge_method", "S256"),
-            ("resource", &resource),
-        ])
-    );
+    let mut params = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", CLIENT_REDIRECT),
+        ("state", "st4te"),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("resource", &resource),
+    ];
+    if let Some(scope) = scope {
+        params.push(("scope", scope));
+    }
+    let authorize = format!("{}/authorize?{}", server.base, form(&params));
     let page = http.get(&authorize).send().await.unwrap();
     assert_eq!(page.status(), 200, "the consent page");
     let cookie = set_cookie(&page, "__Host-gojira_csrf");
@@ -189,13 +202,23 @@ pub async fn approve_consent(
         302,
         "consent sends the browser to Atlassian"
     );
-    consent
+    (consent, html)
 }
 
 /// Where the browser leg ends: the client's redirect (with `code` or `error`).
 pub async fn browser_leg(server: &Server, client_id: &str, challenge: &str) -> String {
+    browser_leg_with(server, client_id, challenge, None).await.0
+}
+
+/// [`browser_leg`] asking for `scope`; also returns the consent page's HTML.
+pub async fn browser_leg_with(
+    server: &Server,
+    client_id: &str,
+    challenge: &str,
+    scope: Option<&str>,
+) -> (String, String) {
     let http = http();
-    let consent = approve_consent(server, client_id, challenge).await;
+    let (consent, html) = approve_consent_with(server, client_id, challenge, scope).await;
     let browser = signin_cookie(&consent);
     let atlassian = http.get(location(&consent)).send().await.unwrap();
     assert_eq!(atlassian.status(), 302, "the fake consents");
@@ -211,11 +234,28 @@ pub async fn browser_leg(server: &Server, client_id: &str, challenge: &str) -> S
         .await
         .unwrap();
     assert_eq!(back.status(), 302, "our callback redirects to the client");
-    location(&back)
+    (location(&back), html)
 }
 
 /// Registers a client and signs the fake's consenting user in.
 pub async fn sign_in(server: &Server) -> Tokens {
+    sign_in_with_scope(server, None).await.0
+}
+
+/// A signed-in client's registration and tokens.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub client_id: String,
+    pub tokens: Tokens,
+    /// The consent page the user saw.
+    pub consent_html: String,
+    /// The token endpoint's whole answer.
+    pub token_response: Value,
+}
+
+/// Registers a client and signs the fake's consenting user in, asking for
+/// `scope` (none: the server's default).
+pub async fn sign_in_with_scope(server: &Server, scope: Option<&str>) -> (Tokens, SignedIn) {
     let http = http();
     let registered: Value = http
         .post(format!("{}/register", server.base))
@@ -228,7 +268,7 @@ pub async fn sign_in(server: &Server) -> Tokens {
         .unwrap();
     let client_id = registered["client_id"].as_str().unwrap().to_owned();
     let (verifier, challenge) = pkce_pair();
-    let redirect = browser_leg(server, &client_id, &challenge).await;
+    let (redirect, consent_html) = browser_leg_with(server, &client_id, &challenge, scope).await;
     let q = query(&redirect);
     let code = q
         .get("code")
@@ -250,16 +290,78 @@ pub async fn sign_in(server: &Server) -> Tokens {
         .json()
         .await
         .unwrap();
-    Tokens {
+    let tokens = Tokens {
         access: token["access_token"]
             .as_str()
-            .expect("access_token")
+            .unwrap_or_else(|| panic!("access_token: {token}"))
             .to_owned(),
         refresh: token["refresh_token"]
             .as_str()
             .expect("refresh_token")
             .to_owned(),
+    };
+    let signed_in = SignedIn {
+        client_id,
+        tokens: tokens.clone(),
+        consent_html,
+        token_response: token,
+    };
+    (tokens, signed_in)
+}
+
+/// Signs `account_id` in asking for `scope`.
+pub async fn sign_in_as_with_scope(
+    server: &Server,
+    fake: &FakeHandle,
+    account_id: &str,
+    scope: &str,
+) -> SignedIn {
+    fake.fake().set_consenting_user(account_id);
+    sign_in_with_scope(server, Some(scope)).await.1
+}
+
+/// A raw stateless 2026-07-28 JSON-RPC request to `/mcp` with `token`;
+/// the HTTP answer as it is.
+pub async fn raw_mcp(
+    server: &Server,
+    token: &str,
+    method: &str,
+    params: Value,
+) -> reqwest::Response {
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    let mut params = params;
+    params["_meta"] = meta;
+    let mut request = reqwest::Client::new()
+        .post(server.mcp_url())
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", method);
+    if let Some(name) = params.get("name").and_then(Value::as_str) {
+        request = request.header("mcp-name", name);
     }
+    request
+        .json(&json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `/token` with `pairs`; the status and JSON answer.
+pub async fn token_endpoint(server: &Server, pairs: &[(&str, &str)]) -> (u16, Value) {
+    let r = http()
+        .post(format!("{}/token", server.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(pairs))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
 }
 
 /// Signs `account_id` in (the fake consents as them).

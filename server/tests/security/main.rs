@@ -5,6 +5,8 @@
 //!
 //! | module | property |
 //! |---|---|
+//! | `journal` | a user sees, verifies and reverts only their own journal entries; an operator's view is configured and audited |
+//! | `scopes` | a token lists and calls only what its scopes allow; a refresh never widens it |
 //! | `sign_in` | the Atlassian leg of a sign-in completes only in the browser that approved it |
 
 #![allow(
@@ -17,4 +19,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod journal;
+mod scopes;
 mod sign_in;
