@@ -174,3 +174,52 @@ async fn an_operator_reads_every_users_journal_only_when_configured_and_audited(
     alice_client.cancel().await.ok();
     bob_client.cancel().await.ok();
 }
+
+/// The journal's own errors and inputs: a missing entry is `NOT_FOUND` (no
+/// Atlassian call was involved), impossible dates are refused, and the
+/// schema says `date-time`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journal_inputs_are_checked_and_a_missing_entry_is_not_found() {
+    let fake = start_fake().await;
+    let server = start_server(&fake_env(&fake, "utility"));
+    let client = connect(&server, rmcp::model::ProtocolVersion::V_2025_11_25).await;
+    let missing = call(&client, "gojira.journal.get", json!({"id": 424242}))
+        .await
+        .unwrap();
+    assert_eq!(missing.is_error, Some(true));
+    assert_eq!(
+        missing.structured_content.unwrap()["error"]["code"],
+        "NOT_FOUND"
+    );
+    for bad in ["2026-02-31T00:00:00Z", "2025-02-29T00:00:00Z", "yesterday"] {
+        let r = call(&client, "gojira.journal.list", json!({"since": bad}))
+            .await
+            .unwrap();
+        assert_eq!(r.is_error, Some(true), "{bad} is refused");
+        let message = text(&r);
+        assert!(
+            message.contains("INVALID_ARGUMENTS") && message.contains("date-time"),
+            "{message}"
+        );
+    }
+    let ok = call(
+        &client,
+        "gojira.journal.list",
+        json!({"since": "2024-02-29T00:00:00+01:00", "until": "2099-01-01T00:00:00Z"}),
+    )
+    .await
+    .unwrap();
+    assert_ne!(ok.is_error, Some(true), "{}", text(&ok));
+    let tools = client.list_all_tools().await.unwrap();
+    let list = tools
+        .iter()
+        .find(|t| t.name == "gojira.journal.list")
+        .unwrap();
+    for field in ["since", "until"] {
+        assert_eq!(
+            list.input_schema["properties"][field]["format"], "date-time",
+            "{field}"
+        );
+    }
+    client.cancel().await.ok();
+}
