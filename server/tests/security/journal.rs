@@ -223,3 +223,60 @@ async fn journal_inputs_are_checked_and_a_missing_entry_is_not_found() {
     }
     client.cancel().await.ok();
 }
+
+/// A revert goes to the site its write was made on, or nowhere: a user
+/// whose calls now go to another site is refused before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revert_is_refused_on_another_site_than_its_write() {
+    const OTHER: &str = "99999999-0000-0000-0000-000000000000";
+    let fake = strict_fake().await;
+    fake.fake()
+        .add_site(fake_atlassian::FakeSite::new(OTHER, "other"));
+    fake.fake().add_user(
+        FakeUser::new(BOB, "bob@example.com", "Bob")
+            .with_sites(&[fake_atlassian::DEFAULT_CLOUD_ID, OTHER]),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let mut env = oauth_env(&fake, GROUPS);
+    env.insert("MCP_PORT".into(), port.clone());
+    env.insert("MCP_SERVER_URL".into(), format!("http://127.0.0.1:{port}"));
+    env.insert(
+        "ATLASSIAN_CLOUD_ID".into(),
+        fake_atlassian::DEFAULT_CLOUD_ID.into(),
+    );
+    let server = start_server(&env);
+    let bob = sign_in_as(&server, &fake, BOB).await;
+    let client = connect_as(&server, &bob.access).await;
+    let (_, done) =
+        preview_and_commit(&client, "jira.archiveProject", json!({"project": "ABC"})).await;
+    assert_ne!(done.is_error, Some(true), "{}", text(&done));
+    let id = done.structured_content.unwrap()["journalId"].clone();
+    client.cancel().await.ok();
+    drop(server);
+
+    // The same store and sign-in; the server now sends Bob's calls to OTHER.
+    env.insert("ATLASSIAN_CLOUD_ID".into(), OTHER.into());
+    let server = start_server(&env);
+    let client = connect_as(&server, &bob.access).await;
+    let sent = fake.requests().len();
+    let revert = call(&client, "gojira.revert", json!({"journalIds": [id]}))
+        .await
+        .unwrap();
+    assert_eq!(revert.is_error, Some(true), "{}", text(&revert));
+    assert!(
+        text(&revert).contains(fake_atlassian::DEFAULT_CLOUD_ID),
+        "the refusal names the write's site: {}",
+        text(&revert)
+    );
+    assert_eq!(
+        fake.requests().len(),
+        sent,
+        "nothing was sent to either site"
+    );
+    client.cancel().await.ok();
+}
