@@ -6,6 +6,7 @@
 //! | module | property |
 //! |---|---|
 //! | `sign_in` | the Atlassian leg of a sign-in completes only in the browser that approved it |
+//! | `paths` | no call of any tool reaches a path outside its operation's template (dot segments and empty path values are refused before anything is sent) |
 
 #![allow(
     clippy::expect_used,
@@ -17,4 +18,5 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod paths;
 mod sign_in;
