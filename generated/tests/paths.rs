@@ -119,10 +119,15 @@ fn must_refuse(value: &str) -> bool {
                 other => vec![other],
             })
             .collect();
-        if folded.split(['/', '\\']).any(|piece| piece == "." || piece == "..") {
+        if folded
+            .split(['/', '\\'])
+            .any(|piece| piece == "." || piece == "..")
+        {
             return true;
         }
-        let decoded = percent_decode_str(&current).decode_utf8_lossy().into_owned();
+        let decoded = percent_decode_str(&current)
+            .decode_utf8_lossy()
+            .into_owned();
         if decoded == current {
             return false;
         }
@@ -213,8 +218,16 @@ fn parsed_segments(base: &str, built: &str) -> Vec<String> {
     let url = url::Url::parse(&format!("https://upstream.example{base}{built}"))
         .unwrap_or_else(|e| panic!("{base}{built} does not parse as a URL: {e}"));
     assert_eq!(url.query(), None, "{built}: a query appeared in the path");
-    assert_eq!(url.fragment(), None, "{built}: a fragment appeared in the path");
-    assert_eq!(url.host_str(), Some("upstream.example"), "{built}: host changed");
+    assert_eq!(
+        url.fragment(),
+        None,
+        "{built}: a fragment appeared in the path"
+    );
+    assert_eq!(
+        url.host_str(),
+        Some("upstream.example"),
+        "{built}: host changed"
+    );
     url.path_segments()
         .expect("an http URL has segments")
         .map(str::to_owned)
@@ -223,7 +236,11 @@ fn parsed_segments(base: &str, built: &str) -> Vec<String> {
 
 /// Matches parsed segments against `base + template`; returns each
 /// `{param}`'s percent-decoded segment, or why it does not match.
-fn captures(base: &str, template: &str, segments: &[String]) -> Result<Vec<(String, String)>, String> {
+fn captures(
+    base: &str,
+    template: &str,
+    segments: &[String],
+) -> Result<Vec<(String, String)>, String> {
     let full = format!("{base}{template}");
     let expected: Vec<&str> = full.trim_start_matches('/').split('/').collect();
     if expected.len() != segments.len() {
@@ -398,7 +415,12 @@ fn a_built_path_never_leaves_its_operation_template() {
         failures.is_empty(),
         "{} of {checked} builds broke the property ({escapes} left their template); first 30:\n{}",
         failures.len(),
-        failures.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
+        failures
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
@@ -423,7 +445,17 @@ fn the_refusal_policy_is_what_the_test_assumes() {
     ] {
         assert!(must_refuse(v), "{v:?}");
     }
-    for v in ["...", "a", "a/b", "?x=1", "#frag", "\u{3002}\u{3002}", "%", "%zz", "100%"] {
+    for v in [
+        "...",
+        "a",
+        "a/b",
+        "?x=1",
+        "#frag",
+        "\u{3002}\u{3002}",
+        "%",
+        "%zz",
+        "100%",
+    ] {
         assert!(!must_refuse(v), "{v:?}");
     }
 }

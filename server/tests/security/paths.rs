@@ -85,7 +85,10 @@ fn matches(template: &str, path: &str) -> Option<BTreeMap<String, String>> {
 
 /// The arguments of a tool that fill a `{param}` of its template, found by
 /// building its request in-process with a marker in each string argument.
-fn string_path_args(tool: &gojira_runtime::catalog::Tool, args: &Map<String, Value>) -> Vec<(String, String)> {
+fn string_path_args(
+    tool: &gojira_runtime::catalog::Tool,
+    args: &Map<String, Value>,
+) -> Vec<(String, String)> {
     let template = tool.spec.path;
     let mut found = Vec::new();
     for (name, value) in args {
@@ -144,7 +147,7 @@ async fn a_path_parameter_never_leaves_its_template() {
     let values = hostile_values();
     let started = std::time::Instant::now();
     let mut failures = Vec::new();
-    let (mut calls, mut sent, mut path_params) = (0usize, 0usize, 0usize);
+    let (mut calls, mut sent, mut writes, mut path_params) = (0usize, 0usize, 0usize, 0usize);
     for tool in catalog.tools.values() {
         assert!(
             listed.iter().any(|n| n == tool.spec.name),
@@ -185,6 +188,7 @@ async fn a_path_parameter_never_leaves_its_template() {
                     calls += 1;
                     let requests = fake.requests();
                     sent += requests.len();
+                    writes += requests.iter().filter(|r| r.method != "GET").count();
                     let what = format!("{} {how} {arg}={value:?}", tool.spec.name);
                     for r in &requests {
                         let Some(hit) = allowed.iter().find_map(|t| matches(t, &r.path)) else {
@@ -241,18 +245,29 @@ async fn a_path_parameter_never_leaves_its_template() {
         }
     }
     eprintln!(
-        "{path_params} string path parameters, {calls} calls, {sent} requests reached the fake, {:?}",
+        "{path_params} string path parameters, {calls} calls, {sent} requests reached the fake ({writes} writes), {:?}",
         started.elapsed()
     );
-    assert!(path_params > 0 && sent > 0, "the sweep reached nothing");
+    assert!(
+        path_params > 0 && sent > 0 && writes > 0,
+        "the sweep reached nothing"
+    );
     // Requests that left their template first: they are the escapes.
     failures.sort_by_key(|f| !f.contains(" is outside "));
-    let escapes = failures.iter().filter(|f| f.contains(" is outside ")).count();
+    let escapes = failures
+        .iter()
+        .filter(|f| f.contains(" is outside "))
+        .count();
     assert!(
         failures.is_empty(),
         "{} failures ({escapes} requests outside their template); first 30:\n{}",
         failures.len(),
-        failures.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
+        failures
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     client.cancel().await.ok();
 }
