@@ -372,7 +372,13 @@ fn args_struct(t: &ToolDef) -> TokenStream {
         PathPart::Literal(text) => quote!(request.push_path(#text);),
         PathPart::Param { ident, api_name } => {
             let field = format_ident!("{}", ident);
-            quote!(request.push_path_param(#api_name, &self.#field)?;)
+            // Errors name the argument the caller passed, not the wire name.
+            let arg_name = t
+                .params
+                .iter()
+                .find(|p| &p.ident == ident)
+                .map_or(api_name.as_str(), |p| p.arg_name.as_str());
+            quote!(request.push_path_param(#arg_name, &self.#field)?;)
         }
     });
     let queries = t.params.iter().filter_map(|p| {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::OnceLock;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -201,10 +201,21 @@ pub enum ArgsError {
     /// Arguments do not fit the typed struct.
     #[error("invalid arguments: {0}")]
     Invalid(String),
-    /// A path parameter is empty or not a scalar.
-    #[error("argument {name} must be a non-empty string or number for the URL path")]
+    /// A path parameter's value would not stay one segment of the
+    /// operation's template (empty, or a dot segment).
+    #[error(
+        "{name}: {value} is not a valid path value (dot segments and empty values are refused, so that a call cannot reach a path outside its operation's template); pass {name} as the plain key, id or name that the tool's input schema describes"
+    )]
     BadPathValue {
-        /// Parameter.
+        /// The argument.
+        name: &'static str,
+        /// The value, JSON-quoted and shortened.
+        value: String,
+    },
+    /// A path parameter is not a scalar.
+    #[error("{name} must be a string or number for the URL path")]
+    PathNotScalar {
+        /// The argument.
         name: &'static str,
     },
     /// A query parameter has an unsupported shape.
@@ -262,7 +273,9 @@ impl UpstreamRequest {
         self.path.push_str(literal);
     }
 
-    /// Appends one percent-encoded path parameter.
+    /// Appends one path parameter as exactly one percent-encoded segment
+    /// (`name` is the argument the caller passed). Values that could not
+    /// stay that one segment are refused: see [`leaves_its_segment`].
     pub fn push_path_param(
         &mut self,
         name: &'static str,
@@ -272,10 +285,13 @@ impl UpstreamRequest {
             Ok(Value::String(s)) => s,
             Ok(Value::Number(n)) => n.to_string(),
             Ok(Value::Bool(b)) => b.to_string(),
-            _ => return Err(ArgsError::BadPathValue { name }),
+            _ => return Err(ArgsError::PathNotScalar { name }),
         };
-        if text.is_empty() {
-            return Err(ArgsError::BadPathValue { name });
+        if leaves_its_segment(&text) {
+            return Err(ArgsError::BadPathValue {
+                name,
+                value: quoted_prefix(&text),
+            });
         }
         self.path.extend(utf8_percent_encode(&text, SEGMENT));
         Ok(())
@@ -331,6 +347,62 @@ impl UpstreamRequest {
         let value = serde_json::to_value(body).map_err(|e| ArgsError::Body(e.to_string()))?;
         self.body = (!value.is_null()).then_some(value);
         Ok(())
+    }
+}
+
+/// How many times a value is percent-decoded when looking for a dot
+/// segment: the URL parser reads `%2e` as `.` (WHATWG), and a hop that
+/// decodes what we sent once or twice more must not find one either.
+const DECODINGS: usize = 3;
+
+/// Whether a path value could leave its one segment of the template: it is
+/// empty, or it holds a dot segment (`.` or `..` between `/` or `\`) as it
+/// is, percent-decoded up to [`DECODINGS`] times, or with the Unicode
+/// compatibility forms of `.`, `/` and `\` (which NFKC folds to them)
+/// counted as those. We percent-encode `/`, `\`, `%`, `?` and `#`, so only
+/// a literal `.` or `..` would be resolved by our own URL parser; the rest
+/// guards hops beyond it. No key, id or name of a real resource looks like
+/// this.
+pub fn leaves_its_segment(text: &str) -> bool {
+    if text.is_empty() {
+        return true;
+    }
+    let mut current = std::borrow::Cow::Borrowed(text);
+    for _ in 0..=DECODINGS {
+        if has_dot_segment(&current) {
+            return true;
+        }
+        let decoded = percent_decode_str(&current).decode_utf8_lossy();
+        if decoded == current {
+            return false;
+        }
+        current = std::borrow::Cow::Owned(decoded.into_owned());
+    }
+    false
+}
+
+fn has_dot_segment(text: &str) -> bool {
+    text.split(['/', '\\', '\u{FF0F}', '\u{FF3C}', '\u{FE68}'])
+        .any(|piece| {
+            let mut dots = 0;
+            for c in piece.chars() {
+                dots += match c {
+                    '.' | '\u{FF0E}' | '\u{2024}' | '\u{FE52}' => 1,
+                    '\u{2025}' => 2,
+                    _ => return false,
+                };
+            }
+            (1..=2).contains(&dots)
+        })
+}
+
+/// A value for an error message: JSON-quoted, at most 60 characters of it.
+fn quoted_prefix(text: &str) -> String {
+    const MAX: usize = 60;
+    let quoted = |t: &str| serde_json::to_string(t).unwrap_or_default();
+    match text.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", quoted(&text[..end])),
+        None => quoted(text),
     }
 }
 
@@ -518,11 +590,87 @@ mod tests {
     fn path_params_are_percent_encoded_as_one_segment() {
         let mut r = UpstreamRequest::new(Method::Get);
         r.push_path("/v1/things/");
-        r.push_path_param("key", &"A B/../x").unwrap();
-        assert_eq!(r.path, "/v1/things/A%20B%2F..%2Fx");
+        r.push_path_param("key", &"A B/x?y#z%.").unwrap();
+        assert_eq!(r.path, "/v1/things/A%20B%2Fx%3Fy%23z%25.");
+        for (value, quoted) in [("", r#""""#), ("A B/../x", r#""A B/../x""#)] {
+            assert_eq!(
+                r.push_path_param("key", &value),
+                Err(ArgsError::BadPathValue {
+                    name: "key",
+                    value: quoted.into()
+                })
+            );
+        }
         assert_eq!(
-            r.push_path_param("key", &""),
-            Err(ArgsError::BadPathValue { name: "key" })
+            r.push_path_param("key", &serde_json::json!({"a": 1})),
+            Err(ArgsError::PathNotScalar { name: "key" })
+        );
+        assert_eq!(
+            r.path, "/v1/things/A%20B%2Fx%3Fy%23z%25.",
+            "refusals add nothing"
+        );
+    }
+
+    #[test]
+    fn dot_segments_and_empty_values_are_refused_in_any_spelling() {
+        for refused in [
+            "",
+            ".",
+            "..",
+            "%2e",
+            "%2E%2E",
+            ".%2e",
+            "%2e.",
+            "%252e%252e",
+            "%25252e",
+            "../..",
+            "a/../../b",
+            "./x",
+            "x/.",
+            "..%2f",
+            "%2e%2e%2f",
+            "..\\",
+            "a\\..",
+            "\u{FF0E}\u{FF0E}",
+            "\u{2025}",
+            "\u{2024}",
+            "a\u{FF0F}..",
+        ] {
+            assert!(leaves_its_segment(refused), "{refused:?} is refused");
+        }
+        for kept in [
+            "...",
+            "a.b",
+            "..a",
+            "ABC",
+            "10000",
+            "a/b",
+            "?x=1",
+            "#frag",
+            "%",
+            "%zz",
+            "100%",
+            "%2525252e",
+            "\u{3002}\u{3002}",
+            "\u{2026}",
+        ] {
+            assert!(!leaves_its_segment(kept), "{kept:?} is kept");
+        }
+    }
+
+    #[test]
+    fn a_refusal_names_the_argument_and_what_to_pass() {
+        let mut r = UpstreamRequest::new(Method::Delete);
+        let e = r.push_path_param("project", &"..").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "project: \"..\" is not a valid path value (dot segments and empty values are refused, so that a call cannot reach a path outside its operation's template); pass project as the plain key, id or name that the tool's input schema describes"
+        );
+        let long = "../".repeat(100);
+        let e = r.push_path_param("id", &long).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("id: \"{}\"… is not", &long[..60])),
+            "{e}"
         );
     }
 

@@ -332,7 +332,7 @@ impl ToolArgs for GetObjectSchemaArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Get);
         request.push_path("/objectschema/");
-        request.push_path_param("id", &self.schema_id)?;
+        request.push_path_param("schemaId", &self.schema_id)?;
         Ok(request)
     }
 }
@@ -352,7 +352,7 @@ impl ToolArgs for ListObjectTypesArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Get);
         request.push_path("/objectschema/");
-        request.push_path_param("id", &self.schema_id)?;
+        request.push_path_param("schemaId", &self.schema_id)?;
         request.push_path("/objecttypes/flat");
         request.query("includeObjectCounts", &self.include_object_counts, true)?;
         Ok(request)
@@ -370,7 +370,7 @@ impl ToolArgs for GetObjectTypeArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Get);
         request.push_path("/objecttype/");
-        request.push_path_param("id", &self.object_type_id)?;
+        request.push_path_param("objectTypeId", &self.object_type_id)?;
         Ok(request)
     }
 }
@@ -392,7 +392,7 @@ impl ToolArgs for ListObjectTypeAttributesArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Get);
         request.push_path("/objecttype/");
-        request.push_path_param("id", &self.object_type_id)?;
+        request.push_path_param("objectTypeId", &self.object_type_id)?;
         request.push_path("/attributes");
         request.query("query", &self.query, true)?;
         request.query("excludeParentAttributes", &self.exclude_parent_attributes, true)?;
@@ -473,7 +473,7 @@ impl ToolArgs for UpdateObjectTypeArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Put);
         request.push_path("/objecttype/");
-        request.push_path_param("id", &self.object_type_id)?;
+        request.push_path_param("objectTypeId", &self.object_type_id)?;
         request.json_body(&self.body)?;
         Ok(request)
     }
@@ -490,7 +490,7 @@ impl ToolArgs for DeleteObjectTypeArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Delete);
         request.push_path("/objecttype/");
-        request.push_path_param("id", &self.object_type_id)?;
+        request.push_path_param("objectTypeId", &self.object_type_id)?;
         Ok(request)
     }
 }

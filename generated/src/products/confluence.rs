@@ -463,7 +463,7 @@ impl ToolArgs for ListSpacePropertiesArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Get);
         request.push_path("/spaces/");
-        request.push_path_param("space-id", &self.space_id)?;
+        request.push_path_param("spaceId", &self.space_id)?;
         request.push_path("/properties");
         request.query("key", &self.key, true)?;
         request.query("cursor", &self.cursor, true)?;
@@ -486,9 +486,9 @@ impl ToolArgs for GetSpacePropertyArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Get);
         request.push_path("/spaces/");
-        request.push_path_param("space-id", &self.space_id)?;
+        request.push_path_param("spaceId", &self.space_id)?;
         request.push_path("/properties/");
-        request.push_path_param("property-id", &self.property_id)?;
+        request.push_path_param("propertyId", &self.property_id)?;
         Ok(request)
     }
 }
@@ -521,7 +521,7 @@ impl ToolArgs for CreateSpacePropertyArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Post);
         request.push_path("/spaces/");
-        request.push_path_param("space-id", &self.space_id)?;
+        request.push_path_param("spaceId", &self.space_id)?;
         request.push_path("/properties");
         request.json_body(&self.body)?;
         Ok(request)
@@ -544,9 +544,9 @@ impl ToolArgs for UpdateSpacePropertyArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Put);
         request.push_path("/spaces/");
-        request.push_path_param("space-id", &self.space_id)?;
+        request.push_path_param("spaceId", &self.space_id)?;
         request.push_path("/properties/");
-        request.push_path_param("property-id", &self.property_id)?;
+        request.push_path_param("propertyId", &self.property_id)?;
         request.json_body(&self.body)?;
         Ok(request)
     }
@@ -566,9 +566,9 @@ impl ToolArgs for DeleteSpacePropertyArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Delete);
         request.push_path("/spaces/");
-        request.push_path_param("space-id", &self.space_id)?;
+        request.push_path_param("spaceId", &self.space_id)?;
         request.push_path("/properties/");
-        request.push_path_param("property-id", &self.property_id)?;
+        request.push_path_param("propertyId", &self.property_id)?;
         Ok(request)
     }
 }

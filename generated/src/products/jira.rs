@@ -799,7 +799,7 @@ impl ToolArgs for GetProjectArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Get);
         request.push_path("/rest/api/3/project/");
-        request.push_path_param("projectIdOrKey", &self.project)?;
+        request.push_path_param("project", &self.project)?;
         Ok(request)
     }
 }
@@ -831,7 +831,7 @@ impl ToolArgs for UpdateProjectArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Put);
         request.push_path("/rest/api/3/project/");
-        request.push_path_param("projectIdOrKey", &self.project)?;
+        request.push_path_param("project", &self.project)?;
         request.json_body(&self.body)?;
         Ok(request)
     }
@@ -847,7 +847,7 @@ impl ToolArgs for ArchiveProjectArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Post);
         request.push_path("/rest/api/3/project/");
-        request.push_path_param("projectIdOrKey", &self.project)?;
+        request.push_path_param("project", &self.project)?;
         request.push_path("/archive");
         Ok(request)
     }
@@ -863,7 +863,7 @@ impl ToolArgs for RestoreProjectArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Post);
         request.push_path("/rest/api/3/project/");
-        request.push_path_param("projectIdOrKey", &self.project)?;
+        request.push_path_param("project", &self.project)?;
         request.push_path("/restore");
         request.header("X-ExperimentalApi", "opt-in");
         Ok(request)
@@ -880,7 +880,7 @@ impl ToolArgs for DeleteProjectArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Delete);
         request.push_path("/rest/api/3/project/");
-        request.push_path_param("projectIdOrKey", &self.project)?;
+        request.push_path_param("project", &self.project)?;
         Ok(request)
     }
 }
@@ -1213,7 +1213,7 @@ impl ToolArgs for DeleteCustomFieldArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Delete);
         request.push_path("/rest/api/3/field/");
-        request.push_path_param("id", &self.field_id)?;
+        request.push_path_param("fieldId", &self.field_id)?;
         Ok(request)
     }
 }

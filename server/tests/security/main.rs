@@ -6,6 +6,7 @@
 //! | module | property |
 //! |---|---|
 //! | `journal` | a user sees, verifies and reverts only their own journal entries; an operator's view is configured and audited |
+//! | `paths` | no call of any tool reaches a path outside its operation's template (dot segments and empty path values are refused before anything is sent) |
 //! | `refresh` | a client racing its own refresh keeps its session; reuse after the grace window revokes the sign-in |
 //! | `scopes` | a token lists and calls only what its scopes allow; a refresh never widens it |
 //! | `sign_in` | the Atlassian leg of a sign-in completes only in the browser that approved it |
@@ -21,6 +22,7 @@
 mod common;
 
 mod journal;
+mod paths;
 mod refresh;
 mod scopes;
 mod sign_in;
