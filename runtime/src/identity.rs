@@ -518,14 +518,6 @@ pub async fn bind_api_token(
         base_url: endpoints.myself_base,
         auth: AuthKind::ApiToken,
     };
-    // Both come from configuration and Atlassian, never from tool
-    // arguments; still, neither may leave its path segment.
-    if crate::catalog::leaves_its_segment(org_id) || crate::catalog::leaves_its_segment(account_id)
-    {
-        return Err(ToolError::internal(
-            "the org id or account id is not a valid path segment; check GOJIRA_ORG_ID",
-        ));
-    }
     let mut request = UpstreamRequest::new(Method::Get);
     request.path = endpoints.myself_path.to_owned();
     let basic = |scoped_cloud_id: Option<String>| CallCredential::Basic {
