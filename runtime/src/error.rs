@@ -27,6 +27,8 @@ pub enum ErrorCode {
     UpstreamUnavailable,
     /// The call's deadline passed.
     Timeout,
+    /// Atlassian's answer is larger than gojira reads (16 MiB): ask for less.
+    ResponseTooLarge,
     /// A `commit` write was called with `commit: true` but no preview digest.
     ConsentRequired,
     /// The target changed since the preview: the digest no longer matches.
@@ -62,6 +64,7 @@ impl ErrorCode {
             ErrorCode::UpstreamRateLimited => "UPSTREAM_RATE_LIMITED",
             ErrorCode::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
             ErrorCode::Timeout => "TIMEOUT",
+            ErrorCode::ResponseTooLarge => "RESPONSE_TOO_LARGE",
             ErrorCode::ConsentRequired => "CONSENT_REQUIRED",
             ErrorCode::PlanChanged => "PLAN_CHANGED",
             ErrorCode::RevertConflict => "REVERT_CONFLICT",

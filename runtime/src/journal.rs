@@ -823,4 +823,57 @@ mod tests {
         assert!(v.ok, "{v:?}");
         assert_eq!((v.checked, v.first_id), (1, Some(3)));
     }
+
+    /// Whatever a caller puts in an intent or an outcome, no secret reaches
+    /// the store: secret-named fields at any depth (arrays too), secret-named
+    /// query parameters, and bearer/basic credentials inside any string.
+    #[tokio::test]
+    async fn no_secret_reaches_the_stored_journal() {
+        let (j, store, _dir) = journal().await;
+        let secrets = [
+            "query-api-token",
+            "body-password",
+            "array-secret",
+            "auth-header-value",
+            "cookie-value",
+            "bearer-in-text-123",
+            "YmFzaWMtaW4tdGV4dA==",
+            "snapshot-private-key",
+            "result-client-secret",
+            "after-credential",
+            "error-bearer-456",
+        ];
+        let mut intent = intent("p", "t.update", 1);
+        intent.args = json!({"items": [{"apiKey": "array-secret"}], "note": "Bearer bearer-in-text-123"})
+            .as_object()
+            .unwrap()
+            .clone();
+        intent.request = json!({
+            "method": "POST", "path": "/x",
+            "query": [["apiToken", "query-api-token"], ["expand", "all"]],
+            "body": {"user": {"password": "body-password"}, "items": [{"secret": "array-secret"}],
+                     "headers": {"Authorization": "auth-header-value", "cookie": "cookie-value"},
+                     "text": "sent Authorization: Basic YmFzaWMtaW4tdGV4dA== and Bearer bearer-in-text-123"}
+        });
+        intent.snapshot = Some(json!({"name": "n", "settings": [{"privateKey": "snapshot-private-key"}]}));
+        let id = j.record_intent(intent).await.unwrap();
+        let mut done = outcome(id, Status::Failed);
+        done.result = Some(json!({"id": 7, "oauth": {"clientSecret": "result-client-secret"}}));
+        done.after = Some(json!({"credentials": ["after-credential"]}));
+        done.error = Some("HTTP 401: Authorization: Bearer error-bearer-456 was refused".into());
+        j.record_outcome("p", done).await.unwrap();
+
+        for entry_id in [id, id + 1] {
+            let entry = store.journal_get(LOG, entry_id).await.unwrap().unwrap();
+            let text = String::from_utf8(entry.data).unwrap();
+            for secret in secrets {
+                assert!(!text.contains(secret), "entry {entry_id} holds {secret:?}: {text}");
+            }
+        }
+        let op = j.get(id).await.unwrap().unwrap();
+        assert_eq!(op.intent.request["query"][1], json!(["expand", "all"]));
+        assert_eq!(op.intent.snapshot.unwrap()["name"], "n", "ordinary fields stay");
+        assert_eq!(op.outcome.unwrap().result.unwrap()["id"], 7);
+        assert!(j.verify().await.unwrap().ok);
+    }
 }

@@ -320,6 +320,26 @@ mod tests {
     }
 
     #[test]
+    fn trimming_and_paging_keep_the_answers_key_order() {
+        let mut v = json!({"self": "s", "id": "1", "expand": "e", "name": "n",
+                           "avatarUrls": {"x": "y"}, "lead": {"self": "s", "a": 1, "b": 2}, "last": true});
+        trim(&mut v);
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"id":"1","name":"n","lead":{"a":1,"b":2},"last":true}"#
+        );
+        let mut args = obj(json!({}));
+        let page = Page::prepare(&OFFSET, &mut args).unwrap();
+        let mut answer = obj(json!({"startAt": 0, "values": [1], "maxResults": 1,
+                                    "_links": {"next": "n", "base": "b", "context": "c"}, "total": 1, "tail": 0}));
+        page.finish(&mut answer, false);
+        assert_eq!(
+            serde_json::to_string(&answer).unwrap(),
+            r#"{"values":[1],"_links":{"base":"b","context":"c"},"total":1,"tail":0}"#
+        );
+    }
+
+    #[test]
     fn trim_removes_noise_at_depth_and_counts_bytes() {
         let mut v = json!({
             "self": "https://x/api/item/1",

@@ -624,6 +624,99 @@ mod tests {
         assert!(draws.len() > 10, "jittered: {draws:?}");
     }
 
+    /// A local upstream whose answer never ends: 64 MiB of a JSON array,
+    /// then the connection stays open, silent. Returns its base URL and
+    /// how many bytes it managed to send.
+    fn endless_upstream() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let sent = Arc::new(AtomicUsize::new(0));
+        let counter = sent.clone();
+        std::thread::spawn(move || {
+            let Ok((mut socket, _)) = listener.accept() else {
+                return;
+            };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match socket.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n[";
+            if socket.write_all(head).is_err() {
+                return;
+            }
+            let chunk = "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\",".repeat(1024);
+            while counter.load(Ordering::Relaxed) < 64 * 1024 * 1024 {
+                if socket.write_all(chunk.as_bytes()).is_err() {
+                    return;
+                }
+                counter.fetch_add(chunk.len(), Ordering::Relaxed);
+            }
+            // Never finish: hold the connection open until the client leaves.
+            while socket.read(&mut buf).is_ok_and(|n| n > 0) {}
+        });
+        (base, sent)
+    }
+
+    #[tokio::test]
+    async fn an_endless_answer_is_cut_at_the_cap() {
+        let (base, sent) = endless_upstream();
+        let config = UpstreamConfig {
+            vars: [("jira".to_owned(), base)].into_iter().collect(),
+            credential: Credential::ApiToken {
+                email: "a@example.com".into(),
+                token: Secret::new("t0ken-value"),
+            },
+            org_admin_token: None,
+            org_admin_enabled: false,
+            rate_per_sec: 10.0,
+            burst_capacity: 20.0,
+            pacing: false,
+            site_url: None,
+        };
+        let upstream = Upstream::new(config, None).unwrap();
+        let product = Product {
+            key: "p",
+            title: "P",
+            spec: "",
+            spec_version: "",
+            base_url: "{jira}",
+            auth: AuthKind::ApiToken,
+        };
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.path = "/rest/items".into();
+        let started = Instant::now();
+        let answer = tokio::time::timeout(
+            Duration::from_secs(30),
+            upstream.send(&product, "p#listItems", &request, Duration::from_secs(120)),
+        )
+        .await
+        .expect("the endless answer is cut, not read until the deadline");
+        let error = answer.expect_err("an answer over the cap is an error");
+        assert_eq!(error.code, ErrorCode::ResponseTooLarge, "{error}");
+        assert!(
+            error.message.contains("16 MiB") && error.message.contains("smaller `limit`"),
+            "{error}"
+        );
+        // Once gojira stops reading, the upstream can only fill the socket buffers.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            sent < MAX_RESPONSE_BYTES + 16 * 1024 * 1024,
+            "stopped reading near the cap: the upstream sent {sent} bytes"
+        );
+        println!(
+            "cut after {:?}; the upstream sent {} MiB",
+            started.elapsed(),
+            sent / (1024 * 1024)
+        );
+    }
+
     #[test]
     fn attempts_are_counted_only_when_several() {
         let e = with_attempts(ToolError::timeout("slow."), 1);

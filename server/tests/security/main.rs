@@ -6,6 +6,8 @@
 //! | module | property |
 //! |---|---|
 //! | `sign_in` | the Atlassian leg of a sign-in completes only in the browser that approved it |
+//! | `redaction` | no credential (echoed by an upstream error, or carried by a write) reaches a tool result or the journal |
+//! | `answers` | an upstream answer is read only up to the 16 MiB cap; trimming keeps the answer's key order |
 
 #![allow(
     clippy::expect_used,
@@ -17,4 +19,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod answers;
+mod redaction;
 mod sign_in;
