@@ -66,7 +66,8 @@ async fn assert_fake_echoes(fake: &FakeHandle, path: &str) {
         .await
         .unwrap();
     assert!(
-        echoed.contains("probe-token-123") && echoed.contains(&basic("probe@example.com", "probe-token-123")),
+        echoed.contains("probe-token-123")
+            && echoed.contains(&basic("probe@example.com", "probe-token-123")),
         "the fault echoes the credential: {echoed}"
     );
     fake.clear_requests();
@@ -77,7 +78,11 @@ async fn an_upstream_error_that_echoes_authorization_never_reaches_the_model() {
     let fake = start_fake().await;
     let server = start_server(&fake_env(&fake, "utility,read_projects,admin_org"));
     let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
-    fake.inject(Fault::echo_authorization(400).on_operation("getProject").times(2));
+    fake.inject(
+        Fault::echo_authorization(400)
+            .on_operation("getProject")
+            .times(2),
+    );
     assert_fake_echoes(&fake, "/rest/api/3/project/GOJ").await;
 
     let result = call(&client, "jira.getProject", json!({"project": "GOJ"}))
@@ -95,7 +100,10 @@ async fn an_upstream_error_that_echoes_authorization_never_reaches_the_model() {
     // The org key, on the org-admin product (a 401, never retried).
     fake.inject(Fault::echo_authorization(401).on_path("/admin/"));
     let result = call(&client, "org.listOrgs", json!({})).await.unwrap();
-    assert_eq!(error_code(&result).as_deref(), Some("UPSTREAM_UNAUTHORIZED"));
+    assert_eq!(
+        error_code(&result).as_deref(),
+        Some("UPSTREAM_UNAUTHORIZED")
+    );
     assert_absent(
         &seen_by_model(&result),
         &[ORG_KEY.to_owned(), API_TOKEN.to_owned()],
@@ -106,8 +114,7 @@ async fn an_upstream_error_that_echoes_authorization_never_reaches_the_model() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oauth_users_atlassian_token_never_reaches_a_tool_result() {
     let fake = strict_fake().await;
-    fake.fake()
-        .add_user(FakeUser::new(BOB, BOB_EMAIL, "Bob"));
+    fake.fake().add_user(FakeUser::new(BOB, BOB_EMAIL, "Bob"));
     let server = start_server(&oauth_env(&fake, "utility,read_projects,admin_org"));
     let alice = sign_in_as(&server, &fake, DEFAULT_ACCOUNT_ID).await;
     let bob = sign_in_as(&server, &fake, BOB).await;
@@ -163,7 +170,11 @@ fn secret_value() -> Value {
 
 fn journal_secrets() -> Vec<String> {
     let mut secrets: Vec<String> = BODY_SECRETS.iter().map(|s| (*s).to_owned()).collect();
-    secrets.extend([API_TOKEN.to_owned(), basic(EMAIL, API_TOKEN), ORG_KEY.to_owned()]);
+    secrets.extend([
+        API_TOKEN.to_owned(),
+        basic(EMAIL, API_TOKEN),
+        ORG_KEY.to_owned(),
+    ]);
     secrets
 }
 
@@ -227,7 +238,10 @@ async fn the_journal_never_holds_a_secret() {
         .iter()
         .filter_map(|op| op["id"].as_u64())
         .collect();
-    assert!(ids.contains(&created_id) && ids.contains(&updated_id), "{ids:?}");
+    assert!(
+        ids.contains(&created_id) && ids.contains(&updated_id),
+        "{ids:?}"
+    );
     assert_eq!(ids.len(), 3, "create, update, failed create: {ids:?}");
     for id in ids {
         let entry = call(&client, "gojira.journal.get", json!({"id": id}))
@@ -235,10 +249,17 @@ async fn the_journal_never_holds_a_secret() {
             .unwrap();
         assert_ne!(entry.is_error, Some(true), "{}", text(&entry));
         let shown = seen_by_model(&entry);
-        assert!(shown.contains("[redacted]"), "entry {id} is redacted: {shown}");
+        assert!(
+            shown.contains("[redacted]"),
+            "entry {id} is redacted: {shown}"
+        );
         assert_absent(&shown, &journal_secrets(), &format!("journal entry {id}"));
     }
-    assert_absent(&seen_by_model(&failed), &journal_secrets(), "the failed write's result");
+    assert_absent(
+        &seen_by_model(&failed),
+        &journal_secrets(),
+        "the failed write's result",
+    );
     drop(client);
     drop(server);
 
@@ -257,7 +278,11 @@ async fn the_journal_never_holds_a_secret() {
         };
         entries += 1;
         let data = String::from_utf8(entry.data).unwrap();
-        assert_absent(&data, &journal_secrets(), &format!("stored journal entry {id}"));
+        assert_absent(
+            &data,
+            &journal_secrets(),
+            &format!("stored journal entry {id}"),
+        );
     }
     assert_eq!(entries, 6, "three intents and three outcomes");
     drop(store);
@@ -269,12 +294,73 @@ async fn the_journal_never_holds_a_secret() {
         let bytes = std::fs::read(&path).unwrap();
         for secret in journal_secrets() {
             assert!(
-                !bytes
-                    .windows(secret.len())
-                    .any(|w| w == secret.as_bytes()),
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
                 "{} holds the secret {secret:?}",
                 path.display()
             );
         }
     }
+}
+
+/// The journal keeps no secret, so an inverse that needs one cannot be
+/// built from it: the revert is refused, and nothing (least of all the
+/// redaction marker) is written over the live value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revert_never_writes_a_redacted_value_back() {
+    let fake = start_fake().await;
+    let server = start_server(&fake_env(
+        &fake,
+        "utility,read_confluence_admin,write_confluence_admin",
+    ));
+    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
+    let created = call(
+        &client,
+        "confluence.createSpaceProperty",
+        json!({"spaceId": 42, "body": {"key": "integration", "value": {"password": "old-password-1"}}}),
+    )
+    .await
+    .unwrap();
+    let created = created.structured_content.unwrap();
+    let property_id = created["id"].as_str().unwrap().parse::<i64>().unwrap();
+    let (_, updated) = preview_and_commit(
+        &client,
+        "confluence.updateSpaceProperty",
+        json!({"spaceId": 42, "propertyId": property_id,
+               "body": {"key": "integration", "value": {"password": "new-password-2"}, "version": {"number": 2}}}),
+    )
+    .await;
+    let update_id = updated.structured_content.unwrap()["journalId"]
+        .as_u64()
+        .unwrap();
+    fake.clear_requests();
+
+    let preview = call(&client, "gojira.revert", json!({"journalIds": [update_id]}))
+        .await
+        .unwrap();
+    let digest = preview.structured_content.unwrap()["planDigest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // force: the live value differs from the redacted state the journal kept.
+    let refused = call(
+        &client,
+        "gojira.revert",
+        json!({"journalIds": [update_id], "commit": true, "planDigest": digest, "force": true}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        error_code(&refused).is_some(),
+        "refused: {}",
+        text(&refused)
+    );
+    assert!(text(&refused).contains("redacted"), "{}", text(&refused));
+    assert!(
+        fake.requests().iter().all(|r| r.method == "GET"),
+        "nothing was written: {:?}",
+        fake.requests()
+            .iter()
+            .map(|r| (&r.method, &r.path))
+            .collect::<Vec<_>>()
+    );
 }
