@@ -27,6 +27,8 @@ pub enum ErrorCode {
     UpstreamUnavailable,
     /// The call's deadline passed.
     Timeout,
+    /// Atlassian's answer is larger than gojira reads (16 MiB): ask for less.
+    ResponseTooLarge,
     /// A `commit` write was called with `commit: true` but no preview digest.
     ConsentRequired,
     /// The target changed since the preview: the digest no longer matches.
@@ -66,6 +68,7 @@ impl ErrorCode {
             ErrorCode::UpstreamRateLimited => "UPSTREAM_RATE_LIMITED",
             ErrorCode::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
             ErrorCode::Timeout => "TIMEOUT",
+            ErrorCode::ResponseTooLarge => "RESPONSE_TOO_LARGE",
             ErrorCode::ConsentRequired => "CONSENT_REQUIRED",
             ErrorCode::PlanChanged => "PLAN_CHANGED",
             ErrorCode::RevertConflict => "REVERT_CONFLICT",
@@ -146,7 +149,10 @@ impl ToolError {
     }
 
     /// Maps a non-2xx Atlassian answer to a tool error naming the status,
-    /// Atlassian's own messages and the next step.
+    /// Atlassian's own messages and the next step. Secret-named fields and
+    /// credentials in the body are redacted first (an upstream or a proxy
+    /// may echo the request's `Authorization` header); the caller redacts
+    /// the credentials it knows ([`crate::redact::error`]).
     pub fn from_upstream_status(
         operation: &str,
         status: u16,
@@ -154,7 +160,13 @@ impl ToolError {
         retry_after: Option<&str>,
         request_id: Option<&str>,
     ) -> Self {
-        let details = body.map(atlassian_messages).unwrap_or_default();
+        let details = body
+            .map(|body| {
+                let mut body = body.clone();
+                crate::redact::fields(&mut body, &crate::redact::Known::new());
+                atlassian_messages(&body)
+            })
+            .unwrap_or_default();
         let (code, next) = match status {
             400 | 422 => (ErrorCode::UpstreamRejected, "fix the arguments Atlassian names above and call again".to_owned()),
             401 => (ErrorCode::UpstreamUnauthorized, "the Atlassian credential was rejected; the operator must renew it".to_owned()),
@@ -180,6 +192,11 @@ impl ToolError {
         message.push_str(&next);
         if let Some(id) = request_id {
             message.push_str(&format!(" (Atlassian trace id {id})"));
+        }
+        if let std::borrow::Cow::Owned(clean) =
+            crate::redact::text(&message, &crate::redact::Known::new())
+        {
+            message = clean;
         }
         Self {
             code,
@@ -264,6 +281,24 @@ mod tests {
         assert!(e.message.contains("key: too long"));
         assert!(e.message.contains("Next:"));
         assert!(e.message.contains("t1"));
+    }
+
+    #[test]
+    fn an_echoed_authorization_header_is_not_repeated() {
+        let body = json!({
+            "errorMessages": ["Authorization: Basic ZTJlQGV4YW1wbGU6c2VjcmV0 was not accepted"],
+            "errors": {"authorization": "Bearer abc.DEF-123456", "credential": "e@x:t0ken-123"},
+            "message": "sent Bearer abc.DEF-123456"
+        });
+        let e = ToolError::from_upstream_status("op", 401, Some(&body), None, None);
+        for secret in ["ZTJlQGV4YW1wbGU6c2VjcmV0", "abc.DEF-123456", "t0ken-123"] {
+            assert!(!e.message.contains(secret), "{}", e.message);
+        }
+        assert!(
+            e.message.contains("authorization: [redacted]"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

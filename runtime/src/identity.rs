@@ -23,7 +23,7 @@ use gojira_store::records::Secrets;
 use gojira_store::{Key, Kind, StoreError};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::catalog::{AuthKind, Method, Product, Tool as CatalogTool, UpstreamRequest};
 use crate::config::Secret;
@@ -302,6 +302,39 @@ pub fn site_of_call(state: &ServerState, ctx: &CallContext) -> Option<String> {
     let oauth = state.identity().oauth.as_ref()?;
     let user = ctx.user.as_ref()?;
     oauth.site(user).ok()
+}
+
+/// The secrets a call of `tool` by `ctx` knows, to keep them out of what
+/// gojira records: the configured credentials and, in OAuth mode, the
+/// caller's own (Atlassian token or bound API token). Nothing is checked
+/// here: a credential that cannot be had is simply not listed.
+pub(crate) async fn known_secrets(
+    state: &ServerState,
+    ctx: &CallContext,
+    tool: &CatalogTool,
+) -> crate::redact::Known {
+    let mut known = state.upstream().configured_secrets().clone();
+    let (Some(oauth), Some(user), Some(product)) = (
+        &state.identity().oauth,
+        &ctx.user,
+        state.catalog().products.get(tool.spec.product),
+    ) else {
+        return known;
+    };
+    match product.auth {
+        AuthKind::Oauth => {
+            if let Ok(token) = oauth.server.atlassian_access_token(user).await {
+                known.add(token.expose());
+            }
+        }
+        AuthKind::ApiToken => {
+            if let Ok(Some(bound)) = oauth.load_api_token(&user.account_id).await {
+                known.add_basic(&bound.email, &bound.token);
+            }
+        }
+        AuthKind::OrgAdmin => {}
+    }
+    known
 }
 
 /// Sends one tool's request as the caller (see the module docs).
@@ -605,7 +638,8 @@ impl Identity {
 }
 
 /// An org-admin call being recorded: started before the call (with the
-/// arguments, secrets redacted), finished with its outcome.
+/// arguments redacted by [`crate::redact`], as the journal's are),
+/// finished with its outcome.
 #[derive(Debug)]
 pub struct OrgAdminAudit {
     tool: &'static str,
@@ -617,9 +651,13 @@ impl OrgAdminAudit {
     pub fn start(state: &ServerState, tool: &CatalogTool, args: &Value) -> Option<Self> {
         state.identity().audit.as_ref()?;
         let product = state.catalog().products.get(tool.spec.product)?;
-        (product.auth == AuthKind::OrgAdmin).then(|| Self {
-            tool: tool.spec.name,
-            arguments: redact(args),
+        (product.auth == AuthKind::OrgAdmin).then(|| {
+            let mut arguments = args.clone();
+            crate::redact::fields(&mut arguments, state.upstream().configured_secrets());
+            Self {
+                tool: tool.spec.name,
+                arguments,
+            }
         })
     }
 
@@ -647,35 +685,6 @@ impl OrgAdminAudit {
     }
 }
 
-/// A copy of `value` with every secret-looking field replaced.
-fn redact(value: &Value) -> Value {
-    const SECRET_WORDS: [&str; 7] = [
-        "token",
-        "secret",
-        "password",
-        "authorization",
-        "credential",
-        "apikey",
-        "api_key",
-    ];
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let lower = k.to_ascii_lowercase();
-                    if SECRET_WORDS.iter().any(|w| lower.contains(w)) {
-                        (k.clone(), Value::String("[redacted]".into()))
-                    } else {
-                        (k.clone(), redact(v))
-                    }
-                })
-                .collect::<Map<String, Value>>(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
-        other => other.clone(),
-    }
-}
-
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
 fn rfc3339(time: SystemTime) -> String {
     let ms = time
@@ -698,11 +707,12 @@ mod tests {
     }
 
     #[test]
-    fn secrets_are_redacted_at_any_depth() {
-        let v = json!({"accountId": "a", "body": {"apiToken": "s", "items": [{"password": "p", "name": "n"}]}});
+    fn audited_arguments_are_redacted_at_any_depth() {
+        let mut v = json!({"accountId": "a", "body": {"apiToken": "s", "items": [{"password": "p", "name": "n"}], "Authorization": "Bearer x"}});
+        crate::redact::fields(&mut v, &crate::redact::Known::new());
         assert_eq!(
-            redact(&v),
-            json!({"accountId": "a", "body": {"apiToken": "[redacted]", "items": [{"password": "[redacted]", "name": "n"}]}})
+            v,
+            json!({"accountId": "a", "body": {"apiToken": "[redacted]", "items": [{"password": "[redacted]", "name": "n"}], "Authorization": "[redacted]"}})
         );
     }
 

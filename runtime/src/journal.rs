@@ -2,8 +2,9 @@
 //! it is sent and completed after, append-only and hash-chained.
 //!
 //! Two kinds of entries go into one store log (`ops`): an *intent* (who,
-//! which tool, the redacted arguments, the exact request, the prior-state
-//! snapshot, the plan digest) and, later, an *outcome* naming its intent
+//! which tool, the arguments, the exact request, the prior-state
+//! snapshot, the plan digest; all redacted by [`crate::redact`] as they are
+//! appended) and, later, an *outcome* naming its intent
 //! (`completed`, `failed` or `unknown`, with the upstream status and request
 //! id and the state after). Nothing is ever rewritten: each entry carries
 //! the SHA-256 of the previous entry's bytes (`prev`), so `verify` finds an
@@ -33,16 +34,6 @@ const LOG: &str = "ops";
 const LOCK_TTL: Duration = Duration::from_secs(5);
 /// Version of the index records.
 const INDEX_VERSION: u16 = 1;
-/// Argument names whose values never reach the journal.
-const SECRET_ARGS: [&str; 6] = [
-    "token",
-    "password",
-    "secret",
-    "apikey",
-    "api_key",
-    "credential",
-];
-
 /// Errors of the journal.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -240,21 +231,12 @@ fn index_key(name: &str) -> Key {
     Key::new(Kind::Journal, format!("{LOG}:{name}"))
 }
 
-/// Replaces the values of secret-looking arguments (at any depth).
+/// A copy of `args` with secrets redacted (see [`crate::redact`]: secret-named
+/// fields at any depth, arrays included, and credentials inside strings).
 pub fn redact(args: &Map<String, Value>) -> Map<String, Value> {
-    args.iter()
-        .map(|(k, v)| {
-            let lower = k.to_ascii_lowercase();
-            let v = if SECRET_ARGS.iter().any(|s| lower.contains(s)) {
-                Value::String("[redacted]".into())
-            } else if let Value::Object(inner) = v {
-                Value::Object(redact(inner))
-            } else {
-                v.clone()
-            };
-            (k.clone(), v)
-        })
-        .collect()
+    let mut args = args.clone();
+    crate::redact::fields_of_map(&mut args, &crate::redact::Known::new());
+    args
 }
 
 impl Journal {
@@ -288,7 +270,9 @@ impl Journal {
     ///
     /// # Errors
     /// The store failed or the chain stayed locked: the write must not be sent.
-    pub async fn record_intent(&self, intent: Intent) -> Result<JournalId, JournalError> {
+    pub async fn record_intent(&self, mut intent: Intent) -> Result<JournalId, JournalError> {
+        // The journal is append-only: a secret written here could never be removed.
+        crate::redact::intent(&mut intent, &crate::redact::Known::new());
         let principal = intent.principal.clone();
         let id = self.append(&principal, Record::Intent(intent)).await?;
         Ok(id)
@@ -301,8 +285,9 @@ impl Journal {
     pub async fn record_outcome(
         &self,
         principal: &str,
-        outcome: Outcome,
+        mut outcome: Outcome,
     ) -> Result<JournalId, JournalError> {
+        crate::redact::outcome(&mut outcome, &crate::redact::Known::new());
         let of = outcome.of;
         let id = self.append(principal, Record::Outcome(outcome)).await?;
         self.put_index(&format!("outcome:{of}"), &id).await?;
@@ -853,5 +838,67 @@ mod tests {
         let v = j.verify().await.unwrap();
         assert!(v.ok, "{v:?}");
         assert_eq!((v.checked, v.first_id), (1, Some(3)));
+    }
+
+    /// Whatever a caller puts in an intent or an outcome, no secret reaches
+    /// the store: secret-named fields at any depth (arrays too), secret-named
+    /// query parameters, and bearer/basic credentials inside any string.
+    #[tokio::test]
+    async fn no_secret_reaches_the_stored_journal() {
+        let (j, store, _dir) = journal().await;
+        let secrets = [
+            "query-api-token",
+            "body-password",
+            "array-secret",
+            "auth-header-value",
+            "cookie-value",
+            "bearer-in-text-123",
+            "YmFzaWMtaW4tdGV4dA==",
+            "snapshot-private-key",
+            "result-client-secret",
+            "after-credential",
+            "error-bearer-456",
+        ];
+        let mut intent = intent("p", "t.update", 1);
+        intent.args =
+            json!({"items": [{"apiKey": "array-secret"}], "note": "Bearer bearer-in-text-123"})
+                .as_object()
+                .unwrap()
+                .clone();
+        intent.request = json!({
+            "method": "POST", "path": "/x",
+            "query": [["apiToken", "query-api-token"], ["expand", "all"]],
+            "body": {"user": {"password": "body-password"}, "items": [{"secret": "array-secret"}],
+                     "headers": {"Authorization": "auth-header-value", "cookie": "cookie-value"},
+                     "text": "sent Authorization: Basic YmFzaWMtaW4tdGV4dA== and Bearer bearer-in-text-123"}
+        });
+        intent.snapshot =
+            Some(json!({"name": "n", "settings": [{"privateKey": "snapshot-private-key"}]}));
+        let id = j.record_intent(intent).await.unwrap();
+        let mut done = outcome(id, Status::Failed);
+        done.result = Some(json!({"id": 7, "oauth": {"clientSecret": "result-client-secret"}}));
+        done.after = Some(json!({"credentials": ["after-credential"]}));
+        done.error = Some("HTTP 401: Authorization: Bearer error-bearer-456 was refused".into());
+        j.record_outcome("p", done).await.unwrap();
+
+        for entry_id in [id, id + 1] {
+            let entry = store.journal_get(LOG, entry_id).await.unwrap().unwrap();
+            let text = String::from_utf8(entry.data).unwrap();
+            for secret in secrets {
+                assert!(
+                    !text.contains(secret),
+                    "entry {entry_id} holds {secret:?}: {text}"
+                );
+            }
+        }
+        let op = j.get(id).await.unwrap().unwrap();
+        assert_eq!(op.intent.request["query"][1], json!(["expand", "all"]));
+        assert_eq!(
+            op.intent.snapshot.unwrap()["name"],
+            "n",
+            "ordinary fields stay"
+        );
+        assert_eq!(op.outcome.unwrap().result.unwrap()["id"], 7);
+        assert!(j.verify().await.unwrap().ok);
     }
 }

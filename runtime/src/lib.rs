@@ -13,6 +13,7 @@
 //! - [`shape`]: one pagination shape (`cursor`/`limit`/`nextCursor`) and trimming of answer noise;
 //! - [`inbound`]: limits on MCP requests per principal and per client id;
 //! - [`error`]: the tool error model (stable codes, next steps);
+//! - [`redact`]: one redaction (known secrets, credential patterns, secret-named fields) for results, errors, the journal and the audit log;
 //! - [`identity`]: who a call acts for (local credential or the bearer's user), per-user upstream credentials, org-admin checks and audit, site pinning;
 //! - [`server`]: the `rmcp` `ServerHandler`;
 //! - [`transport`]: Streamable HTTP (axum) and stdio;
@@ -29,6 +30,7 @@ pub mod inbound;
 pub mod journal;
 mod native_consent;
 pub mod pacing;
+pub mod redact;
 pub mod safety;
 pub mod server;
 pub mod shape;

@@ -60,9 +60,9 @@ impl Page {
     /// # Errors
     /// A cursor this server did not issue, or one of another paging style.
     pub fn prepare(p: &Pagination, args: &mut Map<String, Value>) -> Result<Self, ToolError> {
-        let cursor = args.remove("cursor");
+        let cursor = args.shift_remove("cursor");
         let limit = args
-            .remove("limit")
+            .shift_remove("limit")
             .and_then(|v| v.as_u64())
             .map_or(DEFAULT_PAGE_SIZE.min(p.max_limit), |l| {
                 l.clamp(1, u64::from(p.max_limit)) as u32
@@ -117,13 +117,13 @@ impl Page {
                 PageStyle::Token => &["nextPageToken"],
             };
             for key in paging_keys {
-                answer.remove(*key);
+                answer.shift_remove(*key);
             }
             for links in ["_links", "links"] {
                 if let Some(Value::Object(map)) = answer.get_mut(links) {
-                    map.remove("next");
+                    map.shift_remove("next");
                     if map.is_empty() {
-                        answer.remove(links);
+                        answer.shift_remove(links);
                     }
                 }
             }
@@ -190,7 +190,9 @@ fn bad_cursor() -> ToolError {
 }
 
 /// Removes noise keys (`self` links, avatar URL maps, `expand` echoes,
-/// `_expandable`) at any depth; returns how many bytes of JSON it saved
+/// `_expandable`) at any depth, keeping the other keys in their order
+/// (`shift_remove`: with `preserve_order`, `Map::remove` swaps the last key
+/// into the hole); returns how many bytes of JSON it saved
 /// (approximately: the serialized size of what it removed).
 pub fn trim(value: &mut Value) -> usize {
     match value {
@@ -202,7 +204,7 @@ pub fn trim(value: &mut Value) -> usize {
                     Some(Value::Object(_)) => key == "avatarUrls" || key == "_expandable",
                     _ => false,
                 };
-                if noise && let Some(removed) = map.remove(key) {
+                if noise && let Some(removed) = map.shift_remove(key) {
                     saved += key.len() + 4 + json_len(&removed);
                 }
             }
@@ -317,6 +319,26 @@ mod tests {
         let mut args = obj(json!({"limit": 10_000}));
         Page::prepare(&OFFSET, &mut args).unwrap();
         assert_eq!(args["maxResults"], 100);
+    }
+
+    #[test]
+    fn trimming_and_paging_keep_the_answers_key_order() {
+        let mut v = json!({"self": "s", "id": "1", "expand": "e", "name": "n",
+                           "avatarUrls": {"x": "y"}, "lead": {"self": "s", "a": 1, "b": 2}, "last": true});
+        trim(&mut v);
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"id":"1","name":"n","lead":{"a":1,"b":2},"last":true}"#
+        );
+        let mut args = obj(json!({}));
+        let page = Page::prepare(&OFFSET, &mut args).unwrap();
+        let mut answer = obj(json!({"startAt": 0, "values": [1], "maxResults": 1,
+                                    "_links": {"next": "n", "base": "b", "context": "c"}, "total": 1, "tail": 0}));
+        page.finish(&mut answer, false);
+        assert_eq!(
+            serde_json::to_string(&answer).unwrap(),
+            r#"{"values":[1],"_links":{"base":"b","context":"c"},"total":1,"tail":0}"#
+        );
     }
 
     #[test]

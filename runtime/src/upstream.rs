@@ -8,6 +8,11 @@
 //! an exponential backoff with full jitter (100 ms base, 2 s cap) and never
 //! before `Retry-After`; at most [`MAX_ATTEMPTS`] attempts, all within the
 //! call's one deadline.
+//!
+//! Answers: at most [`MAX_RESPONSE_BYTES`] of a body are read (the body is
+//! streamed and the connection dropped at the cap). Whatever comes back,
+//! answer or error, has the call's credentials and credential patterns
+//! redacted ([`crate::redact`]) before anyone sees it.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -22,8 +27,9 @@ use crate::catalog::{AuthKind, Method, Product, UpstreamRequest};
 use crate::config::{Credential, SITE_VARS, Secret, UpstreamConfig};
 use crate::error::{ErrorCode, ToolError};
 use crate::pacing::{Class, Pacer, PacingLimits, Scope, Signals};
+use crate::redact::{self, Known};
 
-/// Largest upstream response body accepted.
+/// Largest upstream response body read (16 MiB); reading stops there.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// Most attempts of one request (the deadline usually ends retries first).
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -124,6 +130,8 @@ pub struct Upstream {
     pacer: Pacer,
     /// (product key, credential label) → its pacing scope (tenant + credential).
     scopes: Arc<Mutex<HashMap<ScopeId, Arc<Scope>>>>,
+    /// The configured credentials (API token, bearer, org key), redacted from everything.
+    configured: Known,
 }
 
 /// One attempt's answer (any status).
@@ -159,12 +167,39 @@ impl Upstream {
             .build()
             .map_err(|e| ToolError::internal(format!("could not build the HTTP client: {e}")))?;
         let limits = PacingLimits::new(config.rate_per_sec, config.burst_capacity);
+        let mut configured = Known::new();
+        match &config.credential {
+            Credential::ApiToken { email, token } => configured.add_basic(email, token.expose()),
+            Credential::Bearer { token } => configured.add(token.expose()),
+            Credential::None => {}
+        }
+        if let Some(key) = &config.org_admin_token {
+            configured.add(key.expose());
+        }
         Ok(Self {
             client,
             config,
             pacer: Pacer::new(limits, store),
             scopes: Arc::default(),
+            configured,
         })
+    }
+
+    /// The configured credentials, as secrets to redact.
+    pub fn configured_secrets(&self) -> &Known {
+        &self.configured
+    }
+
+    /// The secrets a call as `credential` knows: the configured ones and the
+    /// user's own.
+    pub fn secrets_of(&self, credential: &CallCredential) -> Known {
+        let mut known = self.configured.clone();
+        match credential {
+            CallCredential::Configured => {}
+            CallCredential::Bearer { token, .. } => known.add(token.expose()),
+            CallCredential::Basic { email, token, .. } => known.add_basic(email, token.expose()),
+        }
+        known
     }
 
     /// The pacer (shared by every call).
@@ -237,7 +272,8 @@ impl Upstream {
     }
 
     /// Sends one request as `credential`, paced and retried (idempotent
-    /// methods only) within `deadline`, the budget of the whole call.
+    /// methods only) within `deadline`, the budget of the whole call. The
+    /// answer and any error come back with the credentials redacted.
     pub async fn send_with(
         &self,
         credential: &CallCredential,
@@ -245,6 +281,24 @@ impl Upstream {
         operation: &str,
         request: &UpstreamRequest,
         deadline: Duration,
+    ) -> Result<UpstreamResponse, ToolError> {
+        let known = self.secrets_of(credential);
+        self.send_redacted(credential, product, operation, request, deadline, &known)
+            .await
+            .map_err(|mut e| {
+                redact::error(&mut e, &known);
+                e
+            })
+    }
+
+    async fn send_redacted(
+        &self,
+        credential: &CallCredential,
+        product: &Product,
+        operation: &str,
+        request: &UpstreamRequest,
+        deadline: Duration,
+        known: &Known,
     ) -> Result<UpstreamResponse, ToolError> {
         let deadline_at = Instant::now() + deadline;
         let base = self.base_url_for(product, credential)?;
@@ -295,15 +349,13 @@ impl Upstream {
                 Err(_) => return Err(timed_out(attempt - 1)),
             }
             debug!(operation, method = request.method.as_str(), path = %request.path, attempt, "upstream request");
-            let outcome = match tokio::time::timeout_at(
-                deadline_at,
-                self.attempt(builder, operation),
-            )
-            .await
-            {
-                Ok(outcome) => outcome,
-                Err(_) => return Err(timed_out(attempt)),
-            };
+            let outcome =
+                match tokio::time::timeout_at(deadline_at, self.attempt(builder, operation, known))
+                    .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(_) => return Err(timed_out(attempt)),
+                };
             // What to say if this is the last attempt, and the least wait before the next.
             let (final_error, min_wait) = match outcome {
                 Ok(answer) => {
@@ -439,13 +491,16 @@ impl Upstream {
         self.authorize(product, credential, builder)
     }
 
-    /// Sends one attempt and reads its answer.
+    /// Sends one attempt and reads its answer (at most
+    /// [`MAX_RESPONSE_BYTES`] of it), redacting `known` secrets and
+    /// credential patterns from the body.
     async fn attempt(
         &self,
         builder: reqwest::RequestBuilder,
         operation: &str,
+        known: &Known,
     ) -> Result<Answer, Failure> {
-        let response = builder.send().await.map_err(|e| Failure::Network {
+        let mut response = builder.send().await.map_err(|e| Failure::Network {
             reason: reqwest_reason(&e),
             sent: !e.is_connect(),
         })?;
@@ -465,24 +520,46 @@ impl Upstream {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let signals = Signals::from_headers(headers);
-        let bytes = response.bytes().await.map_err(|e| Failure::Network {
+        let too_large = || {
+            Failure::Final(ToolError::new(
+                ErrorCode::ResponseTooLarge,
+                format!(
+                    "{operation}: Atlassian's answer is larger than the {} MiB gojira reads, so it stopped reading. Next: ask for less: a smaller `limit` on a paged tool, or narrower filters",
+                    MAX_RESPONSE_BYTES / (1024 * 1024)
+                ),
+            ))
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        // Streamed, so an endless answer costs at most the cap; dropping
+        // `response` early closes the connection.
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| Failure::Network {
             reason: format!("the response was cut off: {}", reqwest_reason(&e)),
             sent: true,
-        })?;
-        if bytes.len() > MAX_RESPONSE_BYTES {
-            return Err(Failure::Final(ToolError::upstream_unavailable(format!(
-                "{operation}: response of {} bytes exceeds the {MAX_RESPONSE_BYTES}-byte limit; narrow the query",
-                bytes.len()
-            ))));
+        })? {
+            if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
         }
-        let body = if bytes.is_empty() {
+        let mut body = if bytes.is_empty() {
             // Atlassian answers some long-running operations with 303 and a task URL.
             location.map(|l| serde_json::json!({ "status": status, "location": l }))
         } else {
             Some(serde_json::from_slice::<Value>(&bytes).unwrap_or_else(|_| {
-                Value::String(String::from_utf8_lossy(&bytes).chars().take(2000).collect())
+                // Redacted whole before it is cut, so no secret is cut in half.
+                let text = String::from_utf8_lossy(&bytes);
+                Value::String(redact::text(&text, known).chars().take(2000).collect())
             }))
         };
+        if let Some(body) = &mut body {
+            redact::strings(body, known);
+        }
         Ok(Answer {
             status,
             body,
@@ -622,6 +699,100 @@ mod tests {
         }
         let draws: std::collections::BTreeSet<_> = (0..50).map(|_| backoff(5)).collect();
         assert!(draws.len() > 10, "jittered: {draws:?}");
+    }
+
+    /// A local upstream whose answer never ends: 64 MiB of a JSON array,
+    /// then the connection stays open, silent. Returns its base URL and
+    /// how many bytes it managed to send.
+    fn endless_upstream() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let sent = Arc::new(AtomicUsize::new(0));
+        let counter = sent.clone();
+        std::thread::spawn(move || {
+            let Ok((mut socket, _)) = listener.accept() else {
+                return;
+            };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match socket.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n[";
+            if socket.write_all(head).is_err() {
+                return;
+            }
+            let chunk = "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\","
+                .repeat(1024);
+            while counter.load(Ordering::Relaxed) < 64 * 1024 * 1024 {
+                if socket.write_all(chunk.as_bytes()).is_err() {
+                    return;
+                }
+                counter.fetch_add(chunk.len(), Ordering::Relaxed);
+            }
+            // Never finish: hold the connection open until the client leaves.
+            while socket.read(&mut buf).is_ok_and(|n| n > 0) {}
+        });
+        (base, sent)
+    }
+
+    #[tokio::test]
+    async fn an_endless_answer_is_cut_at_the_cap() {
+        let (base, sent) = endless_upstream();
+        let config = UpstreamConfig {
+            vars: [("jira".to_owned(), base)].into_iter().collect(),
+            credential: Credential::ApiToken {
+                email: "a@example.com".into(),
+                token: Secret::new("t0ken-value"),
+            },
+            org_admin_token: None,
+            org_admin_enabled: false,
+            rate_per_sec: 10.0,
+            burst_capacity: 20.0,
+            pacing: false,
+            site_url: None,
+        };
+        let upstream = Upstream::new(config, None).unwrap();
+        let product = Product {
+            key: "p",
+            title: "P",
+            spec: "",
+            spec_version: "",
+            base_url: "{jira}",
+            auth: AuthKind::ApiToken,
+        };
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.path = "/rest/items".into();
+        let started = Instant::now();
+        let answer = tokio::time::timeout(
+            Duration::from_secs(30),
+            upstream.send(&product, "p#listItems", &request, Duration::from_secs(120)),
+        )
+        .await
+        .expect("the endless answer is cut, not read until the deadline");
+        let error = answer.expect_err("an answer over the cap is an error");
+        assert_eq!(error.code, ErrorCode::ResponseTooLarge, "{error}");
+        assert!(
+            error.message.contains("16 MiB") && error.message.contains("smaller `limit`"),
+            "{error}"
+        );
+        // Once gojira stops reading, the upstream can only fill the socket buffers.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            sent < MAX_RESPONSE_BYTES + 16 * 1024 * 1024,
+            "stopped reading near the cap: the upstream sent {sent} bytes"
+        );
+        println!(
+            "cut after {:?}; the upstream sent {} MiB",
+            started.elapsed(),
+            sent / (1024 * 1024)
+        );
     }
 
     #[test]

@@ -12,7 +12,10 @@
 //! 3. **Journal, then send.** The intent is journaled before the request
 //!    goes; the outcome (status, Atlassian's request id, the answer, the
 //!    state after) when it returns. If the journal cannot record the intent,
-//!    nothing is sent.
+//!    nothing is sent. Both are redacted ([`crate::redact`]): secret-named
+//!    fields, credential patterns and the call's own credentials never
+//!    reach the journal. A revert whose inverse would write a redacted
+//!    value back is refused.
 //!
 //! [`revert`] plans and performs inverses of journaled writes, and
 //! [`recover`] resolves writes a crash left without an outcome.
@@ -26,6 +29,7 @@ use tracing::{info, warn};
 use crate::catalog::{Method, Tool as CatalogTool, UpstreamRequest};
 use crate::error::{ErrorCode, ToolError};
 use crate::journal::{self, Intent, Outcome, Status};
+use crate::redact;
 use crate::safety::{self, Consent, Revert, Safety};
 use crate::server::{CallContext, ServerState};
 use crate::shape;
@@ -164,9 +168,9 @@ pub(crate) async fn execute(
     safety: &Safety,
     mut args: Map<String, Value>,
 ) -> Result<Value, ToolError> {
-    let commit = args.remove("commit").and_then(|v| v.as_bool()) == Some(true);
+    let commit = args.shift_remove("commit").and_then(|v| v.as_bool()) == Some(true);
     let given_digest = args
-        .remove("planDigest")
+        .shift_remove("planDigest")
         .and_then(|v| v.as_str().map(str::to_owned));
     let plan = plan(state, ctx, tool, safety, args).await?;
     if safety.consent == Consent::Commit {
@@ -288,10 +292,23 @@ pub(crate) async fn perform(
     revert_of: Option<u64>,
 ) -> Result<Value, ToolError> {
     let tool = plan.tool;
-    let intent = Intent {
+    if let Some(of) = revert_of
+        && redact::contains_marker(&Value::Object(plan.args.clone()))
+    {
+        // The journal redacted a secret the inverse would restore: writing
+        // the marker back would destroy the value, not restore it.
+        return Err(ToolError::invalid_arguments(format!(
+            "journal entry {of} cannot be reverted by gojira: its inverse ({}) would write back values the journal redacted as secrets ({}), so nothing was changed. Next: restore the write by hand in Atlassian (gojira.journal.get {of} shows which fields were redacted)",
+            tool.spec.name,
+            redact::MARKER
+        )));
+    }
+    // What the call's credentials are, so no copy of one is journaled.
+    let known = crate::identity::known_secrets(state, ctx, tool).await;
+    let mut intent = Intent {
         principal: ctx.principal.clone(),
         tool: tool.spec.name.to_owned(),
-        args: journal::redact(&plan.args),
+        args: plan.args.clone(),
         request: plan.request_json(),
         site: state.site_of(ctx, tool),
         snapshot: plan.snapshot.clone(),
@@ -299,6 +316,7 @@ pub(crate) async fn perform(
         revert_of,
         at_ms: journal::now_ms(),
     };
+    redact::intent(&mut intent, &known);
     let id = state.journal().record_intent(intent).await.map_err(|e| {
         ToolError::with_code(
             ErrorCode::JournalUnavailable,
@@ -335,7 +353,9 @@ pub(crate) async fn perform(
         }
         Err(e) => {
             outcome.status = match (e.code, e.status) {
-                (ErrorCode::Timeout, _) | (ErrorCode::UpstreamUnavailable, None) => Status::Unknown,
+                // Sent, but the answer was lost (or too large to read).
+                (ErrorCode::Timeout | ErrorCode::ResponseTooLarge, _)
+                | (ErrorCode::UpstreamUnavailable, None) => Status::Unknown,
                 _ => Status::Failed,
             };
             outcome.upstream_status = e.status;
@@ -344,6 +364,7 @@ pub(crate) async fn perform(
         }
     };
     outcome.at_ms = journal::now_ms();
+    redact::outcome(&mut outcome, &known);
     let status = outcome.status;
     if let Err(e) = state
         .journal()
@@ -554,7 +575,9 @@ async fn plan_reverts<'a>(
         })?;
         let conflict = match (&original.snapshot, outcome.and_then(|o| o.after.as_ref())) {
             (Some(decl), Some(after)) => {
-                let live = read_snapshot(state, ctx, decl, &op.intent.args).await?;
+                // The state after was journaled redacted: compare like with like.
+                let mut live = read_snapshot(state, ctx, decl, &op.intent.args).await?;
+                redact::fields(&mut live, &redact::Known::new());
                 (&live != after).then(|| {
                     serde_json::to_value(json_patch::diff(after, &live)).unwrap_or_default()
                 })
@@ -715,7 +738,14 @@ async fn resolve(
             "cannot tell: the tool declares no snapshot; check the resource in Atlassian".into(),
         );
     };
-    match read_snapshot(state, ctx, snapshot_decl, &intent.args).await {
+    // The snapshot was journaled redacted: compare like with like.
+    let live = read_snapshot(state, ctx, snapshot_decl, &intent.args)
+        .await
+        .map(|mut live| {
+            redact::fields(&mut live, &redact::Known::new());
+            live
+        });
+    match live {
         Ok(live) if &live == before => (
             Some(live),
             "not applied: the live state equals the state before the write".into(),

@@ -10,6 +10,8 @@
 //! | `refresh` | a client racing its own refresh keeps its session; reuse after the grace window revokes the sign-in |
 //! | `scopes` | a token lists and calls only what its scopes allow; a refresh never widens it |
 //! | `sign_in` | the Atlassian leg of a sign-in completes only in the browser that approved it |
+//! | `redaction` | no credential (echoed by an upstream error, or carried by a write) reaches a tool result or the journal |
+//! | `answers` | an upstream answer is read only up to the 16 MiB cap; trimming keeps the answer's key order |
 
 #![allow(
     clippy::expect_used,
@@ -21,8 +23,10 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod answers;
 mod journal;
 mod paths;
+mod redaction;
 mod refresh;
 mod scopes;
 mod sign_in;

@@ -68,6 +68,29 @@ impl Outgoing {
     }
 }
 
+/// The body of an [`Fault::echo_authorization`] fault: the header in
+/// Atlassian's error shapes, and the credential inside it in clear.
+fn echo_authorization(header: Option<&str>) -> Value {
+    use base64::Engine as _;
+    let header = header.unwrap_or("");
+    let (scheme, credential) = header.split_once(' ').unwrap_or(("", header));
+    let credential = if scheme.eq_ignore_ascii_case("basic") {
+        base64::engine::general_purpose::STANDARD
+            .decode(credential.trim())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .unwrap_or_else(|| credential.to_string())
+    } else {
+        credential.to_string()
+    };
+    json!({
+        "errorMessages": [format!("Authorization: {header} was not accepted")],
+        "errors": {"authorization": header, "credential": credential},
+        "message": format!("the credential {credential} was refused"),
+        "request": {"headers": {"Authorization": header}},
+    })
+}
+
 /// Shared state of one fake: catalog, resources, faults, request log.
 #[derive(Debug)]
 pub(crate) struct Engine {
@@ -221,10 +244,14 @@ impl Engine {
                 // `resume_unwind` skips the panic hook: nothing is printed.
                 std::panic::resume_unwind(Box::new("fake-atlassian: injected connection reset"));
             }
-            let body = fault
-                .body
-                .clone()
-                .unwrap_or_else(|| json!({"errorMessages": ["injected fault"]}));
+            let body = if fault.echo_authorization {
+                echo_authorization(authorization.as_deref())
+            } else {
+                fault
+                    .body
+                    .clone()
+                    .unwrap_or_else(|| json!({"errorMessages": ["injected fault"]}))
+            };
             let mut out = Outgoing::json(fault.status, body);
             out.headers = fault.headers.clone();
             (out, None)

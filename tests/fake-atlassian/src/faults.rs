@@ -12,7 +12,10 @@ use serde_json::Value;
 /// `jira-platform#getProject`, or just the operationId). The first matching
 /// fault answers: after `delay`, with `status`, `headers` and `body`
 /// (default `{"errorMessages":["injected fault"]}`), or, for [`Fault::reset`],
-/// by dropping the connection without an answer. `times` counts down;
+/// by dropping the connection without an answer, or, for
+/// [`Fault::echo_authorization`], with an error body that echoes the
+/// request's `Authorization` header (as a careless upstream or proxy
+/// might). `times` counts down;
 /// `None` keeps the fault until [`crate::FakeHandle::clear_faults`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
@@ -35,6 +38,9 @@ pub struct Fault {
     /// Close the connection without answering (after `delay`); the request
     /// is recorded with status 0.
     pub reset: bool,
+    /// Answer `status` with a body that echoes the request's
+    /// `Authorization` header, and the credential inside it, instead of `body`.
+    pub echo_authorization: bool,
 }
 
 impl Default for Fault {
@@ -49,6 +55,7 @@ impl Default for Fault {
             delay: Duration::ZERO,
             times: None,
             reset: false,
+            echo_authorization: false,
         }
     }
 }
@@ -68,6 +75,19 @@ impl Fault {
     pub fn reset() -> Self {
         Self {
             reset: true,
+            ..Self::default()
+        }
+    }
+
+    /// A fault answering `status` with an error body that echoes the
+    /// request's `Authorization` header in Atlassian's error shapes
+    /// (`errorMessages`, `errors.authorization`, `message`), plus the
+    /// credential it carries (the bearer token, or Basic's decoded
+    /// `email:token`).
+    pub fn echo_authorization(status: u16) -> Self {
+        Self {
+            status,
+            echo_authorization: true,
             ..Self::default()
         }
     }
