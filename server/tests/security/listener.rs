@@ -194,7 +194,10 @@ async fn a_kept_alive_connection_outlives_the_header_timeout_and_is_closed_after
 
     let waited = Instant::now();
     let (_, closed) = read_until_closed(&mut stream, Duration::from_secs(6)).await;
-    assert!(closed, "an idle connection is closed after the idle timeout");
+    assert!(
+        closed,
+        "an idle connection is closed after the idle timeout"
+    );
     assert!(
         waited.elapsed() >= Duration::from_millis(2500),
         "closed after the idle timeout (3 s), not the header timeout: {:?}",
