@@ -243,21 +243,57 @@ async fn caller_from_principal(
     next.run(request).await
 }
 
-/// Which principal opened each MCP session (2025 revisions).
-#[derive(Default)]
-struct SessionOwners(std::sync::Mutex<std::collections::HashMap<String, String>>);
+/// Which principal opened each MCP session (2025 revisions), least
+/// recently used first out when full.
+struct SessionOwners(std::sync::Mutex<lru::LruCache<String, String>>);
+
+impl Default for SessionOwners {
+    fn default() -> Self {
+        Self::with_capacity(MAX_SESSION_BINDINGS)
+    }
+}
 
 impl SessionOwners {
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+    fn with_capacity(capacity: std::num::NonZeroUsize) -> Self {
+        Self(std::sync::Mutex::new(lru::LruCache::new(capacity)))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, lru::LruCache<String, String>> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// Whether `principal` may use `session`: yes when it opened it, or when
+    /// the session is not bound (it is then bound to `principal`).
+    fn claim(&self, session: &str, principal: &str) -> bool {
+        let mut map = self.lock();
+        match map.get(session) {
+            Some(owner) => owner == principal,
+            None => {
+                map.put(session.to_owned(), principal.to_owned());
+                true
+            }
+        }
+    }
+
+    fn bind(&self, session: &str, principal: &str) {
+        self.lock().put(session.to_owned(), principal.to_owned());
+    }
+
+    fn forget(&self, session: &str) {
+        self.lock().pop(session);
+    }
 }
 
-/// Sessions kept before the oldest bindings are forgotten (a forgotten
-/// session is bound again to the next principal that uses it).
-const MAX_SESSION_BINDINGS: usize = 100_000;
+/// Sessions kept before the least recently used binding is forgotten (a
+/// forgotten session is bound again to the next principal that uses it;
+/// rmcp closes a session idle for 5 minutes, long before 100,000 others
+/// are used after it).
+const MAX_SESSION_BINDINGS: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(100_000) {
+    Some(n) => n,
+    None => std::num::NonZeroUsize::MIN,
+};
 
 /// Binds an MCP session to the user who opened it: a request bearing
 /// another user's token with that session id is refused (403), so a leaked
@@ -277,30 +313,18 @@ async fn bind_sessions(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let deleting = request.method() == axum::http::Method::DELETE;
-    if let Some(id) = &session {
-        let mut map = owners.lock();
-        match map.get(id) {
-            Some(owner) if owner != &caller.principal => {
-                drop(map);
-                info!("refused a session opened by another user");
-                let body = json!({
-                    "jsonrpc": "2.0",
-                    "id": null,
-                    "error": {"code": -32001, "message": "this MCP session belongs to another user; start your own session (initialize) with your own sign-in"},
-                });
-                return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
-            }
-            Some(_) => {}
-            None => {
-                if map.len() >= MAX_SESSION_BINDINGS {
-                    map.clear();
-                }
-                map.insert(id.clone(), caller.principal.clone());
-            }
-        }
+    if let Some(id) = &session
+        && !owners.claim(id, &caller.principal)
+    {
+        info!("refused a session opened by another user");
+        let body = json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {"code": -32001, "message": "this MCP session belongs to another user; start your own session (initialize) with your own sign-in"},
+        });
+        return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     }
     let response = next.run(request).await;
-    let mut map = owners.lock();
     match (
         &session,
         response
@@ -308,18 +332,10 @@ async fn bind_sessions(
             .get("mcp-session-id")
             .and_then(|v| v.to_str().ok()),
     ) {
-        (Some(id), _) if deleting && response.status().is_success() => {
-            map.remove(id);
-        }
-        (None, Some(created)) => {
-            if map.len() >= MAX_SESSION_BINDINGS {
-                map.clear();
-            }
-            map.insert(created.to_owned(), caller.principal);
-        }
+        (Some(id), _) if deleting && response.status().is_success() => owners.forget(id),
+        (None, Some(created)) => owners.bind(created, &caller.principal),
         _ => {}
     }
-    drop(map);
     response
 }
 
@@ -531,4 +547,34 @@ pub async fn serve_stdio(state: Arc<ServerState>) -> Result<(), TransportError> 
         .await
         .map_err(|e| TransportError::Stdio(e.to_string()))?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_session_table_forgets_the_least_recently_used_binding_only() {
+        let owners = SessionOwners::with_capacity(std::num::NonZeroUsize::new(3).unwrap());
+        owners.bind("s1", "alice");
+        owners.bind("s2", "bob");
+        assert!(owners.claim("s3", "carol"), "an unbound session is claimed");
+        // alice uses s1 again: s2 is now the least recently used.
+        assert!(owners.claim("s1", "alice"));
+        owners.bind("s4", "dave");
+        // Everything but s2 is still bound to its owner.
+        for (session, other) in [("s1", "mallory"), ("s3", "mallory"), ("s4", "mallory")] {
+            assert!(!owners.claim(session, other), "{session} stays bound");
+        }
+        assert!(owners.claim("s1", "alice"));
+        assert!(owners.claim("s3", "carol"));
+        assert!(owners.claim("s4", "dave"));
+        assert!(
+            owners.lock().peek("s2").is_none(),
+            "only the least recently used binding was forgotten"
+        );
+        owners.forget("s4");
+        assert!(owners.claim("s4", "erin"), "a deleted session is unbound");
+    }
 }
