@@ -156,40 +156,40 @@ mod tests {
 
     fn request() -> UpstreamRequest {
         let mut request = UpstreamRequest::new(crate::catalog::Method::Post);
-        request.path = "/rest/api/3/search/jql".to_owned();
+        request.path = "/v1/things/search".to_owned();
         request.query = vec![
             ("expand".to_owned(), "names".to_owned()),
             ("a&b".to_owned(), "c=d".to_owned()),
         ];
-        request.body = Some(json!({"maxResults": 50, "jql": "project = GOJ"}));
+        request.body = Some(json!({"maxResults": 50, "filter": "owner = me"}));
         request
     }
 
     #[test]
     fn a_cache_key_is_a_fixed_sha256_of_a_canonical_encoding() {
-        let id = entry_id("api-token:e2e@example.com", "jira", 7, &request());
+        let id = entry_id("api-token:e2e@example.com", "product", 7, &request());
         // The body's keys sorted, every part a JSON string or number: no
         // separator in a value can make two requests encode alike.
-        let canonical = r#"["cache/v2","api-token:e2e@example.com","jira",7,"POST","/rest/api/3/search/jql",[["expand","names"],["a&b","c=d"]],{"jql":"project = GOJ","maxResults":50}]"#;
+        let canonical = r#"["cache/v2","api-token:e2e@example.com","product",7,"POST","/v1/things/search",[["expand","names"],["a&b","c=d"]],{"filter":"owner = me","maxResults":50}]"#;
         assert_eq!(id, hex::encode(&Sha256::digest(canonical.as_bytes())[..16]));
         // Fixed across processes, Rust releases and instances sharing Redis.
-        assert_eq!(id, "4efb0ad9f974b080bf177e3e447aa8ff");
+        assert_eq!(id, "db76eaed802af12b5e64f0bccdfbdd3f");
         let mut other = request();
         other.query = vec![
             ("expand".to_owned(), "names&a".to_owned()),
             ("b".to_owned(), "c=d".to_owned()),
         ];
         assert_ne!(
-            entry_id("api-token:e2e@example.com", "jira", 7, &other),
+            entry_id("api-token:e2e@example.com", "product", 7, &other),
             id,
             "query separators inside values do not collide"
         );
         assert_ne!(
-            entry_id("api-token:other@example.com", "jira", 7, &request()),
+            entry_id("api-token:other@example.com", "product", 7, &request()),
             id
         );
         assert_ne!(
-            entry_id("api-token:e2e@example.com", "jira", 8, &request()),
+            entry_id("api-token:e2e@example.com", "product", 8, &request()),
             id
         );
     }

@@ -545,8 +545,12 @@ pub async fn serve(
             // The block drops the connection (its socket) before it leaves the registry.
             {
                 tokio::pin!(connection);
+                let timer = tokio::time::sleep_until(never());
+                tokio::pin!(timer);
                 loop {
-                    let deadline = conn.deadline(&limits);
+                    timer
+                        .as_mut()
+                        .reset(conn.deadline(&limits).unwrap_or_else(never));
                     tokio::select! {
                         result = &mut connection => {
                             if let Err(e) = result {
@@ -562,7 +566,7 @@ pub async fn serve(
                             }
                         }
                         () = conn.changed.notified() => {}
-                        () = sleep_until(deadline) => {
+                        () = &mut timer => {
                             if conn.deadline(&limits).is_some_and(|d| d <= Instant::now()) {
                                 debug!(%remote, phase = ?conn.phase(), "connection closed: header or idle timeout");
                                 break;
@@ -610,11 +614,9 @@ async fn finish(
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
+/// A deadline that never comes (a busy connection has none).
+fn never() -> Instant {
+    Instant::now() + Duration::from_secs(365 * 86_400)
 }
 
 /// A failed accept. Out of descriptors (EMFILE/ENFILE, when something else
