@@ -165,6 +165,14 @@ pub struct AuthServer {
     http: reqwest::Client,
 }
 
+/// The authorization server's HTTP client could not be built (the TLS
+/// roots or resolver could not be loaded).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the authorization server's HTTP client (for Atlassian and client metadata documents) could not be built: {0}; check the system's TLS certificates and resolver configuration"
+)]
+pub struct HttpClientError(reqwest::Error);
+
 /// The future the middleware returns.
 pub type GuardFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
 /// The middleware function.
@@ -175,7 +183,17 @@ pub type AuthLayer = FromFnLayer<GuardFn, Arc<AuthServer>, (State<Arc<AuthServer
 impl AuthServer {
     /// A server over `store` (`secrets` seals Atlassian credentials in the
     /// same store; `clock` should be the store's).
-    pub fn new(config: AuthConfig, store: Store, secrets: Secrets, clock: Clock) -> Arc<Self> {
+    ///
+    /// # Errors
+    /// [`HttpClientError`] when the HTTP client for Atlassian and metadata
+    /// documents cannot be built: start-up fails rather than fall back to a
+    /// client without timeouts that follows redirects.
+    pub fn new(
+        config: AuthConfig,
+        store: Store,
+        secrets: Secrets,
+        clock: Clock,
+    ) -> Result<Arc<Self>, HttpClientError> {
         // reqwest is built without a default TLS provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
@@ -184,14 +202,14 @@ impl AuthServer {
             .timeout(std::time::Duration::from_secs(15))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .unwrap_or_default();
-        Arc::new(Self {
+            .map_err(HttpClientError)?;
+        Ok(Arc::new(Self {
             config,
             store,
             secrets,
             clock,
             http,
-        })
+        }))
     }
 
     /// The configuration.

@@ -4,12 +4,10 @@
 //! a product bumps that pair's generation, so every cached read of it
 //! becomes unreachable at once (coarse, but never stale after our own write).
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use gojira_store::{Key, Kind, Store, records};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tracing::debug;
 
 use crate::catalog::UpstreamRequest;
@@ -41,13 +39,27 @@ pub fn principal(config: &crate::config::UpstreamConfig) -> String {
     }
 }
 
-/// A stable, non-reversible short id (principals may be emails).
-fn digest(parts: &[&str]) -> String {
-    let mut h = DefaultHasher::new();
-    for p in parts {
-        p.hash(&mut h);
-    }
-    format!("{:016x}", h.finish())
+/// A non-reversible id (principals may be emails) that every instance and
+/// every build computes alike, since the keys live in a shared store: SHA-256
+/// of the canonical JSON (keys sorted) of `parts`, a JSON array, so no two
+/// different requests encode alike.
+fn digest(parts: &Value) -> String {
+    crate::write::digest(parts)
+}
+
+/// The id of one cached answer: the principal, product, generation and the
+/// exact upstream request (query pairs in order, body canonical).
+fn entry_id(principal: &str, product: &str, generation: i64, request: &UpstreamRequest) -> String {
+    digest(&json!([
+        "cache/v2",
+        principal,
+        product,
+        generation,
+        request.method.as_str(),
+        request.path,
+        request.query,
+        request.body,
+    ]))
 }
 
 impl ReadCache {
@@ -59,7 +71,10 @@ impl ReadCache {
     fn generation_key(principal: &str, product: &str) -> Key {
         Key::new(
             Kind::Counter,
-            format!("cachegen:{}", digest(&[principal, product])),
+            format!(
+                "cachegen:{}",
+                digest(&json!(["cachegen/v2", principal, product]))
+            ),
         )
     }
 
@@ -83,26 +98,10 @@ impl ReadCache {
         request: &UpstreamRequest,
     ) -> Option<Key> {
         let generation = self.generation(principal, product).await?;
-        let query: Vec<String> = request
-            .query
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let body = request
-            .body
-            .as_ref()
-            .map(Value::to_string)
-            .unwrap_or_default();
-        let id = digest(&[
-            principal,
-            product,
-            &generation.to_string(),
-            request.method.as_str(),
-            &request.path,
-            &query.join("&"),
-            &body,
-        ]);
-        Some(Key::new(Kind::Cache, id))
+        Some(Key::new(
+            Kind::Cache,
+            entry_id(principal, product, generation, request),
+        ))
     }
 
     /// A cached answer, if fresh.
@@ -146,5 +145,52 @@ impl ReadCache {
         if let Err(err) = self.store.incr(&key, 1, Some(GENERATION_TTL)).await {
             debug!(%err, "cache generation bump failed");
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    fn request() -> UpstreamRequest {
+        let mut request = UpstreamRequest::new(crate::catalog::Method::Post);
+        request.path = "/v1/things/search".to_owned();
+        request.query = vec![
+            ("expand".to_owned(), "names".to_owned()),
+            ("a&b".to_owned(), "c=d".to_owned()),
+        ];
+        request.body = Some(json!({"maxResults": 50, "filter": "owner = me"}));
+        request
+    }
+
+    #[test]
+    fn a_cache_key_is_a_fixed_sha256_of_a_canonical_encoding() {
+        let id = entry_id("api-token:e2e@example.com", "product", 7, &request());
+        // The body's keys sorted, every part a JSON string or number: no
+        // separator in a value can make two requests encode alike.
+        let canonical = r#"["cache/v2","api-token:e2e@example.com","product",7,"POST","/v1/things/search",[["expand","names"],["a&b","c=d"]],{"filter":"owner = me","maxResults":50}]"#;
+        assert_eq!(id, hex::encode(&Sha256::digest(canonical.as_bytes())[..16]));
+        // Fixed across processes, Rust releases and instances sharing Redis.
+        assert_eq!(id, "db76eaed802af12b5e64f0bccdfbdd3f");
+        let mut other = request();
+        other.query = vec![
+            ("expand".to_owned(), "names&a".to_owned()),
+            ("b".to_owned(), "c=d".to_owned()),
+        ];
+        assert_ne!(
+            entry_id("api-token:e2e@example.com", "product", 7, &other),
+            id,
+            "query separators inside values do not collide"
+        );
+        assert_ne!(
+            entry_id("api-token:other@example.com", "product", 7, &request()),
+            id
+        );
+        assert_ne!(
+            entry_id("api-token:e2e@example.com", "product", 8, &request()),
+            id
+        );
     }
 }

@@ -90,6 +90,10 @@ pub struct Config {
     /// Limits on MCP requests per principal and per client
     /// (`GOJIRA_INBOUND_RATE`, `GOJIRA_INBOUND_CLIENT_RATE`).
     pub inbound: crate::inbound::InboundLimits,
+    /// The HTTP listener's timeouts and connection cap
+    /// (`GOJIRA_HTTP_HEADER_TIMEOUT_MS`, `GOJIRA_HTTP_IDLE_TIMEOUT_MS`,
+    /// `GOJIRA_HTTP_BODY_TIMEOUT_MS`, `GOJIRA_MAX_CONNECTIONS`).
+    pub listener: crate::listener::ListenerLimits,
     /// `TOKEN_ENCRYPTION_KEY` (base64 of 32 bytes), checked by the store's keyring.
     pub encryption_key: Option<Secret>,
     /// `TOKEN_ENCRYPTION_KEYS_OLD`: retired keys that still decrypt.
@@ -265,6 +269,76 @@ fn inbound_rate(
         capacity: (rate * 2.0).max(1.0),
         refill_per_sec: rate,
     }))
+}
+
+/// A duration in milliseconds within `range`, or `default`.
+fn millis(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    range: std::ops::RangeInclusive<u64>,
+    default: Duration,
+    what: &str,
+) -> Result<Duration, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(text) => match text.parse::<u64>() {
+            Ok(ms) if range.contains(&ms) => Ok(Duration::from_millis(ms)),
+            _ => Err(err(
+                var,
+                format!(
+                    "{text:?} must be {what}, in milliseconds from {} to {} (default {})",
+                    range.start(),
+                    range.end(),
+                    default.as_millis()
+                ),
+            )),
+        },
+    }
+}
+
+/// The HTTP listener's limits (see [`crate::listener`]).
+fn listener_limits(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<crate::listener::ListenerLimits, ConfigError> {
+    let defaults = crate::listener::ListenerLimits::default();
+    Ok(crate::listener::ListenerLimits {
+        header_timeout: millis(
+            get,
+            "GOJIRA_HTTP_HEADER_TIMEOUT_MS",
+            100..=600_000,
+            defaults.header_timeout,
+            "how long a client may take to send a request's headers",
+        )?,
+        idle_timeout: millis(
+            get,
+            "GOJIRA_HTTP_IDLE_TIMEOUT_MS",
+            100..=3_600_000,
+            defaults.idle_timeout,
+            "how long a kept-alive connection may wait for its next request",
+        )?,
+        body_timeout: millis(
+            get,
+            "GOJIRA_HTTP_BODY_TIMEOUT_MS",
+            100..=600_000,
+            defaults.body_timeout,
+            "how long a client may take to send a request's body",
+        )?,
+        max_connections: match get("GOJIRA_MAX_CONNECTIONS") {
+            None => None,
+            Some(text) => match text.parse::<usize>() {
+                Ok(n @ 1..=1_000_000) => Some(n),
+                _ => {
+                    return Err(err(
+                        "GOJIRA_MAX_CONNECTIONS",
+                        format!(
+                            "{text:?} must be how many HTTP connections may be open at once, from 1 to 1000000 (default: three quarters of the open-file limit, at most {})",
+                            crate::listener::DEFAULT_MAX_CONNECTIONS
+                        ),
+                    ));
+                }
+            },
+        },
+    })
 }
 
 fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
@@ -583,6 +657,7 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
     };
 
     let store = store_config(&get)?;
+    let listener = listener_limits(&get)?;
 
     Ok(Config {
         host,
@@ -605,6 +680,7 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
         store,
         journal_retention,
         inbound,
+        listener,
         encryption_key: get("TOKEN_ENCRYPTION_KEY").map(Secret::new),
         encryption_keys_old: get("TOKEN_ENCRYPTION_KEYS_OLD").map(Secret::new),
         auth,
@@ -659,12 +735,52 @@ mod tests {
             ("GOJIRA_INBOUND_RATE", "fast"),
             ("GOJIRA_INBOUND_CLIENT_RATE", "-1"),
             ("GOJIRA_JOURNAL_RETENTION_DAYS", "0"),
+            ("GOJIRA_HTTP_HEADER_TIMEOUT_MS", "10s"),
+            ("GOJIRA_HTTP_HEADER_TIMEOUT_MS", "0"),
+            ("GOJIRA_HTTP_IDLE_TIMEOUT_MS", "-1"),
+            ("GOJIRA_HTTP_BODY_TIMEOUT_MS", "600001"),
+            ("GOJIRA_MAX_CONNECTIONS", "0"),
+            ("GOJIRA_MAX_CONNECTIONS", "many"),
         ] {
             let mut v = vars(&base);
             v.insert(var.to_owned(), value.to_owned());
             let e = from_vars(&v).unwrap_err();
             assert_eq!(e.var, var, "{e}");
         }
+    }
+
+    #[test]
+    fn listener_limits_default_and_parse() {
+        let mut v = vars(&[("GOJIRA_ENABLED_GROUPS", "read_projects")]);
+        let l = from_vars(&v).unwrap().listener;
+        assert_eq!(
+            (l.header_timeout, l.idle_timeout, l.body_timeout),
+            (
+                Duration::from_secs(10),
+                Duration::from_secs(60),
+                Duration::from_secs(30)
+            )
+        );
+        assert_eq!(l.max_connections, None, "derived from the open-file limit");
+        v.insert("GOJIRA_HTTP_HEADER_TIMEOUT_MS".into(), "2000".into());
+        v.insert("GOJIRA_HTTP_IDLE_TIMEOUT_MS".into(), "90000".into());
+        v.insert("GOJIRA_HTTP_BODY_TIMEOUT_MS".into(), "5000".into());
+        v.insert("GOJIRA_MAX_CONNECTIONS".into(), "500".into());
+        let l = from_vars(&v).unwrap().listener;
+        assert_eq!(
+            (
+                l.header_timeout,
+                l.idle_timeout,
+                l.body_timeout,
+                l.max_connections
+            ),
+            (
+                Duration::from_secs(2),
+                Duration::from_secs(90),
+                Duration::from_secs(5),
+                Some(500)
+            )
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! otherwise (embedded store, or Redis not answering: fail open) they live
 //! in this process.
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -47,11 +47,17 @@ pub struct Limited {
 pub struct InboundLimiter {
     limits: InboundLimits,
     store: Option<Store>,
-    local: Mutex<HashMap<String, LocalBucket>>,
+    /// Least recently used first out when full.
+    local: Mutex<lru::LruCache<String, LocalBucket>>,
 }
 
-/// Local buckets kept before idle ones are forgotten.
-const MAX_LOCAL_BUCKETS: usize = 10_000;
+/// Local buckets kept before the least recently used is forgotten
+/// (forgetting a bucket only ever grants more: it restarts full, so the
+/// buckets of callers still sending are the last to go).
+const MAX_LOCAL_BUCKETS: NonZeroUsize = match NonZeroUsize::new(10_000) {
+    Some(n) => n,
+    None => NonZeroUsize::MIN,
+};
 
 impl InboundLimiter {
     /// Buckets in `store` when it is Redis (shared), else in this process.
@@ -59,7 +65,7 @@ impl InboundLimiter {
         Self {
             limits,
             store: matches!(store, Store::Redis(_)).then(|| store.clone()),
-            local: Mutex::new(HashMap::new()),
+            local: Mutex::new(lru::LruCache::new(MAX_LOCAL_BUCKETS)),
         }
     }
 
@@ -100,14 +106,8 @@ impl InboundLimiter {
     }
 
     fn take_local(&self, key: String, spec: BucketSpec) -> gojira_store::BucketOutcome {
-        let mut buckets = lock(&self.local);
-        if buckets.len() >= MAX_LOCAL_BUCKETS && !buckets.contains_key(&key) {
-            // Forgetting a bucket only ever grants more: it restarts full.
-            buckets.clear();
-        }
-        buckets
-            .entry(key)
-            .or_default()
+        lock(&self.local)
+            .get_or_insert_mut(key, LocalBucket::default)
             .take(spec, 1.0, Instant::now())
     }
 }
@@ -118,6 +118,10 @@ mod tests {
     use super::*;
 
     fn limiter(principal: f64, client: f64) -> InboundLimiter {
+        limiter_keeping(principal, client, MAX_LOCAL_BUCKETS)
+    }
+
+    fn limiter_keeping(principal: f64, client: f64, buckets: NonZeroUsize) -> InboundLimiter {
         InboundLimiter {
             limits: InboundLimits {
                 principal: Some(BucketSpec {
@@ -130,7 +134,7 @@ mod tests {
                 }),
             },
             store: None,
-            local: Mutex::new(HashMap::new()),
+            local: Mutex::new(lru::LruCache::new(buckets)),
         }
     }
 
@@ -161,5 +165,27 @@ mod tests {
             "principal"
         );
         assert!(l.check(&caller("carol", "other")).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_full_table_forgets_the_least_recently_used_bucket_not_all() {
+        // Room for four buckets: alice's and bob's principal and client ones.
+        let l = limiter_keeping(1.0, 100.0, NonZeroUsize::new(4).unwrap());
+        assert!(l.check(&caller("alice", "a")).await.is_ok());
+        assert!(l.check(&caller("bob", "b")).await.is_ok());
+        // Alice keeps sending (refused): her buckets are the most recently used.
+        assert!(l.check(&caller("alice", "a")).await.is_err());
+        // A newcomer needs two buckets: the least recently used two go
+        // (alice's client bucket, bob's principal bucket).
+        assert!(l.check(&caller("carol", "c")).await.is_ok());
+        assert_eq!(
+            l.check(&caller("alice", "a")).await.unwrap_err().limit,
+            "principal",
+            "alice's bucket was kept, still empty (clearing everything would refill it)"
+        );
+        assert!(
+            l.check(&caller("bob", "b")).await.is_ok(),
+            "bob's bucket was forgotten and restarts full"
+        );
     }
 }

@@ -28,6 +28,7 @@ pub mod error;
 pub mod identity;
 pub mod inbound;
 pub mod journal;
+pub mod listener;
 mod native_consent;
 pub mod pacing;
 pub mod redact;

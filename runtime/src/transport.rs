@@ -9,7 +9,6 @@ use axum::http::{StatusCode, header};
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
@@ -68,7 +67,7 @@ pub fn router(
         .with_allowed_hosts(hosts)
         .with_json_response(true)
         .with_cancellation_token(shutdown.child_token())
-        .with_max_request_body_bytes(1024 * 1024);
+        .with_max_request_body_bytes(MAX_BODY_BYTES);
     http = match &config.allowed_origins {
         None => http.disable_allowed_origins(),
         Some(list) => {
@@ -244,21 +243,57 @@ async fn caller_from_principal(
     next.run(request).await
 }
 
-/// Which principal opened each MCP session (2025 revisions).
-#[derive(Default)]
-struct SessionOwners(std::sync::Mutex<std::collections::HashMap<String, String>>);
+/// Which principal opened each MCP session (2025 revisions), least
+/// recently used first out when full.
+struct SessionOwners(std::sync::Mutex<lru::LruCache<String, String>>);
+
+impl Default for SessionOwners {
+    fn default() -> Self {
+        Self::with_capacity(MAX_SESSION_BINDINGS)
+    }
+}
 
 impl SessionOwners {
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+    fn with_capacity(capacity: std::num::NonZeroUsize) -> Self {
+        Self(std::sync::Mutex::new(lru::LruCache::new(capacity)))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, lru::LruCache<String, String>> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// Whether `principal` may use `session`: yes when it opened it, or when
+    /// the session is not bound (it is then bound to `principal`).
+    fn claim(&self, session: &str, principal: &str) -> bool {
+        let mut map = self.lock();
+        match map.get(session) {
+            Some(owner) => owner == principal,
+            None => {
+                map.put(session.to_owned(), principal.to_owned());
+                true
+            }
+        }
+    }
+
+    fn bind(&self, session: &str, principal: &str) {
+        self.lock().put(session.to_owned(), principal.to_owned());
+    }
+
+    fn forget(&self, session: &str) {
+        self.lock().pop(session);
+    }
 }
 
-/// Sessions kept before the oldest bindings are forgotten (a forgotten
-/// session is bound again to the next principal that uses it).
-const MAX_SESSION_BINDINGS: usize = 100_000;
+/// Sessions kept before the least recently used binding is forgotten (a
+/// forgotten session is bound again to the next principal that uses it;
+/// rmcp closes a session idle for 5 minutes, long before 100,000 others
+/// are used after it).
+const MAX_SESSION_BINDINGS: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(100_000) {
+    Some(n) => n,
+    None => std::num::NonZeroUsize::MIN,
+};
 
 /// Binds an MCP session to the user who opened it: a request bearing
 /// another user's token with that session id is refused (403), so a leaked
@@ -278,30 +313,18 @@ async fn bind_sessions(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let deleting = request.method() == axum::http::Method::DELETE;
-    if let Some(id) = &session {
-        let mut map = owners.lock();
-        match map.get(id) {
-            Some(owner) if owner != &caller.principal => {
-                drop(map);
-                info!("refused a session opened by another user");
-                let body = json!({
-                    "jsonrpc": "2.0",
-                    "id": null,
-                    "error": {"code": -32001, "message": "this MCP session belongs to another user; start your own session (initialize) with your own sign-in"},
-                });
-                return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
-            }
-            Some(_) => {}
-            None => {
-                if map.len() >= MAX_SESSION_BINDINGS {
-                    map.clear();
-                }
-                map.insert(id.clone(), caller.principal.clone());
-            }
-        }
+    if let Some(id) = &session
+        && !owners.claim(id, &caller.principal)
+    {
+        info!("refused a session opened by another user");
+        let body = json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {"code": -32001, "message": "this MCP session belongs to another user; start your own session (initialize) with your own sign-in"},
+        });
+        return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     }
     let response = next.run(request).await;
-    let mut map = owners.lock();
     match (
         &session,
         response
@@ -309,18 +332,10 @@ async fn bind_sessions(
             .get("mcp-session-id")
             .and_then(|v| v.to_str().ok()),
     ) {
-        (Some(id), _) if deleting && response.status().is_success() => {
-            map.remove(id);
-        }
-        (None, Some(created)) => {
-            if map.len() >= MAX_SESSION_BINDINGS {
-                map.clear();
-            }
-            map.insert(created.to_owned(), caller.principal);
-        }
+        (Some(id), _) if deleting && response.status().is_success() => owners.forget(id),
+        (None, Some(created)) => owners.bind(created, &caller.principal),
         _ => {}
     }
-    drop(map);
     response
 }
 
@@ -390,15 +405,27 @@ async fn health(State(h): State<HealthState>) -> impl IntoResponse {
     }))
 }
 
+/// Connections the kernel completes and queues before we accept them; a
+/// burst beyond it has its handshakes dropped (and retried by the client).
+const LISTEN_BACKLOG: u32 = 1024;
+
 /// Binds `MCP_HOST:MCP_PORT`.
 pub async fn bind(config: &Config) -> Result<tokio::net::TcpListener, TransportError> {
     let addr = std::net::SocketAddr::new(config.host, config.port);
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| TransportError::Bind {
-            addr: addr.to_string(),
-            source,
-        })
+    let listen = || {
+        let socket = match addr {
+            std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(LISTEN_BACKLOG)
+    };
+    listen().map_err(|source| TransportError::Bind {
+        addr: addr.to_string(),
+        source,
+    })
 }
 
 /// Serves HTTP until `shutdown` is cancelled or Ctrl-C. `on_ready` gets the
@@ -413,7 +440,12 @@ pub async fn serve_http(
     serve_listener(listener, config, state, shutdown, on_ready).await
 }
 
-/// [`serve_http`] on a listener already bound (see [`bind`]).
+/// [`serve_http`] on a listener already bound (see [`bind`]): our own
+/// accept loop (see [`crate::listener`]: header, idle and body timeouts, a
+/// connection cap below the open-file limit, `TCP_NODELAY`, the client's
+/// address as `ConnectInfo<SocketAddr>`), with a declared body over
+/// [`MAX_BODY_BYTES`] refused before it is read. Requests in progress get
+/// the tool deadline to finish at shutdown; event streams end then.
 pub async fn serve_listener(
     listener: tokio::net::TcpListener,
     config: &Config,
@@ -422,28 +454,86 @@ pub async fn serve_listener(
     on_ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<(), TransportError> {
     let local = listener.local_addr()?;
-    let app = router(config, state, shutdown.clone(), local.port());
+    let cap = crate::listener::connection_cap(config.listener.max_connections);
+    crate::listener::log_limits(&config.listener, &cap);
+    let app = router(config, state, shutdown.clone(), local.port())
+        .layer(middleware::from_fn(refuse_oversized_body));
     info!(%local, "gojira-mcp listening (MCP at /mcp, health at /health)");
     on_ready(local);
     let stop = shutdown.clone();
-    // Small JSON-RPC answers must not wait for Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    // Client addresses feed the authorization server's per-IP registration limit.
-    axum::serve(
+    crate::listener::serve(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app,
+        config.listener,
+        cap.max,
+        async move {
+            tokio::select! {
+                () = stop.cancelled() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        },
+        crate::listener::Shutdown {
+            grace: config.tool_timeout + std::time::Duration::from_secs(2),
+            streams: shutdown.clone(),
+        },
     )
-    .with_graceful_shutdown(async move {
-        tokio::select! {
-            () = stop.cancelled() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-    })
-    .await?;
+    .await;
     shutdown.cancel();
     Ok(())
+}
+
+/// The largest request body any endpoint takes: `/mcp`'s JSON-RPC messages
+/// (the authorization server's endpoints read at most their own, smaller,
+/// limits).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A request whose `Content-Length` is over [`MAX_BODY_BYTES`] gets 413 at
+/// once, before its body is read, with a JSON body naming the cap (a
+/// JSON-RPC error on `/mcp`, an OAuth error elsewhere); the connection is
+/// closed after it.
+async fn refuse_oversized_body(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let Some(declared) = declared.filter(|n| *n > MAX_BODY_BYTES as u64) else {
+        return next.run(request).await;
+    };
+    info!(
+        declared,
+        max = MAX_BODY_BYTES,
+        "refused a request body over the cap"
+    );
+    let message = format!(
+        "the request body is {declared} bytes; this server accepts at most {MAX_BODY_BYTES} bytes (1 MiB) per request: send a smaller request"
+    );
+    let body = if request.uri().path().starts_with("/mcp") {
+        json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {
+                "code": -32600,
+                "message": message,
+                "data": {"code": "PAYLOAD_TOO_LARGE", "maxBytes": MAX_BODY_BYTES},
+            },
+        })
+    } else {
+        json!({
+            "error": "invalid_request",
+            "error_description": message,
+            "max_bytes": MAX_BODY_BYTES,
+        })
+    };
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        [(header::CONNECTION, "close")],
+        axum::Json(body),
+    )
+        .into_response()
 }
 
 /// Serves one MCP session over stdin/stdout. Nothing else may write to stdout.
@@ -457,4 +547,34 @@ pub async fn serve_stdio(state: Arc<ServerState>) -> Result<(), TransportError> 
         .await
         .map_err(|e| TransportError::Stdio(e.to_string()))?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_session_table_forgets_the_least_recently_used_binding_only() {
+        let owners = SessionOwners::with_capacity(std::num::NonZeroUsize::new(3).unwrap());
+        owners.bind("s1", "alice");
+        owners.bind("s2", "bob");
+        assert!(owners.claim("s3", "carol"), "an unbound session is claimed");
+        // alice uses s1 again: s2 is now the least recently used.
+        assert!(owners.claim("s1", "alice"));
+        owners.bind("s4", "dave");
+        // Everything but s2 is still bound to its owner.
+        for (session, other) in [("s1", "mallory"), ("s3", "mallory"), ("s4", "mallory")] {
+            assert!(!owners.claim(session, other), "{session} stays bound");
+        }
+        assert!(owners.claim("s1", "alice"));
+        assert!(owners.claim("s3", "carol"));
+        assert!(owners.claim("s4", "dave"));
+        assert!(
+            owners.lock().peek("s2").is_none(),
+            "only the least recently used binding was forgotten"
+        );
+        owners.forget("s4");
+        assert!(owners.claim("s4", "erin"), "a deleted session is unbound");
+    }
 }

@@ -271,7 +271,8 @@ fn identity(
                 store.clone(),
                 secrets.clone(),
                 gojira_store::Clock::System,
-            );
+            )
+            .context("the authorization server could not start")?;
             let cloud_id = vars
                 .get("ATLASSIAN_CLOUD_ID")
                 .map(|c| c.trim().to_owned())

@@ -64,6 +64,59 @@ const BUCKET_STATE_LEN: usize = 16;
 /// the capacity, or no refill).
 const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
+/// Creates `dir` (and missing parents) readable by the owner only (0700);
+/// an existing directory open to others is left as it is, with a warning
+/// (it may be shared on purpose, and the file inside is private anyway).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700);
+        let existed = dir.is_dir();
+        builder.create(dir)?;
+        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+        if existed && mode & 0o077 != 0 {
+            tracing::warn!(
+                dir = %dir.display(),
+                "the data directory is open to other users (mode {mode:o}); chmod 700 it"
+            );
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    builder.create(dir)
+}
+
+/// Creates the database file readable and writable by the owner only
+/// (0600) before redb opens it; an existing file open to others is made
+/// private again (it holds the journal and sealed credentials).
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        let mode = file.metadata()?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(mode & 0o700))?;
+            tracing::warn!(
+                path = %path.display(),
+                "the database file was open to other users (mode {mode:o}); it is now 0600"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// The embedded backend (redb).
 #[derive(Debug, Clone)]
 pub struct EmbeddedStore {
@@ -86,13 +139,15 @@ impl EmbeddedStore {
                 dir.display()
             )));
         }
-        std::fs::create_dir_all(dir).map_err(|e| {
+        create_private_dir(dir).map_err(|e| {
             StoreError::Open(format!(
                 "cannot create the data directory {}: {e}",
                 dir.display()
             ))
         })?;
         let path = dir.join(DB_FILE_NAME);
+        create_private_file(&path)
+            .map_err(|e| open_error(&path, DatabaseError::Storage(StorageError::Io(e))))?;
         // A file changed outside redb fails with an error instead of being
         // trusted (a plain open may panic on it). The check reads the whole
         // file once per start.
@@ -1520,6 +1575,24 @@ mod tests {
         assert_eq!(s.journal_append("ops", "p", b"3").await.unwrap(), 3);
         assert_eq!(s.journal_truncate("ops", 3).await.unwrap(), 2);
         assert_eq!(s.journal_range("ops", 0, 10).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    #[cfg(unix)]
+    async fn the_data_dir_and_file_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = TempDir::new("private");
+        let data = dir.0.join("data");
+        let s = EmbeddedStore::open(&data, Clock::default()).unwrap();
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(s.path()), 0o600);
+        let path = s.path().to_owned();
+        drop(s);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let s = EmbeddedStore::open(&data, Clock::default()).unwrap();
+        assert_eq!(mode(&path), 0o600, "a file open to others is made private");
+        assert!(s.health().await.ok);
     }
 
     #[tokio::test]

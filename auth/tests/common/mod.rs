@@ -97,7 +97,7 @@ pub async fn harness_with(vars: &[(&str, &str)]) -> Harness {
     let store = Store::Embedded(EmbeddedStore::open(&dir, clock.clone()).unwrap());
     let keyring = Arc::new(Keyring::from_keys(&[7u8; KEY_LEN], &[]).unwrap());
     let secrets = Secrets::new(store.clone(), keyring).with_clock(clock.clone());
-    let server = AuthServer::new(config, store.clone(), secrets, clock.clone());
+    let server = AuthServer::new(config, store.clone(), secrets, clock.clone()).unwrap();
     let app = server.router().merge(
         Router::new()
             .route("/mcp", get(protected).post(protected))

@@ -117,8 +117,12 @@ pub fn all_groups() -> String {
 
 fn command(args: &[&str], env: &BTreeMap<String, String>) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env_clear()
+    cmd.args(args);
+    with_test_io(cmd, env)
+}
+
+fn with_test_io(mut cmd: Command, env: &BTreeMap<String, String>) -> Command {
+    cmd.env_clear()
         .envs(env)
         .current_dir(std::env::temp_dir()) // no stray .env
         .stdin(Stdio::null())
@@ -134,7 +138,22 @@ pub fn start_server(env: &BTreeMap<String, String>) -> Server {
 
 /// Starts the binary with `args` and waits for its ready line.
 pub fn start_server_with(args: &[&str], env: &BTreeMap<String, String>) -> Server {
-    let mut child = command(args, env).spawn().expect("spawn gojira-mcp");
+    spawn_until_ready(command(args, env))
+}
+
+/// Starts `gojira-mcp serve` with its open-file limit (soft and hard)
+/// lowered to `nofile` (through `sh`'s `ulimit -n`, then `exec`), and waits
+/// for its ready line.
+pub fn start_server_with_nofile(env: &BTreeMap<String, String>, nofile: u64) -> Server {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -n {nofile} && exec \"$0\" serve"))
+        .arg(BIN);
+    spawn_until_ready(with_test_io(cmd, env))
+}
+
+fn spawn_until_ready(mut cmd: Command) -> Server {
+    let mut child = cmd.spawn().expect("spawn gojira-mcp");
     let stderr = child.stderr.take().expect("stderr");
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let (tx, rx) = mpsc::channel();

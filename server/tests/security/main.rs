@@ -5,7 +5,9 @@
 //!
 //! | module | property |
 //! |---|---|
+//! | `data_dir` | the embedded store's directory and database file are private to the server's user |
 //! | `journal` | a user sees, verifies and reverts only their own journal entries; an operator's view is configured and audited |
+//! | `listener` | idle and half-sent connections cannot exhaust the server's file descriptors; a declared oversized body is refused unread |
 //! | `paths` | no call of any tool reaches a path outside its operation's template (dot segments and empty path values are refused before anything is sent) |
 //! | `refresh` | a client racing its own refresh keeps its session; reuse after the grace window revokes the sign-in |
 //! | `scopes` | a token lists and calls only what its scopes allow; a refresh never widens it |
@@ -24,7 +26,9 @@
 mod common;
 
 mod answers;
+mod data_dir;
 mod journal;
+mod listener;
 mod paths;
 mod redaction;
 mod refresh;
