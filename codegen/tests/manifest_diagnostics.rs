@@ -781,3 +781,98 @@ fn mappings_naming_missing_tools_arguments_or_fields_are_diagnostics() {
     }
     assert_eq!(errs.len(), expect.len(), "{errs:#?}");
 }
+
+/// A filter, test or function the runtime does not register would make the
+/// write fail on every call; regen names it and the nearest known names.
+#[test]
+fn mappings_using_unknown_filters_tests_or_functions_are_diagnostics() {
+    let out = run("  - name: fx.getProject
+    operation: fx#getProject
+    group: read_fx
+    title: t
+    description: d
+  - name: fx.createProject
+    operation: fx#createProject
+    group: write_fx
+    title: t
+    description: d
+    consent: none
+    revert: {tool: fx.deleteProject, args: {projectIdOrKey: \"result.id | integer\"}}
+  - name: fx.deleteProject
+    operation: fx#deleteProject
+    group: delete_fx
+    title: t
+    description: d
+    consent: commit
+    snapshot:
+      tool: fx.getProject
+      args: {projectIdOrKey: \"args.projectIdOrKey\", view: \"'full' if args.projectIdOrKey is strng else none\"}
+      pick: \"response.items | selectattr('id', 'equalsto', 1) | map('uper') | first\"
+    revert: {tool: fx.createProject, args: {body: {key: \"lenght(snapshot.key)\", name: \"range(3) | join(',') if snapshot.key is not none else snapshot.name.lower()\"}}}
+");
+    let consent = |line: usize| format!("tools.yaml:{}:14: error", FIRST + line);
+    let pick = "\"response.items | selectattr('id', 'equalsto', 1) | map('uper') | first\"";
+    assert_eq!(
+        errors(&out),
+        [
+            format!(
+                "{} [fx.createProject]: revert.args.projectIdOrKey: \"result.id | integer\" uses filter \"integer\", which the runtime does not register (integer is a test: `x is integer`); nearest filters: int",
+                consent(10)
+            ),
+            format!(
+                "{} [fx.deleteProject]: revert.args.body.key: \"lenght(snapshot.key)\" uses function \"lenght\", which the runtime does not register (did you mean the filter length: `x | length`?); the functions are debug, dict, namespace, range",
+                consent(17)
+            ),
+            format!(
+                "{} [fx.deleteProject]: snapshot.args.view: \"'full' if args.projectIdOrKey is strng else none\" uses test \"strng\", which the runtime does not register; nearest tests: string, startingwith",
+                consent(17)
+            ),
+            format!(
+                "{} [fx.deleteProject]: snapshot.pick: {pick} uses filter \"uper\", which the runtime does not register; nearest filters: upper",
+                consent(17)
+            ),
+            format!(
+                "{} [fx.deleteProject]: snapshot.pick: {pick} uses test \"equalsto\", which the runtime does not register; nearest tests: equalto, eq",
+                consent(17)
+            ),
+        ]
+    );
+}
+
+#[test]
+fn mappings_may_use_what_the_runtime_registers() {
+    let out = run("  - name: fx.getProject
+    operation: fx#getProject
+    group: read_fx
+    title: t
+    description: d
+  - name: fx.createProject
+    operation: fx#createProject
+    group: write_fx
+    title: t
+    description: d
+    consent: none
+    revert: {tool: fx.deleteProject, args: {projectIdOrKey: \"result.id | int | string\"}}
+  - name: fx.deleteProject
+    operation: fx#deleteProject
+    group: delete_fx
+    title: t
+    description: d
+    consent: commit
+    snapshot:
+      tool: fx.getProject
+      args: {projectIdOrKey: \"args.projectIdOrKey\", view: \"'full' if args.projectIdOrKey is not none and args.projectIdOrKey is string else 'x'\"}
+      pick: \"response['items'] | selectattr('id', 'equalto', 1) | rejectattr('x', '==', 2) | select('defined') | map('upper') | map(attribute='k') | first\"
+    revert: {tool: fx.createProject, args: {body: {key: \"snapshot.key.lower() if (snapshot.key) else dict(a=1).a\", name: \"range(3) | join(',') if not (snapshot.key in ('A', 'B')) else snapshot.name | default('n')\"}}}
+");
+    assert!(errors(&out).is_empty(), "{:#?}", errors(&out));
+    assert_tools(
+        &out,
+        &[
+            "fx.searchProjects",
+            "fx.getProject",
+            "fx.createProject",
+            "fx.deleteProject",
+        ],
+    );
+}
