@@ -375,13 +375,53 @@ fn post_without_read_only_in_a_read_group() {
     assert_tools(&out, &["fx.searchProjects"]);
 }
 
+/// `manifest_base.json` plus two POSTs that only read, labelled as Atlassian
+/// labels such operations (`readWorkflowSchemes` is ADMIN, `getChangeLogsByIds`
+/// WRITE): the label names a permission, not what the operation does.
+fn spec_with_reading_posts() -> Vec<u8> {
+    let mut spec: serde_json::Value = serde_json::from_slice(&spec()).unwrap();
+    let paths = spec["paths"].as_object_mut().unwrap();
+    for (path, id, scope) in [
+        ("/rest/api/3/project/read", "readProjects", "ADMIN"),
+        ("/rest/api/3/project/list", "getProjectsByIds", "WRITE"),
+    ] {
+        paths.insert(
+            path.to_owned(),
+            serde_json::json!({"post": {
+                "operationId": id,
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "properties": {"ids": {"type": "array", "items": {"type": "string"}}}
+                }}}},
+                "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"values": {"type": "array", "items": {"type": "object"}}}
+                }}}}},
+                "x-atlassian-connect-scope": scope
+            }}),
+        );
+    }
+    serde_json::to_vec(&spec).unwrap()
+}
+
+fn run_with_reading_posts(tools: &str) -> Output {
+    let manifest = format!("{HEADER}{tools}");
+    run_inline(&manifest, "manifest_base.json", &spec_with_reading_posts())
+}
+
 #[test]
-fn read_only_post_whose_scope_is_write() {
-    let out = run("  - name: fx.archiveProject
-    operation: fx#archiveProject
+fn read_only_post_is_a_read_whatever_its_scope_label() {
+    let out = run_with_reading_posts(
+        "  - name: fx.readProjects
+    operation: fx#readProjects
     group: read_fx
     read_only: true
-    title: Archive project
+    title: Read projects
+    description: d
+  - name: fx.getProjectsByIds
+    operation: fx#getProjectsByIds
+    group: read_fx
+    read_only: true
+    title: Get projects by id
     description: d
   - name: fx.searchPost
     operation: fx#searchProjectsUsingPost
@@ -389,16 +429,77 @@ fn read_only_post_whose_scope_is_write() {
     read_only: true
     title: Search projects (POST)
     description: d
-");
+",
+    );
+    assert_eq!(errors(&out), Vec::<String>::new());
+    assert_tools(
+        &out,
+        &[
+            "fx.searchProjects",
+            "fx.readProjects",
+            "fx.getProjectsByIds",
+            "fx.searchPost",
+        ],
+    );
+    // Read-only (readOnlyHint true), no safety declarations, for all four.
+    let rs = file(&out, "src/products/fx.rs");
+    assert_eq!(rs.matches("read_only: true").count(), 4, "{rs}");
+    assert_eq!(rs.matches("safety: None").count(), 4, "{rs}");
+}
+
+#[test]
+fn read_only_is_checked_against_what_the_operation_does() {
+    let out = run_with_reading_posts(
+        "  - name: fx.deleteProject
+    operation: fx#deleteProject
+    group: delete_fx
+    read_only: true
+    title: Delete project
+    description: d
+    consent: commit
+    revert: {irreversible: gone}
+  - name: fx.readProjects
+    operation: fx#readProjects
+    group: write_fx
+    read_only: true
+    title: Read projects
+    description: d
+  - name: fx.readAgain
+    operation: fx#readProjects
+    group: read_fx
+    read_only: true
+    title: Read projects
+    description: d
+    consent: none
+    revert: {irreversible: reads}
+  - name: fx.searchWrite
+    operation: fx#searchProjectsUsingPost
+    group: write_fx
+    title: Search projects (POST)
+    description: d
+    consent: none
+    revert: {irreversible: a POST without read_only is a write}
+",
+    );
     assert_eq!(
         errors(&out),
-        [format!(
-            "tools.yaml:{}:{GROUP_COL}: error [fx.archiveProject]: read_only: true contradicts POST /rest/api/3/project/{{projectIdOrKey}}/archive (x-atlassian-connect-scope WRITE); the spec says this operation writes",
-            FIRST + 2
-        )]
+        [
+            format!(
+                "tools.yaml:{}:{GROUP_COL}: error [fx.deleteProject]: read_only: true cannot mark a DELETE (DELETE /rest/api/3/project/{{projectIdOrKey}} (x-atlassian-connect-scope DELETE)); it is for a POST that only reads",
+                FIRST + 2
+            ),
+            format!(
+                "tools.yaml:{}:{GROUP_COL}: error [fx.readProjects]: POST /rest/api/3/project/read (x-atlassian-connect-scope ADMIN) is marked read_only: true, so it only reads; put it in a read group",
+                FIRST + 10
+            ),
+            format!(
+                "tools.yaml:{}:{NAME_COL}: error [fx.readAgain]: consent, snapshot and revert are for writing tools; this tool only reads",
+                FIRST + 14
+            ),
+        ]
     );
-    // The READ-scoped POST with read_only: true is fine.
-    assert_tools(&out, &["fx.searchProjects", "fx.searchPost"]);
+    // A POST without read_only is a write, even one the spec labels READ.
+    assert_tools(&out, &["fx.searchProjects", "fx.searchWrite"]);
 }
 
 // ───────────────────────── params overrides ─────────────────────────
