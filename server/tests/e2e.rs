@@ -786,3 +786,29 @@ async fn whoami_names_the_principal_and_the_groups_without_calling_atlassian() {
         "not served without utility"
     );
 }
+
+/// Tests that share a Redis between instances (pacing, cache) check it
+/// first: with nothing listening at `GOJIRA_TEST_REDIS_URL`'s address they
+/// fail within a second or two saying to start redis-server, instead of with
+/// a timing assertion a minute later.
+#[test]
+fn redis_backed_tests_say_so_at_once_when_no_redis_answers() {
+    let url = format!("redis://:secret-pw@127.0.0.1:{}/0", free_port());
+    let started = std::time::Instant::now();
+    let err = common::redis::check(&url).unwrap_err();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.contains("start redis-server (see README)"), "{err}");
+    assert!(
+        err.contains("nothing answered at redis://127.0.0.1:"),
+        "{err}"
+    );
+    assert!(!err.contains("secret-pw"), "{err}");
+    // And the shared test Redis, when it is up, passes the same check.
+    if common::redis::check(&common::redis::redis_url()).is_ok() {
+        assert_eq!(common::redis::require_redis(), common::redis::redis_url());
+    }
+}

@@ -20,6 +20,7 @@ use rmcp::transport::StreamableHttpClientTransport;
 use serde_json::{Map, Value, json};
 
 pub mod oauth;
+pub mod redis;
 
 /// Path of the binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_gojira-mcp");
