@@ -254,7 +254,14 @@ fn check_access(
             .map(|s| format!(" (x-atlassian-connect-scope {s})"))
             .unwrap_or_default()
     );
+    // What the operation does decides, never the connect-scope label alone:
+    // Atlassian labels by the permission an operation needs (`readWorkflows`
+    // is INACCESSIBLE, `readWorkflowSchemes` ADMIN, `deleteWebhookById` READ).
     let problem = match access {
+        _ if tool.read_only && !matches!(method, Method::Get | Method::Post) => Some(format!(
+            "read_only: true cannot mark a {} ({describe}); it is for a POST that only reads",
+            method.as_str()
+        )),
         Access::Read if method == Method::Delete => Some(format!(
             "a DELETE ({describe}) cannot be in read group {}",
             tool.group.value
@@ -263,14 +270,11 @@ fn check_access(
             "{describe} writes, but group {} is read-only; move it to a write group, or set read_only: true if it only reads",
             tool.group.value
         )),
-        Access::Read if method != Method::Get && scope.is_some_and(|s| s != "READ") => Some(
-            format!("read_only: true contradicts {describe}; the spec says this operation writes"),
-        ),
         Access::Write | Access::Delete if method == Method::Get => {
             Some(format!("{describe} only reads; put it in a read group"))
         }
-        Access::Write | Access::Delete if scope == Some("READ") => Some(format!(
-            "{describe} is read-only per the spec; put it in a read group with read_only: true"
+        Access::Write | Access::Delete if tool.read_only => Some(format!(
+            "{describe} is marked read_only: true, so it only reads; put it in a read group"
         )),
         Access::Delete if method != Method::Delete => Some(format!(
             "group {} holds deletes only; {describe} is not a DELETE",
@@ -489,7 +493,9 @@ fn lower_tool(
     // upstream calls them. These and `raw` are explained once, in the server's
     // instructions, rather than in every schema (each byte here is sent on
     // every tools/list).
-    let read_only = access == Access::Read || op.method == Method::Get || tool.read_only;
+    // A GET reads; a POST reads when tools.yaml says so (`read_only: true`,
+    // refused on other methods by `check_access`). Everything else writes.
+    let read_only = op.method == Method::Get || (tool.read_only && op.method == Method::Post);
     let pagination = if read_only {
         detect_pagination(&params, &props)
     } else {
@@ -579,13 +585,12 @@ fn lower_tool(
     }
 
     let destructive = !read_only && (op.method == Method::Delete || tool.destructive);
-    // The operation's own nature decides (a DELETE put in a read group is
+    // The operation's own nature decides (a write put in a read group is
     // reported by the group check, not again here).
-    let reads = op.method == Method::Get || tool.read_only;
-    let safety = if access == Access::Read && !reads {
+    let safety = if access == Access::Read && !read_only {
         None
     } else {
-        safety::lower(file, tool, reads, destructive, &mut errors)
+        safety::lower(file, tool, read_only, destructive, &mut errors)
     };
     if safety
         .as_ref()

@@ -92,7 +92,10 @@ pub struct Tool {
     pub title: String,
     /// Description written for a model choosing among many tools.
     pub description: String,
-    /// A non-GET operation that changes nothing (e.g. a search with a POST body).
+    /// A POST that changes nothing (a search or bulk read with a POST body):
+    /// the tool is read-only (readOnlyHint, no consent/snapshot/revert), belongs
+    /// in a read group, and the spec's connect-scope label does not overrule
+    /// it. Refused on a DELETE, PUT or PATCH.
     #[serde(default)]
     pub read_only: bool,
     /// A non-DELETE write that destroys data.

@@ -10,16 +10,29 @@
 //! - revert `args`: over `args`, `snapshot` (the picked prior state) and
 //!   `result` (this write's answer).
 //!
+//! Every filter, test and function a mapping uses must be one the runtime
+//! registers ([`names`]): anything else would fail on every call.
+//!
 //! [`lower`] checks one tool's declarations; [`check_references`] checks
 //! them against the other tools once all are lowered.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use minijinja::machinery::{Token, tokenize};
+use minijinja::syntax::SyntaxConfig;
 use serde_json::{Map, Value};
 
 use crate::diagnostics::{Diagnostic, Location};
 use crate::ir::{RevertDef, SafetyDef, SnapshotDef, ToolDef};
 use crate::manifest::{self, Consent, Tool};
+
+/// The filters, tests and functions the runtime registers in the Environment
+/// that evaluates mappings. The same file is include!d by a runtime test that
+/// asserts the runtime registers exactly these (neither crate may depend on
+/// the other).
+pub mod names {
+    include!("minijinja_names.rs");
+}
 
 /// Lowers one tool's declarations. Read-only tools must declare none;
 /// writes must declare `consent` and `revert`; destructive writes need
@@ -290,12 +303,17 @@ impl<'a> Checker<'a> {
                 return;
             }
         };
+        let called = self.check_names(expr, at);
         let mut vars: Vec<String> = compiled.undeclared_variables(true).into_iter().collect();
         vars.sort();
         for var in vars {
             let mut parts = var.splitn(3, '.');
             let root = parts.next().unwrap_or_default();
             let field = parts.next();
+            if called.contains(root) {
+                // A function (checked by `check_names`), not a variable.
+                continue;
+            }
             if !roots.contains(&root) {
                 self.error(format!(
                     "{at}: {expr:?} reads {root:?}; it may read only {}",
@@ -331,6 +349,187 @@ impl<'a> Checker<'a> {
             }
         }
     }
+
+    /// Checks every filter, test and function `expr` uses against the ones
+    /// the runtime registers; returns the names it calls as functions.
+    fn check_names(&mut self, expr: &str, at: &str) -> BTreeSet<String> {
+        let mut called = BTreeSet::new();
+        for (kind, name) in used_names(expr) {
+            if kind == NameKind::Function {
+                called.insert(name.clone());
+            }
+            if kind.registered().contains(&name.as_str()) {
+                continue;
+            }
+            let kinds = [NameKind::Filter, NameKind::Test, NameKind::Function];
+            let hint = match kinds
+                .into_iter()
+                .find(|k| *k != kind && k.registered().contains(&name.as_str()))
+            {
+                Some(other) => format!(" ({name} is a {other}: {})", other.usage(&name)),
+                // A near name of another kind that fits better: `lenght(x)` → `x | length`.
+                None => {
+                    let best = |k: NameKind| nearest(&name, k.registered()).into_iter().next();
+                    let own = best(kind).map_or(0.0, |(score, _)| score);
+                    kinds
+                        .into_iter()
+                        .filter(|k| *k != kind)
+                        .filter_map(|k| best(k).map(|(score, n)| (score, k, n)))
+                        .filter(|(score, _, _)| *score >= 0.9 && *score > own)
+                        .max_by(|a, b| a.0.total_cmp(&b.0))
+                        .map(|(_, k, n)| format!(" (did you mean the {k} {n}: {}?)", k.usage(n)))
+                        .unwrap_or_default()
+                }
+            };
+            let known = if kind == NameKind::Function {
+                // Only a few: name them all.
+                format!("the functions are {}", kind.registered().join(", "))
+            } else {
+                let near: Vec<&str> = nearest(&name, kind.registered())
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, (score, _))| *i == 0 || *score >= 0.75)
+                    .map(|(_, (_, n))| n)
+                    .collect();
+                format!("nearest {kind}s: {}", near.join(", "))
+            };
+            self.error(format!(
+                "{at}: {expr:?} uses {kind} {name:?}, which the runtime does not register{hint}; {known}"
+            ));
+        }
+        called
+    }
+}
+
+/// What a name in an expression is looked up as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum NameKind {
+    Filter,
+    Test,
+    Function,
+}
+
+impl NameKind {
+    /// How a name of this kind is written.
+    fn usage(self, name: &str) -> String {
+        match self {
+            NameKind::Filter => format!("`x | {name}`"),
+            NameKind::Test => format!("`x is {name}`"),
+            NameKind::Function => format!("`{name}(...)`"),
+        }
+    }
+
+    fn registered(self) -> &'static [&'static str] {
+        match self {
+            NameKind::Filter => names::FILTERS,
+            NameKind::Test => names::TESTS,
+            NameKind::Function => names::FUNCTIONS,
+        }
+    }
+}
+
+impl std::fmt::Display for NameKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NameKind::Filter => "filter",
+            NameKind::Test => "test",
+            NameKind::Function => "function",
+        })
+    }
+}
+
+/// Words that may stand before `(` without calling anything.
+const KEYWORDS: &[&str] = &["and", "or", "not", "in", "is", "if", "else"];
+
+/// The filters (`x | f`), tests (`x is t`, `x is not t`), and functions
+/// (`f(...)`, not methods `x.f(...)`) an expression uses, in order, read
+/// with minijinja's own tokenizer; also the test and filter names that
+/// `select`/`reject`/`selectattr`/`rejectattr` and `map` take as strings.
+fn used_names(expr: &str) -> Vec<(NameKind, String)> {
+    let mut tokens: Vec<Token<'_>> = Vec::new();
+    for token in tokenize(expr, true, SyntaxConfig::default()) {
+        match token {
+            Ok((token, _)) => tokens.push(token),
+            // The expression compiled, so this does not happen; stop reading.
+            Err(_) => break,
+        }
+    }
+    let string_at = |i: usize| match tokens.get(i) {
+        Some(Token::Str(s)) => Some((*s).to_owned()),
+        Some(Token::String(s)) => Some(s.to_string()),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        let kind = match (&tokens[i], tokens.get(i + 1)) {
+            (Token::Pipe, _) => Some(NameKind::Filter),
+            (Token::Ident("is"), Some(Token::Ident("not"))) => {
+                i += 1;
+                Some(NameKind::Test)
+            }
+            (Token::Ident("is"), _) => Some(NameKind::Test),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            // A (possibly dotted) name: `x | name`, `x is not name`.
+            let mut name = String::new();
+            let mut j = i + 1;
+            while let Some(Token::Ident(part)) = tokens.get(j) {
+                name.push_str(part);
+                if matches!(tokens.get(j + 1), Some(Token::Dot)) {
+                    name.push('.');
+                    j += 2;
+                } else {
+                    j += 1;
+                    break;
+                }
+            }
+            if !name.is_empty() {
+                if kind == NameKind::Filter && matches!(tokens.get(j), Some(Token::ParenOpen)) {
+                    // Test and filter names passed as strings.
+                    let named = match name.as_str() {
+                        "select" | "reject" => string_at(j + 1).map(|n| (NameKind::Test, n)),
+                        "selectattr" | "rejectattr"
+                            if string_at(j + 1).is_some()
+                                && matches!(tokens.get(j + 2), Some(Token::Comma)) =>
+                        {
+                            string_at(j + 3).map(|n| (NameKind::Test, n))
+                        }
+                        "map" => string_at(j + 1).map(|n| (NameKind::Filter, n)),
+                        _ => None,
+                    };
+                    out.push((kind, name));
+                    out.extend(named);
+                } else {
+                    out.push((kind, name));
+                }
+            }
+            i = j;
+            continue;
+        }
+        if let (Token::Ident(name), Some(Token::ParenOpen)) = (&tokens[i], tokens.get(i + 1))
+            && !KEYWORDS.contains(name)
+            && !matches!(i.checked_sub(1).map(|p| &tokens[p]), Some(Token::Dot))
+        {
+            out.push((NameKind::Function, (*name).to_owned()));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The three registered names nearest to `name`, best first, with their
+/// Jaro-Winkler similarity (which favours a shared prefix: `integer` → `int`).
+fn nearest(name: &str, known: &'static [&'static str]) -> Vec<(f64, &'static str)> {
+    let mut scored: Vec<(f64, &'static str)> = known
+        .iter()
+        .filter(|k| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .map(|k| (strsim::jaro_winkler(name, k), *k))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    scored.truncate(3);
+    scored
 }
 
 fn properties(schema: &Value) -> Option<&Map<String, Value>> {

@@ -375,13 +375,53 @@ fn post_without_read_only_in_a_read_group() {
     assert_tools(&out, &["fx.searchProjects"]);
 }
 
+/// `manifest_base.json` plus two POSTs that only read, labelled as Atlassian
+/// labels such operations (`readWorkflowSchemes` is ADMIN, `getChangeLogsByIds`
+/// WRITE): the label names a permission, not what the operation does.
+fn spec_with_reading_posts() -> Vec<u8> {
+    let mut spec: serde_json::Value = serde_json::from_slice(&spec()).unwrap();
+    let paths = spec["paths"].as_object_mut().unwrap();
+    for (path, id, scope) in [
+        ("/rest/api/3/project/read", "readProjects", "ADMIN"),
+        ("/rest/api/3/project/list", "getProjectsByIds", "WRITE"),
+    ] {
+        paths.insert(
+            path.to_owned(),
+            serde_json::json!({"post": {
+                "operationId": id,
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "properties": {"ids": {"type": "array", "items": {"type": "string"}}}
+                }}}},
+                "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"values": {"type": "array", "items": {"type": "object"}}}
+                }}}}},
+                "x-atlassian-connect-scope": scope
+            }}),
+        );
+    }
+    serde_json::to_vec(&spec).unwrap()
+}
+
+fn run_with_reading_posts(tools: &str) -> Output {
+    let manifest = format!("{HEADER}{tools}");
+    run_inline(&manifest, "manifest_base.json", &spec_with_reading_posts())
+}
+
 #[test]
-fn read_only_post_whose_scope_is_write() {
-    let out = run("  - name: fx.archiveProject
-    operation: fx#archiveProject
+fn read_only_post_is_a_read_whatever_its_scope_label() {
+    let out = run_with_reading_posts(
+        "  - name: fx.readProjects
+    operation: fx#readProjects
     group: read_fx
     read_only: true
-    title: Archive project
+    title: Read projects
+    description: d
+  - name: fx.getProjectsByIds
+    operation: fx#getProjectsByIds
+    group: read_fx
+    read_only: true
+    title: Get projects by id
     description: d
   - name: fx.searchPost
     operation: fx#searchProjectsUsingPost
@@ -389,16 +429,77 @@ fn read_only_post_whose_scope_is_write() {
     read_only: true
     title: Search projects (POST)
     description: d
-");
+",
+    );
+    assert_eq!(errors(&out), Vec::<String>::new());
+    assert_tools(
+        &out,
+        &[
+            "fx.searchProjects",
+            "fx.readProjects",
+            "fx.getProjectsByIds",
+            "fx.searchPost",
+        ],
+    );
+    // Read-only (readOnlyHint true), no safety declarations, for all four.
+    let rs = file(&out, "src/products/fx.rs");
+    assert_eq!(rs.matches("read_only: true").count(), 4, "{rs}");
+    assert_eq!(rs.matches("safety: None").count(), 4, "{rs}");
+}
+
+#[test]
+fn read_only_is_checked_against_what_the_operation_does() {
+    let out = run_with_reading_posts(
+        "  - name: fx.deleteProject
+    operation: fx#deleteProject
+    group: delete_fx
+    read_only: true
+    title: Delete project
+    description: d
+    consent: commit
+    revert: {irreversible: gone}
+  - name: fx.readProjects
+    operation: fx#readProjects
+    group: write_fx
+    read_only: true
+    title: Read projects
+    description: d
+  - name: fx.readAgain
+    operation: fx#readProjects
+    group: read_fx
+    read_only: true
+    title: Read projects
+    description: d
+    consent: none
+    revert: {irreversible: reads}
+  - name: fx.searchWrite
+    operation: fx#searchProjectsUsingPost
+    group: write_fx
+    title: Search projects (POST)
+    description: d
+    consent: none
+    revert: {irreversible: a POST without read_only is a write}
+",
+    );
     assert_eq!(
         errors(&out),
-        [format!(
-            "tools.yaml:{}:{GROUP_COL}: error [fx.archiveProject]: read_only: true contradicts POST /rest/api/3/project/{{projectIdOrKey}}/archive (x-atlassian-connect-scope WRITE); the spec says this operation writes",
-            FIRST + 2
-        )]
+        [
+            format!(
+                "tools.yaml:{}:{GROUP_COL}: error [fx.deleteProject]: read_only: true cannot mark a DELETE (DELETE /rest/api/3/project/{{projectIdOrKey}} (x-atlassian-connect-scope DELETE)); it is for a POST that only reads",
+                FIRST + 2
+            ),
+            format!(
+                "tools.yaml:{}:{GROUP_COL}: error [fx.readProjects]: POST /rest/api/3/project/read (x-atlassian-connect-scope ADMIN) is marked read_only: true, so it only reads; put it in a read group",
+                FIRST + 10
+            ),
+            format!(
+                "tools.yaml:{}:{NAME_COL}: error [fx.readAgain]: consent, snapshot and revert are for writing tools; this tool only reads",
+                FIRST + 14
+            ),
+        ]
     );
-    // The READ-scoped POST with read_only: true is fine.
-    assert_tools(&out, &["fx.searchProjects", "fx.searchPost"]);
+    // A POST without read_only is a write, even one the spec labels READ.
+    assert_tools(&out, &["fx.searchProjects", "fx.searchWrite"]);
 }
 
 // ───────────────────────── params overrides ─────────────────────────
@@ -780,4 +881,99 @@ fn mappings_naming_missing_tools_arguments_or_fields_are_diagnostics() {
         );
     }
     assert_eq!(errs.len(), expect.len(), "{errs:#?}");
+}
+
+/// A filter, test or function the runtime does not register would make the
+/// write fail on every call; regen names it and the nearest known names.
+#[test]
+fn mappings_using_unknown_filters_tests_or_functions_are_diagnostics() {
+    let out = run("  - name: fx.getProject
+    operation: fx#getProject
+    group: read_fx
+    title: t
+    description: d
+  - name: fx.createProject
+    operation: fx#createProject
+    group: write_fx
+    title: t
+    description: d
+    consent: none
+    revert: {tool: fx.deleteProject, args: {projectIdOrKey: \"result.id | integer\"}}
+  - name: fx.deleteProject
+    operation: fx#deleteProject
+    group: delete_fx
+    title: t
+    description: d
+    consent: commit
+    snapshot:
+      tool: fx.getProject
+      args: {projectIdOrKey: \"args.projectIdOrKey\", view: \"'full' if args.projectIdOrKey is strng else none\"}
+      pick: \"response.items | selectattr('id', 'equalsto', 1) | map('uper') | first\"
+    revert: {tool: fx.createProject, args: {body: {key: \"lenght(snapshot.key)\", name: \"range(3) | join(',') if snapshot.key is not none else snapshot.name.lower()\"}}}
+");
+    let consent = |line: usize| format!("tools.yaml:{}:14: error", FIRST + line);
+    let pick = "\"response.items | selectattr('id', 'equalsto', 1) | map('uper') | first\"";
+    assert_eq!(
+        errors(&out),
+        [
+            format!(
+                "{} [fx.createProject]: revert.args.projectIdOrKey: \"result.id | integer\" uses filter \"integer\", which the runtime does not register (integer is a test: `x is integer`); nearest filters: int",
+                consent(10)
+            ),
+            format!(
+                "{} [fx.deleteProject]: revert.args.body.key: \"lenght(snapshot.key)\" uses function \"lenght\", which the runtime does not register (did you mean the filter length: `x | length`?); the functions are debug, dict, namespace, range",
+                consent(17)
+            ),
+            format!(
+                "{} [fx.deleteProject]: snapshot.args.view: \"'full' if args.projectIdOrKey is strng else none\" uses test \"strng\", which the runtime does not register; nearest tests: string, startingwith",
+                consent(17)
+            ),
+            format!(
+                "{} [fx.deleteProject]: snapshot.pick: {pick} uses filter \"uper\", which the runtime does not register; nearest filters: upper",
+                consent(17)
+            ),
+            format!(
+                "{} [fx.deleteProject]: snapshot.pick: {pick} uses test \"equalsto\", which the runtime does not register; nearest tests: equalto, eq",
+                consent(17)
+            ),
+        ]
+    );
+}
+
+#[test]
+fn mappings_may_use_what_the_runtime_registers() {
+    let out = run("  - name: fx.getProject
+    operation: fx#getProject
+    group: read_fx
+    title: t
+    description: d
+  - name: fx.createProject
+    operation: fx#createProject
+    group: write_fx
+    title: t
+    description: d
+    consent: none
+    revert: {tool: fx.deleteProject, args: {projectIdOrKey: \"result.id | int | string\"}}
+  - name: fx.deleteProject
+    operation: fx#deleteProject
+    group: delete_fx
+    title: t
+    description: d
+    consent: commit
+    snapshot:
+      tool: fx.getProject
+      args: {projectIdOrKey: \"args.projectIdOrKey\", view: \"'full' if args.projectIdOrKey is not none and args.projectIdOrKey is string else 'x'\"}
+      pick: \"response['items'] | selectattr('id', 'equalto', 1) | rejectattr('x', '==', 2) | select('defined') | map('upper') | map(attribute='k') | first\"
+    revert: {tool: fx.createProject, args: {body: {key: \"snapshot.key.lower() if (snapshot.key) else dict(a=1).a\", name: \"range(3) | join(',') if not (snapshot.key in ('A', 'B')) else snapshot.name | default('n')\"}}}
+");
+    assert!(errors(&out).is_empty(), "{:#?}", errors(&out));
+    assert_tools(
+        &out,
+        &[
+            "fx.searchProjects",
+            "fx.getProject",
+            "fx.createProject",
+            "fx.deleteProject",
+        ],
+    );
 }

@@ -284,3 +284,57 @@ fn generator_survives_every_operation_of_the_real_specs() {
         failures.join("\n  ")
     );
 }
+
+/// Atlassian labels POSTs that only read by the permission they need
+/// (`readWorkflows` INACCESSIBLE, `readWorkflowSchemes` ADMIN), not by what
+/// they do: declared `read_only: true`, they lower as read tools.
+#[test]
+fn posts_that_only_read_lower_as_read_tools_when_declared_read_only() {
+    let root = workspace_root();
+    let names = spec_names(&root);
+    let dir = specs_dir(&root, &names);
+    let mut specs = BTreeMap::new();
+    specs.insert(
+        "jira-platform.json".to_owned(),
+        std::fs::read(dir.join("jira-platform.json")).unwrap(),
+    );
+    let manifest = "\
+products:
+  jira: {title: Jira, spec: jira-platform.json, base_url: \"{jira}\", auth: oauth}
+groups:
+  read_workflows: {access: read, product: Jira, description: Reads}
+tools:
+  - name: jira.readWorkflows
+    operation: jira#readWorkflows
+    group: read_workflows
+    read_only: true
+    title: Read workflows
+    description: Bulk-read workflows.
+  - name: jira.readWorkflowSchemes
+    operation: jira#readWorkflowSchemes
+    group: read_workflows
+    read_only: true
+    title: Read workflow schemes
+    description: Bulk-read workflow schemes.
+";
+    let output = gojira_codegen::generate("tools.yaml", manifest, &specs);
+    let errors: Vec<String> = output
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(ToString::to_string)
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(output.tool_counts.get("jira"), Some(&2));
+    let rs = output
+        .files
+        .iter()
+        .find(|f| f.path == "src/products/jira.rs")
+        .expect("jira.rs");
+    assert_eq!(rs.contents.matches("read_only: true").count(), 2);
+    assert_eq!(rs.contents.matches("safety: None").count(), 2);
+    for id in ["readWorkflows", "readWorkflowSchemes"] {
+        assert!(rs.contents.contains(&format!("\"jira#{id}\"")), "{id}");
+    }
+    assert!(rs.contents.contains("method: Method::Post"));
+}

@@ -156,12 +156,14 @@ fn journal_operators(value: Option<String>) -> Result<BTreeSet<String>, ConfigEr
 /// or `{api}/ex/{name}/{cloudId}` with an OAuth bearer.
 pub const SITE_VARS: [&str; 2] = ["jira", "confluence"];
 
-/// The auth mode this process runs in: `stdio` is always local; `local` on
-/// a non-loopback bind needs `GOJIRA_ALLOW_LOCAL_AUTH_ON_NETWORK=true`;
+/// The auth mode this process runs in: `stdio` is always local; `local`
+/// needs a configured Atlassian credential, and on a non-loopback bind
+/// `GOJIRA_ALLOW_LOCAL_AUTH_ON_NETWORK=true`;
 /// `oauth` needs `TOKEN_ENCRYPTION_KEY` (except in the sandbox, which keeps a
 /// generated key) and, with org admin enabled, an audit log target.
 pub fn auth_mode(config: &Config, stdio: bool, sandbox: bool) -> Result<AuthMode, ConfigError> {
     if stdio {
+        require_local_credential(config)?;
         return Ok(AuthMode::Local);
     }
     match config.auth.mode {
@@ -175,6 +177,7 @@ pub fn auth_mode(config: &Config, stdio: bool, sandbox: bool) -> Result<AuthMode
                     ),
                 ));
             }
+            require_local_credential(config)?;
             Ok(AuthMode::Local)
         }
         AuthMode::Oauth => {
@@ -193,6 +196,48 @@ pub fn auth_mode(config: &Config, stdio: bool, sandbox: bool) -> Result<AuthMode
             Ok(AuthMode::Oauth)
         }
     }
+}
+
+/// Local mode acts for every caller with the configured credential; without
+/// one every call would fail, so start-up refuses instead of reporting ready.
+/// (`--sandbox` fills one in before the configuration is read.)
+fn require_local_credential(config: &Config) -> Result<(), ConfigError> {
+    if matches!(config.upstream.credential, Credential::None) {
+        return Err(err(
+            "ATLASSIAN_API_TOKEN",
+            "local mode needs an Atlassian credential and none is set: set ATLASSIAN_EMAIL, ATLASSIAN_API_TOKEN and ATLASSIAN_SITE_URL, or ATLASSIAN_ACCESS_TOKEN and ATLASSIAN_CLOUD_ID; or run oauth mode (each user signs in), or try `gojira-mcp serve --sandbox`",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses an allowlist naming groups that hold no tool (declared in
+/// tools.yaml, but no tool is in them yet): enabling one would silently
+/// enable nothing. `with_tools` are the groups that hold at least one tool.
+/// Unknown names are the catalog's check (`Catalog::check_groups`).
+pub fn check_groups_have_tools(
+    enabled: &BTreeSet<String>,
+    with_tools: &BTreeSet<&str>,
+) -> Result<(), ConfigError> {
+    let empty: Vec<&str> = enabled
+        .iter()
+        .map(String::as_str)
+        .filter(|g| !with_tools.contains(g))
+        .collect();
+    if empty.is_empty() {
+        return Ok(());
+    }
+    let (names, verb) = match empty.as_slice() {
+        [one] => ((*one).to_owned(), "has"),
+        many => (many.join(", "), "have"),
+    };
+    Err(err(
+        "GOJIRA_ENABLED_GROUPS",
+        format!(
+            "{names} {verb} no tools (tools.yaml declares the group, but no tool is in it yet), so enabling it would enable nothing; remove it from the list. groups with tools: {}",
+            with_tools.iter().copied().collect::<Vec<_>>().join(", ")
+        ),
+    ))
 }
 
 /// The authorization server's configuration (`ATLASSIAN_OAUTH_*`,
@@ -842,8 +887,17 @@ mod tests {
         let mut v = vars(&[("GOJIRA_ENABLED_GROUPS", "read_projects")]);
         let c = from_vars(&v).unwrap();
         assert_eq!(c.auth.mode, AuthMode::Oauth, "oauth is the default");
+        let e = auth_mode(&c, true, false).unwrap_err();
+        assert!(
+            e.message
+                .contains("local mode needs an Atlassian credential"),
+            "stdio is always local, and local needs a credential: {e}"
+        );
+        let mut with_token = v.clone();
+        with_token.insert("ATLASSIAN_ACCESS_TOKEN".into(), "t".into());
+        with_token.insert("ATLASSIAN_CLOUD_ID".into(), "c".into());
         assert_eq!(
-            auth_mode(&c, true, false).unwrap(),
+            auth_mode(&from_vars(&with_token).unwrap(), true, false).unwrap(),
             AuthMode::Local,
             "stdio is always local"
         );
@@ -878,6 +932,15 @@ mod tests {
         );
 
         v.insert("GOJIRA_AUTH_MODE".into(), "local".into());
+        let e = auth_mode(&from_vars(&v).unwrap(), false, false).unwrap_err();
+        assert_eq!(e.var, "ATLASSIAN_API_TOKEN");
+        assert!(e.message.contains("ATLASSIAN_ACCESS_TOKEN"), "{e}");
+        v.insert("ATLASSIAN_EMAIL".into(), "e@example.com".into());
+        v.insert("ATLASSIAN_API_TOKEN".into(), "t".into());
+        v.insert(
+            "ATLASSIAN_SITE_URL".into(),
+            "https://x.atlassian.net".into(),
+        );
         v.insert("MCP_HOST".into(), "0.0.0.0".into());
         let e = auth_mode(&from_vars(&v).unwrap(), false, false).unwrap_err();
         assert!(
@@ -899,6 +962,26 @@ mod tests {
         let resource = Url::parse("http://127.0.0.1:8081/mcp").unwrap();
         let e = oauth_config(&v, resource).unwrap_err();
         assert_eq!(e.var, "ATLASSIAN_OAUTH_CLIENT_SECRET");
+    }
+
+    #[test]
+    fn enabled_groups_without_tools_are_refused_naming_them() {
+        let with_tools = BTreeSet::from(["read_projects", "utility"]);
+        let enabled = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect();
+        assert!(check_groups_have_tools(&enabled(&["read_projects"]), &with_tools).is_ok());
+        let e = check_groups_have_tools(
+            &enabled(&["read_projects", "write_schemes", "write_workflows"]),
+            &with_tools,
+        )
+        .unwrap_err();
+        assert_eq!(e.var, "GOJIRA_ENABLED_GROUPS");
+        assert!(
+            e.message
+                .starts_with("write_schemes, write_workflows have no tools")
+                && e.message
+                    .ends_with("groups with tools: read_projects, utility"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -181,6 +181,75 @@ mod tests {
         );
     }
 
+    /// The names codegen lets a mapping use (codegen may not depend on the
+    /// runtime, nor the runtime on codegen: the list is one file both read).
+    mod allowed {
+        include!("../../codegen/src/minijinja_names.rs");
+    }
+
+    /// The names in one `name: [..]` list of the Environment's `Debug`
+    /// output (minijinja offers no other way to list filters and tests).
+    fn debug_list(debug: &str, name: &str) -> Vec<String> {
+        let start = debug
+            .find(&format!("{name}: ["))
+            .unwrap_or_else(|| panic!("no {name} list in {debug}"))
+            + name.len()
+            + 3;
+        let end = start + debug[start..].find(']').unwrap();
+        let mut names: Vec<String> = debug[start..end]
+            .split(", ")
+            .filter(|s| !s.is_empty())
+            .map(|s| serde_json::from_str::<String>(s).unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn sorted(names: &[&str]) -> Vec<String> {
+        let mut names: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
+        names.sort();
+        names
+    }
+
+    /// A filter, test or function codegen accepts but the runtime lacks would
+    /// fail every call of that write; one the runtime adds but codegen does
+    /// not know would be refused at regen. Both sides must list the same.
+    #[test]
+    fn registers_exactly_the_names_codegen_allows() {
+        let env = env();
+        let debug = format!("{env:?}");
+        assert_eq!(
+            debug_list(&debug, "filters"),
+            sorted(allowed::FILTERS),
+            "filters: update codegen/src/minijinja_names.rs with the runtime's Environment"
+        );
+        assert_eq!(
+            debug_list(&debug, "tests"),
+            sorted(allowed::TESTS),
+            "tests: update codegen/src/minijinja_names.rs with the runtime's Environment"
+        );
+        let mut functions: Vec<String> = env.globals().map(|(n, _)| n.to_owned()).collect();
+        functions.sort();
+        assert_eq!(
+            functions,
+            sorted(allowed::FUNCTIONS),
+            "functions: update codegen/src/minijinja_names.rs with the runtime's Environment"
+        );
+        // And each one is really callable (not only listed).
+        for name in allowed::FILTERS {
+            let known = eval("n is filter", &json!({ "n": name })).unwrap();
+            assert_eq!(known, Some(json!(true)), "filter {name}");
+        }
+        for name in allowed::TESTS {
+            let known = eval("n is test", &json!({ "n": name })).unwrap();
+            assert_eq!(known, Some(json!(true)), "test {name}");
+        }
+        assert_eq!(
+            eval("n is filter", &json!({"n": "integer"})).unwrap(),
+            Some(json!(false))
+        );
+    }
+
     #[test]
     fn pick_selects_from_lists() {
         let ctx = json!({"response": {"sharePermissions": [{"id": 1, "type": "group"}, {"id": 2, "type": "project"}]}, "args": {"permissionId": 2}});

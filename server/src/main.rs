@@ -5,7 +5,7 @@
 mod sandbox;
 mod state;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -166,6 +166,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     catalog
         .check_groups(&config.enabled_groups)
         .context("GOJIRA_ENABLED_GROUPS")?;
+    config::check_groups_have_tools(&config.enabled_groups, &groups_with_tools(&catalog))
+        .context("invalid configuration")?;
     let mode = config::auth_mode(&config, stdio, sandbox).context("invalid configuration")?;
     if let Some(fake) = &fake {
         tracing::info!(fake = %fake.base_url(), "sandbox: upstream calls go to the in-process fake Atlassian");
@@ -232,6 +234,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         fake.shutdown();
     }
     Ok(())
+}
+
+/// The groups that hold at least one tool: the catalog's, and `utility`
+/// (gojira's own tools).
+fn groups_with_tools(catalog: &gojira_runtime::Catalog) -> BTreeSet<&'static str> {
+    catalog
+        .tools
+        .values()
+        .map(|tool| tool.spec.group)
+        .chain((!gojira_runtime::builtin::ALL.is_empty()).then_some(gojira_runtime::builtin::GROUP))
+        .collect()
 }
 
 /// Who calls act for: the configured credential (local), or each signed-in

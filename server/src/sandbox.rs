@@ -109,12 +109,16 @@ pub async fn start(
             vars.insert(key.to_owned(), value.to_owned());
         }
     }
-    // The sandbox enables every group unless the operator narrowed it.
+    // The sandbox enables every group that holds a tool unless the operator
+    // narrowed it (an empty group is refused at start-up).
     if vars
         .get("GOJIRA_ENABLED_GROUPS")
         .is_none_or(|g| g.trim().is_empty())
     {
-        let all = catalog.groups.keys().copied().collect::<Vec<_>>().join(",");
+        let all = crate::groups_with_tools(catalog)
+            .into_iter()
+            .collect::<Vec<_>>()
+            .join(",");
         vars.insert("GOJIRA_ENABLED_GROUPS".to_owned(), all);
     }
     Ok(handle)

@@ -605,6 +605,9 @@ fn local_mode_is_refused_on_a_network_bind_unless_forced() {
         ("GOJIRA_AUTH_MODE", "local"),
         ("MCP_HOST", "0.0.0.0"),
         ("MCP_PORT", "0"),
+        // Local mode needs a credential to start at all.
+        ("ATLASSIAN_ACCESS_TOKEN", "local-token"),
+        ("ATLASSIAN_CLOUD_ID", "cloud-1"),
     ] {
         env.insert(k.to_owned(), v.to_owned());
     }

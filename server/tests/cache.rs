@@ -18,6 +18,7 @@ fn upstream_gets(fake: &fake_atlassian::FakeHandle, path: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_reads_are_per_principal_and_invalidated_by_writes() {
+    let redis = common::redis::require_redis();
     let fake = start_fake().await;
     let run = format!(
         "{}-{}",
@@ -28,7 +29,7 @@ async fn cached_reads_are_per_principal_and_invalidated_by_writes() {
             .as_millis()
     );
     let mut env_a = fake_env(&fake, "read_projects,write_projects");
-    env_a.insert("GOJIRA_REDIS_URL".into(), "redis://127.0.0.1:6379/0".into());
+    env_a.insert("GOJIRA_REDIS_URL".into(), redis);
     env_a.insert("ATLASSIAN_EMAIL".into(), format!("alice-{run}@example.com"));
     let mut env_b = env_a.clone();
     env_b.insert("GOJIRA_DATA_DIR".into(), data_dir());

@@ -786,3 +786,163 @@ async fn whoami_names_the_principal_and_the_groups_without_calling_atlassian() {
         "not served without utility"
     );
 }
+
+/// Tests that share a Redis between instances (pacing, cache) check it
+/// first: with nothing listening at `GOJIRA_TEST_REDIS_URL`'s address they
+/// fail within a second or two saying to start redis-server, instead of with
+/// a timing assertion a minute later.
+#[test]
+fn redis_backed_tests_say_so_at_once_when_no_redis_answers() {
+    let url = format!("redis://:secret-pw@127.0.0.1:{}/0", free_port());
+    let started = std::time::Instant::now();
+    let err = common::redis::check(&url).unwrap_err();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.contains("start redis-server (see README)"), "{err}");
+    assert!(
+        err.contains("nothing answered at redis://127.0.0.1:"),
+        "{err}"
+    );
+    assert!(!err.contains("secret-pw"), "{err}");
+    // And the shared test Redis, when it is up, passes the same check.
+    if common::redis::check(&common::redis::redis_url()).is_ok() {
+        assert_eq!(common::redis::require_redis(), common::redis::redis_url());
+    }
+}
+
+/// Runs the binary until it exits or reports ready (then it is killed):
+/// `Some(success)` when it exited, `None` when it became ready; and stderr.
+fn run_until_exit_or_ready(
+    args: &[&str],
+    env: &std::collections::BTreeMap<String, String>,
+) -> (Option<bool>, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .envs(env)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut lines = Vec::new();
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(line) => {
+                let ready = line.starts_with("gojira-mcp ready:");
+                lines.push(line);
+                if ready {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return (None, lines.join("\n"));
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                let status = child.wait().unwrap();
+                return (Some(status.success()), lines.join("\n"));
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "neither exited nor became ready in 30 s:\n{}",
+                lines.join("\n")
+            );
+        }
+    }
+}
+
+/// Groups tools.yaml declares but no tool is in yet (`write_schemes` today).
+fn empty_groups() -> Vec<&'static str> {
+    let with_tools: BTreeSet<&str> = gojira_generated::TOOLSETS
+        .iter()
+        .flat_map(|set| set.iter())
+        .map(|tool| tool.group)
+        .chain(std::iter::once(gojira_runtime::builtin::GROUP))
+        .collect();
+    gojira_generated::GROUPS
+        .iter()
+        .map(|g| g.name)
+        .filter(|g| !with_tools.contains(g))
+        .collect()
+}
+
+/// An allowlist that names a group with no tools would silently enable
+/// nothing for it: start-up refuses, naming the empty groups and listing the
+/// groups that have tools.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_refuses_enabled_groups_that_hold_no_tools() {
+    let empty = empty_groups();
+    assert!(
+        empty.contains(&"write_schemes"),
+        "this test needs a declared group without tools: {empty:?}"
+    );
+    let fake = start_fake().await;
+    let env = fake_env(&fake, "read_projects,write_schemes");
+    let (exited, stderr) = run_until_exit_or_ready(&["serve"], &env);
+    assert_eq!(exited, Some(false), "not refused:\n{stderr}");
+    assert!(
+        stderr.contains("GOJIRA_ENABLED_GROUPS: write_schemes has no tools"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("groups with tools: admin_org, delete_projects,")
+            && stderr.contains("read_projects")
+            && stderr.contains("utility"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("ready"), "{stderr}");
+}
+
+/// Local mode acts with the configured credential; without one every call
+/// would fail, so start-up refuses rather than reporting ready (serve and
+/// stdio alike). `--sandbox` brings its own credential.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_mode_without_a_credential_is_refused_at_start_up() {
+    let fake = start_fake().await;
+    let mut env = fake_env(&fake, "read_projects");
+    env.remove("ATLASSIAN_EMAIL");
+    env.remove("ATLASSIAN_API_TOKEN");
+    for args in [&["serve"][..], &["stdio"][..]] {
+        let (exited, stderr) = run_until_exit_or_ready(args, &env);
+        assert_eq!(exited, Some(false), "{args:?} not refused:\n{stderr}");
+        assert!(
+            stderr.contains("local mode needs an Atlassian credential")
+                && stderr.contains("ATLASSIAN_API_TOKEN")
+                && stderr.contains("ATLASSIAN_ACCESS_TOKEN"),
+            "{args:?}: {stderr}"
+        );
+    }
+
+    // The sandbox in local mode: no credential given, every group with tools enabled.
+    let mut sandbox = std::collections::BTreeMap::new();
+    sandbox.insert("MCP_PORT".to_owned(), "0".to_owned());
+    sandbox.insert("GOJIRA_DATA_DIR".to_owned(), data_dir());
+    sandbox.insert("GOJIRA_AUTH_MODE".to_owned(), "local".to_owned());
+    let server = start_server_with(&["serve", "--sandbox"], &sandbox);
+    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
+    let tools = client.list_all_tools().await.unwrap();
+    let catalog_size: usize = gojira_generated::TOOLSETS.iter().map(|s| s.len()).sum();
+    assert_eq!(
+        tools.len(),
+        catalog_size + gojira_runtime::builtin::ALL.len()
+    );
+    client.cancel().await.ok();
+}

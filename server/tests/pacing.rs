@@ -374,10 +374,11 @@ async fn near_limit_slows_the_pace() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_one_bucket_through_redis() {
     const PER_INSTANCE: usize = 10;
+    let redis = common::redis::require_redis();
     let fake = start_fake().await;
     let cloud = unique_cloud_id("bucket");
     let settings = [
-        ("GOJIRA_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        ("GOJIRA_REDIS_URL", redis.as_str()),
         ("ATLASSIAN_CLOUD_ID", cloud.as_str()),
         ("GOJIRA_UPSTREAM_RATE", "5"),
         ("GOJIRA_UPSTREAM_BURST", "5"),
@@ -407,10 +408,11 @@ async fn two_instances_share_one_bucket_through_redis() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pause_is_honoured_by_every_instance() {
+    let redis = common::redis::require_redis();
     let fake = start_fake().await;
     let cloud = unique_cloud_id("pause");
     let settings = [
-        ("GOJIRA_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        ("GOJIRA_REDIS_URL", redis.as_str()),
         ("ATLASSIAN_CLOUD_ID", cloud.as_str()),
     ];
     let a = start_server(&env_with(&fake, "read_projects", &settings));

@@ -1,6 +1,7 @@
 //! `cargo bench -p gojira-store`: each primitive on both backends (ops/s,
 //! p50, p99, one caller) and the cost of sealing/opening a secret. Needs a
-//! Redis on 127.0.0.1:6379. No assertions: numbers for the closing note.
+//! Redis on 127.0.0.1:6379 (or at `GOJIRA_TEST_REDIS_URL`), and stops at once
+//! saying so when none answers. No assertions: numbers for the closing note.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,6 +11,9 @@ use gojira_store::crypto::{Keyring, generate_key};
 use gojira_store::embedded::EmbeddedStore;
 use gojira_store::redis_store::RedisStore;
 use gojira_store::{BucketSpec, Clock, Key, Kind, Store};
+
+#[path = "../tests/support/redis.rs"]
+mod redis_support;
 
 struct Stats {
     ops_per_s: f64,
@@ -152,6 +156,8 @@ async fn bench_store(name: &str, store: &Store, n_durable: usize, n_fast: usize)
 
 fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Before any measurement: a missing Redis is said at once, not after the embedded run.
+    let redis_url = redis_support::require_redis();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -167,21 +173,16 @@ fn main() {
 
         let prefix = format!("bench:{}:", std::process::id());
         let redis = Store::Redis(
-            RedisStore::connect(
-                "redis://127.0.0.1:6379",
-                &prefix,
-                Clock::System,
-                Duration::from_secs(2),
-            )
-            .await
-            .unwrap(),
+            RedisStore::connect(&redis_url, &prefix, Clock::System, Duration::from_secs(2))
+                .await
+                .unwrap(),
         );
         assert!(
             redis.health().await.ok,
-            "start redis-server on 127.0.0.1:6379"
+            "Redis answered PING, then failed a health check; start redis-server (see README)"
         );
         bench_store("redis", &redis, 5_000, 20_000).await;
-        if let Ok(client) = redis::Client::open("redis://127.0.0.1:6379")
+        if let Ok(client) = redis::Client::open(redis_url.as_str())
             && let Ok(mut conn) = client.get_connection()
         {
             let keys: Vec<String> = redis::cmd("KEYS")

@@ -1,8 +1,9 @@
 //! One conformance suite, run against both backends: the embedded store
-//! (redb in a temp dir) and a real Redis on 127.0.0.1:6379 (start one with
-//! `redis-server --port 6379 --save ""`; `.ci/run` does). Every case has the
-//! same expectations on both; each Redis case uses its own key prefix and
-//! deletes its keys afterwards.
+//! (redb in a temp dir) and a real Redis on 127.0.0.1:6379, or at
+//! `GOJIRA_TEST_REDIS_URL` (start one with `redis-server --port 6379 --save ""`;
+//! `.ci/run` does; without one, each Redis case fails at once saying so). Every
+//! case has the same expectations on both; each Redis case uses its own key
+//! prefix and deletes its keys afterwards.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -13,7 +14,9 @@ use gojira_store::embedded::EmbeddedStore;
 use gojira_store::redis_store::RedisStore;
 use gojira_store::{BucketSpec, Clock, Key, Kind, Store, StoreError};
 
-const REDIS_URL: &str = "redis://127.0.0.1:6379";
+#[path = "support/redis.rs"]
+mod redis_support;
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A backend under test, cleaned up on drop.
@@ -61,17 +64,14 @@ fn embedded(name: &str, clock: Clock) -> Fixture {
 async fn redis(name: &str, clock: Clock) -> Fixture {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let prefix = format!("{}:", unique(&format!("conformance:{name}")));
+    let url = redis_support::require_redis();
     let store = Store::Redis(
-        RedisStore::connect(REDIS_URL, &prefix, clock.clone(), Duration::from_secs(2))
+        RedisStore::connect(&url, &prefix, clock.clone(), Duration::from_secs(2))
             .await
             .expect("redis store connects"),
     );
     let health = store.health().await;
-    assert!(
-        health.ok,
-        "Redis must answer on {REDIS_URL} for these tests (start `redis-server --port 6379 --save \"\"`): {:?}",
-        health.detail
-    );
+    assert!(health.ok, "Redis answered PING, then: {:?}", health.detail);
     Fixture {
         store,
         clock,
@@ -82,7 +82,7 @@ async fn redis(name: &str, clock: Clock) -> Fixture {
 /// Deletes every key under a test prefix (SCAN + DEL over a plain TCP RESP exchange via redis-cli
 /// would need the binary; use the redis crate synchronously instead).
 fn delete_redis_prefix(prefix: &str) {
-    let Ok(client) = redis::Client::open(REDIS_URL) else {
+    let Ok(client) = redis::Client::open(redis_support::redis_url()) else {
         return;
     };
     let Ok(mut conn) = client.get_connection() else {
@@ -116,6 +116,48 @@ macro_rules! conformance {
             }
         }
     };
+}
+
+/// With nothing listening at the test Redis's address, a Redis-backed case
+/// fails within seconds with the message that says what to do (run here as a
+/// child test process pointed at a free port by `GOJIRA_TEST_REDIS_URL`).
+#[test]
+fn redis_cases_fail_at_once_saying_to_start_redis_when_none_answers() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    let err = redis_support::check(&url).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(err.contains("start redis-server (see README)"), "{err}");
+
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "get_set_delete_cases::redis_backend"])
+        .env("GOJIRA_TEST_REDIS_URL", &url)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&child.stdout),
+        String::from_utf8_lossy(&child.stderr)
+    );
+    assert!(!child.status.success(), "the Redis case passed: {out}");
+    assert!(out.contains("1 failed"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "these tests need a Redis and nothing answered at {url}"
+        )) && out.contains("start redis-server (see README)"),
+        "{out}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 fn key(id: &str) -> Key {

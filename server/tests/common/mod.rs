@@ -20,6 +20,7 @@ use rmcp::transport::StreamableHttpClientTransport;
 use serde_json::{Map, Value, json};
 
 pub mod oauth;
+pub mod redis;
 
 /// Path of the binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_gojira-mcp");
@@ -106,11 +107,19 @@ pub fn fake_env(fake: &FakeHandle, groups: &str) -> BTreeMap<String, String> {
     .collect()
 }
 
-/// Every group the catalog declares, comma-separated.
+/// Every group the catalog declares that holds a tool, comma-separated
+/// (start-up refuses enabling a group without tools).
 pub fn all_groups() -> String {
+    let with_tools: std::collections::BTreeSet<&str> = gojira_generated::TOOLSETS
+        .iter()
+        .flat_map(|set| set.iter())
+        .map(|tool| tool.group)
+        .chain(std::iter::once(gojira_runtime::builtin::GROUP))
+        .collect();
     gojira_generated::GROUPS
         .iter()
         .map(|g| g.name)
+        .filter(|g| with_tools.contains(g))
         .collect::<Vec<_>>()
         .join(",")
 }
