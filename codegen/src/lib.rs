@@ -7,6 +7,7 @@
 //! Architecture invariant: nothing in this crate panics on spec or manifest
 //! input; every unsupported shape is a [`Diagnostic`].
 
+pub mod contract;
 pub mod diagnostics;
 pub mod docs;
 pub mod emit;
@@ -32,6 +33,8 @@ pub struct Output {
     pub diagnostics: Vec<Diagnostic>,
     /// Tools emitted, per product key.
     pub tool_counts: BTreeMap<String, usize>,
+    /// Every tool's contract, for regen to compare with the committed one.
+    pub contract: contract::Contract,
 }
 
 impl Output {
@@ -56,6 +59,7 @@ pub fn generate(
                 files: Vec::new(),
                 diagnostics: vec![d],
                 tool_counts: BTreeMap::new(),
+                contract: contract::Contract::default(),
             };
         }
     };
@@ -90,6 +94,7 @@ pub fn generate(
         .iter()
         .map(|p| (p.key.clone(), p.tools.len()))
         .collect();
+    let contract = contract::Contract::from_catalog(&catalog);
     let files = match emit::emit(&catalog) {
         Ok(mut files) => {
             match docs::catalog_markdown(&catalog) {
@@ -129,5 +134,6 @@ pub fn generate(
         files,
         diagnostics,
         tool_counts,
+        contract,
     }
 }

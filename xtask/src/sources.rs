@@ -292,6 +292,82 @@ pub fn verify_dir(dir: &Path, sources: &Sources) -> Vec<FileStatus> {
         .collect()
 }
 
+/// What to run when a spec file differs from its record.
+pub const UPDATE_RECORD_HINT: &str = "Run `cargo xtask fetch-specs` to fetch the recorded bytes \
+     into specs/cache/, or, if the file found is the spec update you want, `cargo xtask \
+     fetch-specs --record` to record its sha256 and version in specs/sources.yaml (then `cargo \
+     xtask regen`, review, and commit both)";
+
+/// One line per spec file in `dir` whose bytes are not the ones `sources.yaml` records,
+/// naming the file's path and both sha256 values.
+pub fn unrecorded(dir: &SpecsDir, sources: &Sources) -> Vec<String> {
+    verify_dir(&dir.path, sources)
+        .into_iter()
+        .filter(|status| status.present && !status.is_ok())
+        .map(|status| {
+            let found = status.actual_sha256.as_deref().unwrap_or("?");
+            format!(
+                "{} (from {}) has sha256 {} but specs/sources.yaml records {} (version {} found, {} recorded)",
+                status.path.display(),
+                dir.origin,
+                short_sha(found),
+                short_sha(&status.expected_sha256),
+                status.found_version.as_deref().unwrap_or("<none>"),
+                status.expected_version,
+            )
+        })
+        .collect()
+}
+
+/// Rewrites `version` and `sha256` of the entry for `file` in the text of `sources.yaml`,
+/// keeping every other line (comments, order, the other fields) as it is.
+pub fn record_in_text(
+    text: &str,
+    file: &str,
+    version: &str,
+    sha256: &str,
+) -> anyhow::Result<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut in_entry = false;
+    let (mut version_done, mut sha_done) = (false, false);
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(name) = trimmed.strip_prefix("- file:") {
+            in_entry = name.trim().trim_matches('"') == file;
+        }
+        let indent = &line[..line.len() - trimmed.len()];
+        let newline = if line.ends_with('\n') { "\n" } else { "" };
+        if in_entry && trimmed.starts_with("version:") && !version_done {
+            let quoted = serde_json::to_string(version).unwrap_or_default();
+            out.push_str(&format!("{indent}version: {quoted}{newline}"));
+            version_done = true;
+        } else if in_entry && trimmed.starts_with("sha256:") && !sha_done {
+            out.push_str(&format!("{indent}sha256: {sha256}{newline}"));
+            sha_done = true;
+        } else {
+            out.push_str(line);
+        }
+    }
+    if !(version_done && sha_done) {
+        bail!("specs/sources.yaml has no entry for {file} with version and sha256 lines");
+    }
+    // The result must still be a valid record, and say what was asked.
+    let check = parse(&out)?;
+    let entry = check.specs.iter().find(|s| s.file == file);
+    if !entry.is_some_and(|s| s.sha256 == sha256 && s.version == version) {
+        bail!("rewriting the entry for {file} in specs/sources.yaml failed");
+    }
+    Ok(out)
+}
+
+/// Records `version` and `sha256` for `file` in the `sources.yaml` at `path`.
+pub fn record(path: &Path, file: &str, version: &str, sha256: &str) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let updated = record_in_text(&text, file, version, sha256)?;
+    std::fs::write(path, updated).with_context(|| format!("writing {}", path.display()))
+}
+
 /// Lowercase hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
