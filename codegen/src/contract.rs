@@ -472,10 +472,12 @@ pub fn diff(old: &Contract, new: &Contract) -> Vec<Change> {
             });
         }
     }
-    // Breaking first; within a group by tool, keeping each tool's own order.
+    // Breaking first; product notes before tools; by tool, keeping each tool's own order.
+    let tool_note = |c: &Change| !c.tool.starts_with("product ");
     changes.sort_by(|a, b| {
         b.breaking
             .cmp(&a.breaking)
+            .then_with(|| tool_note(a).cmp(&tool_note(b)))
             .then_with(|| a.tool.cmp(&b.tool))
     });
     changes
@@ -784,16 +786,21 @@ pub fn render_markdown(changes: &[Change], old: &Contract, new: &Contract) -> St
     );
     let mut specs = Vec::new();
     for (key, product) in &new.products {
-        let before = old.products.get(key).map_or("(new)".to_owned(), |p| {
-            format!("{} {}", p.spec, p.spec_version)
-        });
-        specs.push(format!(
-            "| {key} | {before} | {} {} |",
-            product.spec, product.spec_version
-        ));
+        let before = old
+            .products
+            .get(key)
+            .map_or("(new product)".to_owned(), |p| {
+                format!("{} {}", p.spec, p.spec_version)
+            });
+        let after = format!("{} {}", product.spec, product.spec_version);
+        if before != after {
+            specs.push(format!("| {key} | {before} | {after} |"));
+        }
     }
-    if !specs.is_empty() {
-        out.push_str("| product | before | after |\n|---|---|---|\n");
+    if specs.is_empty() {
+        out.push_str("No spec changed: the changes come from tools.yaml or the generator.\n\n");
+    } else {
+        out.push_str("| product | spec before | spec after |\n|---|---|---|\n");
         for line in specs {
             out.push_str(&line);
             out.push('\n');

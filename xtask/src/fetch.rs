@@ -629,6 +629,55 @@ mod tests {
     }
 
     #[test]
+    fn first_fetch_keeps_a_recorded_copy_with_the_same_content_instead_of_reporting_drift() {
+        // Atlassian serves B pretty-printed with its keys in another order; our record is B.
+        let official = b"{\n  \"paths\": {\"/x\": {}},\n  \"info\": {\"title\": \"B\", \"version\": \"2.0\"}\n}\n";
+        let mut routes = Routes::new();
+        routes.insert("/b.json".into(), route(official));
+        routes.insert("/b2.json".into(), route(B_NEW));
+        let (base, _hits) = serve(routes);
+        let shared = scratch_dir("same-shared");
+        std::fs::create_dir_all(&shared).unwrap();
+        std::fs::write(shared.join("b.json"), B).unwrap();
+        std::fs::write(shared.join("b2.json"), B).unwrap();
+        let sources = Sources {
+            specs: vec![
+                spec_for("b.json", "/b.json", B, "2.0"),
+                spec_for("b2.json", "/b2.json", B, "2.0"),
+            ],
+        };
+        let dest = scratch_dir("same");
+        let mut options = opts(&base, false);
+        options.recorded_copies = vec![shared.clone()];
+        let report = fetch_all(&sources, &dest, &options).unwrap();
+        assert_eq!(
+            report.files[0].outcome,
+            Outcome::SameContent {
+                from: shared.clone(),
+                bytes: official.len() as u64
+            }
+        );
+        // The recorded bytes are what the cache holds now.
+        assert_eq!(std::fs::read(dest.join("b.json")).unwrap(), B);
+        // Other content is still drift.
+        assert!(matches!(
+            report.files[1].outcome,
+            Outcome::Drift { written: false, .. }
+        ));
+        let summary = report.summary(true);
+        assert!(summary.starts_with("first fetch into "), "{summary}");
+        assert!(
+            summary.contains("1 kept from the recorded copy"),
+            "{summary}"
+        );
+        assert!(summary.contains("1 with new content (drift)"), "{summary}");
+        let err = report.into_result(false).unwrap_err().to_string();
+        assert!(err.contains("b2.json") && !err.contains("b.json,"), "{err}");
+        let _ = std::fs::remove_dir_all(dest);
+        let _ = std::fs::remove_dir_all(shared);
+    }
+
+    #[test]
     fn oversized_body_fails() {
         let big = vec![b' '; (MAX_SPEC_BYTES + 1) as usize];
         let mut routes = Routes::new();

@@ -7,6 +7,7 @@
 //! to `generated/CONTRACT-CHANGES.md` for the reviewer of the pull request.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -37,6 +38,11 @@ pub struct Options {
 
 /// Runs the generator; with `check`, writes nothing and fails on any difference.
 pub fn run(root: &Path, opts: Options) -> anyhow::Result<()> {
+    run_with(root, opts, std::env::var_os(sources::SPECS_DIR_ENV))
+}
+
+/// [`run`] with the value of `$GOJIRA_SPECS_DIR` passed in.
+fn run_with(root: &Path, opts: Options, specs_env: Option<OsString>) -> anyhow::Result<()> {
     let Options {
         check,
         verbose,
@@ -44,7 +50,7 @@ pub fn run(root: &Path, opts: Options) -> anyhow::Result<()> {
     } = opts;
     let started = Instant::now();
     let sources = sources::load(&sources::sources_path(root))?;
-    let specs_dir = sources::find_specs_dir(root, &sources).context(
+    let specs_dir = sources::find_specs_dir_with(root, &sources, specs_env).context(
         "the Atlassian specs are needed to regenerate; run `cargo xtask fetch-specs` or set GOJIRA_SPECS_DIR",
     )?;
     for status in sources::verify_dir(&specs_dir.path, &sources) {
@@ -273,6 +279,9 @@ fn list_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
     /// Codegen is a test: a stale generated file fails `cargo test`.
     #[test]
     fn regen_is_fresh() {
@@ -284,5 +293,189 @@ mod tests {
         if let Err(err) = super::run(&crate::project_root(), opts) {
             panic!("{err:#}");
         }
+    }
+
+    const MANIFEST: &str = r#"
+products:
+  fx: {title: "Fixture", spec: fx.json, base_url: "{api}", auth: oauth}
+groups:
+  read_fx: {access: read, product: Fixture, description: "Reads"}
+tools:
+  - name: fx.searchThings
+    operation: fx#searchThings
+    group: read_fx
+    title: Search things
+    description: Search things, a page at a time.
+"#;
+
+    fn spec(params: Value) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "openapi": "3.0.1",
+            "info": {"title": "Fixture", "version": "1"},
+            "paths": {"/things": {"get": {
+                "operationId": "searchThings",
+                "parameters": params,
+                "responses": {"200": {"description": "OK", "content": {"application/json": {
+                    "schema": {"type": "object", "properties": {"total": {"type": "integer"}}}}}}}
+            }}}
+        }))
+        .unwrap_or_default()
+    }
+
+    fn sources_yaml(sha: &str) -> String {
+        format!(
+            "specs:\n  - file: fx.json\n    product: Fixture\n    url: https://example.invalid/fx.json\n    \
+             version: \"1\"\n    sha256: {sha}\n    fidelity: test\n    source: test\n"
+        )
+    }
+
+    /// A repository with tools.yaml, specs/sources.yaml and specs/cache/fx.json.
+    struct Scratch {
+        root: PathBuf,
+    }
+
+    impl Scratch {
+        fn new(name: &str, spec: &[u8]) -> Scratch {
+            let root = std::env::temp_dir()
+                .join(format!("gojira-regen-test-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&root);
+            std::fs::create_dir_all(sources::cache_dir(&root)).unwrap();
+            std::fs::write(root.join("tools.yaml"), MANIFEST).unwrap();
+            let scratch = Scratch { root };
+            scratch.update_spec(spec, true);
+            scratch
+        }
+
+        /// Replaces the spec file; with `record`, also its sha256 in sources.yaml.
+        fn update_spec(&self, spec: &[u8], record: bool) {
+            std::fs::write(sources::cache_dir(&self.root).join("fx.json"), spec).unwrap();
+            if record {
+                std::fs::write(
+                    sources::sources_path(&self.root),
+                    sources_yaml(&sources::sha256_hex(spec)),
+                )
+                .unwrap();
+            }
+        }
+
+        fn regen(&self, check: bool, accept_breaking: bool) -> anyhow::Result<()> {
+            let opts = Options {
+                check,
+                verbose: false,
+                accept_breaking,
+            };
+            run_with(&self.root, opts, None)
+        }
+
+        fn read(&self, rel: &str) -> Option<String> {
+            std::fs::read_to_string(self.root.join("generated").join(rel)).ok()
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+
+    fn v1() -> Vec<u8> {
+        spec(json!([
+            {"name": "startAt", "in": "query", "schema": {"type": "integer"}},
+            {"name": "maxResults", "in": "query", "schema": {"type": "integer"}},
+            {"name": "expand", "in": "query", "schema": {"type": "string"}},
+            {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["active", "deleted"]}}
+        ]))
+    }
+
+    #[test]
+    fn a_breaking_spec_update_is_refused_until_accepted_and_written_for_the_reviewer() {
+        let repo = Scratch::new("breaking", &v1());
+        repo.regen(false, false).unwrap();
+        let committed = repo.read(CONTRACT_FILE).unwrap();
+        assert!(committed.contains("\"startAt\""), "{committed}");
+        repo.regen(true, false).unwrap();
+
+        // Atlassian renames the paging offset, drops `expand` and the `deleted` status.
+        let v2 = spec(json!([
+            {"name": "offset", "in": "query", "schema": {"type": "integer"}},
+            {"name": "maxResults", "in": "query", "schema": {"type": "integer"}},
+            {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["active"]}},
+            {"name": "orderBy", "in": "query", "schema": {"type": "string"}}
+        ]));
+        repo.update_spec(&v2, true);
+        let err = repo.regen(false, false).unwrap_err().to_string();
+        assert!(
+            err.contains("3 breaking contract change(s)") && err.contains("--accept-breaking"),
+            "{err}"
+        );
+        // Nothing was written: the committed contract and code stay as they were.
+        assert_eq!(repo.read(CONTRACT_FILE).unwrap(), committed);
+        assert!(repo.read(CHANGES_FILE).is_none());
+        // --check reports the stale contract without writing either.
+        assert!(repo.regen(true, false).is_err());
+
+        repo.regen(false, true).unwrap();
+        let changes = repo.read(CHANGES_FILE).unwrap();
+        let breaking = changes.find("## Breaking (3)").unwrap();
+        let compatible = changes.find("## Compatible").unwrap();
+        assert!(breaking < compatible, "{changes}");
+        for line in [
+            "- `fx.searchThings`: paging offset (startAt, maxResults) -> none",
+            "- `fx.searchThings`: parameter `expand` removed",
+            "- `fx.searchThings`: parameter `status` enum value(s) gone: \"deleted\"",
+            "- `fx.searchThings`: parameter `orderBy` added (optional)",
+        ] {
+            let at = changes
+                .find(line)
+                .unwrap_or_else(|| panic!("{line:?} missing in\n{changes}"));
+            assert_eq!(at < compatible, !line.contains("added"), "{changes}");
+        }
+        assert_ne!(repo.read(CONTRACT_FILE).unwrap(), committed);
+        repo.regen(true, false).unwrap();
+
+        // A harmless addition needs no flag.
+        let v3 = spec(json!([
+            {"name": "offset", "in": "query", "schema": {"type": "integer"}},
+            {"name": "maxResults", "in": "query", "schema": {"type": "integer"}},
+            {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["active", "paused"]}},
+            {"name": "orderBy", "in": "query", "schema": {"type": "string"}},
+            {"name": "fields", "in": "query", "schema": {"type": "string"}}
+        ]));
+        repo.update_spec(&v3, true);
+        repo.regen(false, false).unwrap();
+        let changes = repo.read(CHANGES_FILE).unwrap();
+        assert!(changes.contains("## Breaking (0)"), "{changes}");
+        assert!(
+            changes.contains("parameter `fields` added (optional)"),
+            "{changes}"
+        );
+    }
+
+    #[test]
+    fn check_fails_on_a_spec_that_is_not_the_recorded_one() {
+        let repo = Scratch::new("unrecorded", &v1());
+        repo.regen(false, false).unwrap();
+        // The same spec, other bytes (a re-serialized or edited copy), not recorded.
+        let mut edited = v1();
+        edited.push(b'\n');
+        repo.update_spec(&edited, false);
+        let err = format!("{:#}", repo.regen(true, false).unwrap_err());
+        assert!(err.contains("sources.yaml"), "{err}");
+        assert!(err.contains("cargo xtask fetch-specs"), "{err}");
+        // The file is named on stderr; the message says which command updates the record.
+        let lines = sources::unrecorded(
+            &sources::find_specs_dir_with(
+                &repo.root,
+                &sources::load(&sources::sources_path(&repo.root)).unwrap(),
+                None,
+            )
+            .unwrap(),
+            &sources::load(&sources::sources_path(&repo.root)).unwrap(),
+        );
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("fx.json"), "{lines:?}");
+        // Recording it makes the check pass again.
+        repo.update_spec(&edited, true);
+        repo.regen(true, false).unwrap();
     }
 }

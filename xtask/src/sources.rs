@@ -533,4 +533,33 @@ mod tests {
         let _ = std::fs::remove_dir_all(root.parent().unwrap());
         let _ = std::fs::remove_dir_all(env_dir);
     }
+
+    #[test]
+    fn record_rewrites_one_entry_and_keeps_the_rest() {
+        let text = include_str!("../../specs/sources.yaml");
+        let sha = "ab".repeat(32);
+        let updated = record_in_text(text, "jsm.json", "1001.0.0-NEW", &sha).unwrap();
+        let before = parse(text).unwrap();
+        let after = parse(&updated).unwrap();
+        for (old, new) in before.specs.iter().zip(&after.specs) {
+            if new.file == "jsm.json" {
+                assert_eq!(
+                    (new.version.as_str(), new.sha256.as_str()),
+                    ("1001.0.0-NEW", sha.as_str())
+                );
+                assert_eq!((&new.url, &new.fidelity), (&old.url, &old.fidelity));
+            } else {
+                assert_eq!(old, new);
+            }
+        }
+        // Comments and layout stay: only two lines differ.
+        let changed = text
+            .lines()
+            .zip(updated.lines())
+            .filter(|(a, b)| a != b)
+            .count();
+        assert_eq!(changed, 2);
+        assert_eq!(text.lines().count(), updated.lines().count());
+        assert!(record_in_text(text, "nope.json", "1", &sha).is_err());
+    }
 }
