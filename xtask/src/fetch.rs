@@ -110,10 +110,14 @@ impl FetchReport {
         let drifted = count(|o| matches!(o, Outcome::Drift { .. }));
         let failed = count(|o| matches!(o, Outcome::Failed(_)));
         let mut text = format!(
-            "{}{} of {} spec files: {fetched} downloaded and verified (sha256 as recorded), \
+            "{}{} ({} spec files): {fetched} downloaded and verified (sha256 as recorded), \
              {fresh} already there, {kept} kept from the recorded copy (Atlassian serves the same \
              content in other bytes), {drifted} with new content (drift), {failed} failed",
-            if first_run { "first fetch into " } else { "" },
+            if first_run {
+                "first fetch into "
+            } else {
+                "fetched into "
+            },
             self.dest.display(),
             self.files.len()
         );
