@@ -69,7 +69,7 @@ struct Fake {
 impl Fake {
     /// `examples`: answer the specs' documented examples (`--examples`).
     fn start(root: &Path, specs_dir: &Path, delay_ms: u64, examples: bool) -> anyhow::Result<Self> {
-        let bin = root.join("target/release/fake-atlassian");
+        let bin = root.join("target/dist/fake-atlassian");
         let mut child = Command::new(&bin)
             .args([
                 "--port",
@@ -196,11 +196,13 @@ impl ServerCmd {
 /// written to target/bench/report.json).
 pub fn run(root: &Path, only: Option<Part>) -> anyhow::Result<()> {
     let wants = |part| only.is_none_or(|o| o == part);
-    eprintln!("bench: building release binaries ...");
+    // The shipped binary: the `dist` profile (fat LTO, one codegen unit).
+    eprintln!("bench: building the dist binaries (cargo build --profile dist) ...");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "build",
-            "--release",
+            "--profile",
+            "dist",
             "--quiet",
             "-p",
             "gojira-mcp",
@@ -211,7 +213,7 @@ pub fn run(root: &Path, only: Option<Part>) -> anyhow::Result<()> {
         .status()
         .context("running cargo build")?;
     if !status.success() {
-        bail!("cargo build --release failed");
+        bail!("cargo build --profile dist failed");
     }
     let mut report = Report::new();
     let mut text = String::new();
@@ -224,7 +226,7 @@ pub fn run(root: &Path, only: Option<Part>) -> anyhow::Result<()> {
     let fake = Fake::start(root, &specs_dir.path, 0, false)?;
     let data_dir = std::env::temp_dir().join(format!("gojira-bench-{}", std::process::id()));
     let servers = ServerCmd {
-        bin: root.join("target/release/gojira-mcp"),
+        bin: root.join("target/dist/gojira-mcp"),
         groups: all_groups(root)?,
         data_dir: data_dir.clone(),
     };
@@ -395,7 +397,7 @@ fn base(servers: &ServerCmd, fake_url: &str, report: &mut Report) -> anyhow::Res
 }
 
 fn all_groups(root: &Path) -> anyhow::Result<String> {
-    let out = Command::new(root.join("target/release/gojira-mcp"))
+    let out = Command::new(root.join("target/dist/gojira-mcp"))
         .arg("tools")
         .env("GOJIRA_ENABLED_GROUPS", "x")
         .output()?;
