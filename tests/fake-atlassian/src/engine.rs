@@ -14,6 +14,7 @@ use crate::faults::{Fault, Faults};
 use crate::identity::{Authorize, Identity, Resolved};
 use crate::record::RecordedRequest;
 use crate::router::RouteMatch;
+use crate::seed::Seed;
 use crate::spec::{Catalog, Operation, ResponseBody};
 use crate::state::{Record, Store, canonical_collection, declared_properties, fit, overlay};
 use crate::synth::Synth;
@@ -145,9 +146,19 @@ impl Engine {
         lock(&self.faults).clear();
     }
 
-    /// Forget all created resources.
+    /// Forget all created resources (back to the seed, if any).
     pub(crate) fn reset_state(&self) {
         lock(&self.store).clear();
+    }
+
+    /// Load a seeded tenant (replacing every resource; kept across resets).
+    pub(crate) fn set_seed(&self, seed: Arc<Seed>) {
+        lock(&self.store).set_seed(seed);
+    }
+
+    /// The seed, if any.
+    pub(crate) fn seed(&self) -> Option<Arc<Seed>> {
+        lock(&self.store).seed()
     }
 
     /// Handle one request.
@@ -518,11 +529,14 @@ impl Engine {
                 return (out, Some(violation));
             }
         }
+        let seed = self.seed();
         let responder = Responder {
             op,
             defs,
             base_url: base_url.to_string(),
             examples: self.examples.load(Ordering::Relaxed),
+            trusted: seed.is_some(),
+            seed,
         };
         (
             responder.respond(&self.store, method, path, parts, body),
@@ -538,6 +552,10 @@ struct Responder<'a> {
     base_url: String,
     /// Whether documented examples replace synthesized bodies (not on stateful answers).
     examples: bool,
+    /// Whether records are a seeded tenant's (served as they are, see `state::fit_with`).
+    trusted: bool,
+    /// The seeded tenant's views, actions and envelopes.
+    seed: Option<Arc<Seed>>,
 }
 
 impl Responder<'_> {
@@ -551,6 +569,9 @@ impl Responder<'_> {
     ) -> Outgoing {
         let op = self.op;
         let status = op.response.status;
+        if let Some(out) = self.seeded_answer(store, method, path, parts) {
+            return out;
+        }
         if op.creates {
             let target = if op.template.text.ends_with("/create") {
                 path.trim_end_matches('/')
@@ -620,6 +641,45 @@ impl Responder<'_> {
         out
     }
 
+    /// The answer of a seeded view or action, if `method path` is one.
+    fn seeded_answer(
+        &self,
+        store: &Mutex<Store>,
+        method: &str,
+        path: &str,
+        parts: &RequestParts<'_>,
+    ) -> Option<Outgoing> {
+        let seed = self.seed.as_ref()?;
+        let status = self.op.response.status;
+        if let Some((collection, ident, action)) = seed.action(method, path) {
+            let collection = canonical_collection(&collection);
+            let set = Value::Object(action.set.clone());
+            let updated = lock(store).update(collection, &ident, Some(&set));
+            return Some(match updated {
+                Some(_) => self.synthesized(status),
+                None => Outgoing::error(404, format!("No resource at {collection}/{ident}")),
+            });
+        }
+        let (view, captured) = seed.view(method, path)?;
+        let collection = canonical_collection(&view.collection);
+        let records: Vec<Record> = {
+            let guard = lock(store);
+            if !guard.knows(collection) {
+                return None;
+            }
+            guard
+                .list(collection)
+                .into_iter()
+                .filter(|r| view.shows(&r.fields, captured.as_deref(), parts.query))
+                .collect()
+        };
+        let mut out = self.synthesized(status);
+        if let (Some(value), Some(schema)) = (out.body.as_mut(), self.schema()) {
+            self.fill_list(value, &schema, &records);
+        }
+        Some(out)
+    }
+
     /// The documented example, verbatim, when examples are on and the
     /// response has one (a schema-only response is synthesized as usual).
     fn documented(&self, status: u16) -> Option<Outgoing> {
@@ -658,6 +718,13 @@ impl Responder<'_> {
     /// The synthesized response overlaid with a record (plus `self`).
     fn with_record(&self, status: u16, collection: &str, record: &Record) -> Outgoing {
         let mut out = self.synthesized(status);
+        if self.trusted
+            && let (ResponseBody::Example(_), Some(Value::Object(map))) =
+                (&self.op.response.body, out.body.as_mut())
+        {
+            // A tenant's record replaces the documented example's values.
+            map.clear();
+        }
         if let (Some(value), Some(schema)) = (out.body.as_mut(), self.schema()) {
             let mut fields = record.fields.clone();
             let id = match &record.id {
@@ -668,7 +735,12 @@ impl Responder<'_> {
                 "self".to_string(),
                 Value::String(format!("{}{collection}/{id}", self.base_url)),
             );
-            overlay(value, &schema, &fields, self.defs);
+            if let Some(member) = self.seed.as_ref().and_then(|s| s.envelopes.get(collection)) {
+                let mut wrapped = Map::new();
+                wrapped.insert(member.clone(), Value::Object(fields));
+                fields = wrapped;
+            }
+            overlay(value, &schema, &fields, self.defs, self.trusted);
         }
         out
     }
@@ -686,7 +758,7 @@ impl Responder<'_> {
                 .iter()
                 .map(|r| {
                     let mut v = synth.instance(items);
-                    overlay(&mut v, items, &r.fields, self.defs);
+                    overlay(&mut v, items, &r.fields, self.defs, self.trusted);
                     v
                 })
                 .collect()
@@ -698,6 +770,16 @@ impl Responder<'_> {
             return;
         }
         let declared = declared_properties(schema, self.defs);
+        if self.trusted && declared.is_empty() && effective_type(schema, self.defs, 0).is_none() {
+            // A free-form answer: a tenant's records as they are.
+            *value = Value::Array(
+                records
+                    .iter()
+                    .map(|r| Value::Object(r.fields.clone()))
+                    .collect(),
+            );
+            return;
+        }
         let list_prop = ["values", "results"]
             .iter()
             .find(|name| declared.contains_key(**name))
@@ -755,7 +837,10 @@ fn infer_schema(example: &Value) -> Value {
                 .collect();
             json!({"type": "object", "properties": properties})
         }
-        Value::Array(_) => json!({"type": "array"}),
+        Value::Array(items) => match items.first() {
+            Some(first) => json!({"type": "array", "items": infer_schema(first)}),
+            None => json!({"type": "array"}),
+        },
         Value::String(_) => json!({"type": "string"}),
         Value::Number(n) if n.is_i64() || n.is_u64() => json!({"type": "integer"}),
         Value::Number(_) => json!({"type": "number"}),

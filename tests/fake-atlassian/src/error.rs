@@ -40,6 +40,12 @@ pub enum FakeError {
         /// What is missing or wrong.
         reason: String,
     },
+    /// A seed file (see `FakeAtlassian::with_seed`) is not usable.
+    #[error("the seed is not usable: {reason}")]
+    InvalidSeed {
+        /// What is wrong.
+        reason: String,
+    },
     /// The listening socket could not be bound.
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]
     Bind {

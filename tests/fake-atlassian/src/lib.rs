@@ -7,7 +7,8 @@
 //! Jira's error shape (`{"errorMessages":[...],"errors":{}}`), keeps state for
 //! created resources, synthesizes schema-valid responses for everything else
 //! (or, opted in with [`FakeAtlassian::with_examples`], answers the spec's
-//! documented examples where it has them),
+//! documented examples where it has them), starts from a small realistic
+//! tenant when asked ([`FakeAtlassian::with_seed`], as `serve --sandbox` does),
 //! records every request, and can inject faults per route.
 //!
 //! ```no_run
@@ -32,7 +33,8 @@
 //!
 //! Modules: `identity` (users, OAuth, credentials), `spec` (loading), `convert` (OpenAPI → JSON Schema, spec defect
 //! corrections), `router` (path templates), `validate` (requests), `synth`
-//! (responses), `state` (resources), `faults`, `record`, `engine` (the
+//! (responses), `state` (resources), `seed` (a tenant's records, views and
+//! actions, loaded from `seed/tenant.json`), `faults`, `record`, `engine` (the
 //! pipeline), `server` (axum glue).
 
 mod convert;
@@ -42,6 +44,7 @@ mod faults;
 mod identity;
 mod record;
 mod router;
+mod seed;
 mod server;
 mod spec;
 mod state;
@@ -135,13 +138,17 @@ impl FakeAtlassian {
 
     /// A new fake over the same loaded specs, with no resources, faults or
     /// recorded requests (loading the specs once for many tests).
-    /// The examples mode ([`FakeAtlassian::with_examples`]) carries over.
+    /// The examples mode ([`FakeAtlassian::with_examples`]) and the seed
+    /// ([`FakeAtlassian::with_seed`], freshly loaded) carry over.
     pub fn fresh(&self) -> Self {
         let engine = Engine::new(self.engine.catalog.clone());
         engine.examples.store(
             self.engine.examples.load(Ordering::Relaxed),
             Ordering::Relaxed,
         );
+        if let Some(seed) = self.engine.seed() {
+            engine.set_seed(seed);
+        }
         Self {
             engine: Arc::new(engine),
         }
@@ -183,6 +190,40 @@ impl FakeAtlassian {
     pub fn with_examples(self) -> Self {
         self.engine.examples.store(true, Ordering::Relaxed);
         self
+    }
+
+    /// Start from a small realistic tenant instead of an empty site: Jira
+    /// projects of each type with their schemes, workflows, screens, custom
+    /// fields and contexts, filters, dashboards, boards and sprints; two
+    /// service desks with request types, queues, customers and
+    /// organizations; an Assets schema with object types and objects;
+    /// Confluence spaces with permissions and properties; an organization
+    /// with users, groups and domains (the data: `seed/tenant.json` in this
+    /// crate). Seeded collections are authoritative (a create is listed
+    /// afterwards, an update read back, a delete gone, an unknown id 404);
+    /// everything else is synthesized as without a seed. [`FakeAtlassian::reset_state`]
+    /// goes back to the seed.
+    ///
+    /// # Errors
+    /// [`FakeError::InvalidSeed`] if the built-in seed does not parse (a test guards it).
+    pub fn with_seed(self) -> Result<Self, FakeError> {
+        self.with_seed_text(seed::BUILTIN)
+    }
+
+    /// [`FakeAtlassian::with_seed`] from another seed file's text (the same
+    /// shape as `seed/tenant.json`: `collections`, `views`, `actions`, `envelopes`).
+    ///
+    /// # Errors
+    /// [`FakeError::InvalidSeed`] when the text is not a seed.
+    pub fn with_seed_text(self, text: &str) -> Result<Self, FakeError> {
+        let seed = seed::Seed::parse(text)?;
+        self.engine.set_seed(Arc::new(seed));
+        Ok(self)
+    }
+
+    /// Whether the fake was seeded ([`FakeAtlassian::with_seed`]).
+    pub fn is_seeded(&self) -> bool {
+        self.engine.seed().is_some()
     }
 
     /// Add a user (replacing one with the same account id).
@@ -340,7 +381,7 @@ impl FakeAtlassian {
         self.engine.clear_faults();
     }
 
-    /// Forget every created resource.
+    /// Forget every created resource (back to the seed, if any).
     pub fn reset_state(&self) {
         self.engine.reset_state();
     }

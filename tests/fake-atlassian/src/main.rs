@@ -42,6 +42,14 @@ struct Args {
     /// one, instead of a minimal synthesized body (benchmarks: realistic sizes).
     #[arg(long)]
     examples: bool,
+    /// Start from a small realistic tenant (projects, schemes, fields,
+    /// filters, boards, service desks, Assets, Confluence spaces, an org)
+    /// instead of an empty site; `--seed-file FILE` reads another one.
+    #[arg(long)]
+    seed: bool,
+    /// A seed file of the shape of tests/fake-atlassian/seed/tenant.json (implies --seed).
+    #[arg(long, value_name = "FILE")]
+    seed_file: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -66,12 +74,20 @@ async fn main() -> anyhow::Result<()> {
     if args.examples {
         fake = fake.with_examples();
     }
+    if let Some(file) = &args.seed_file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading the seed file {}", file.display()))?;
+        fake = fake.with_seed_text(&text)?;
+    } else if args.seed {
+        fake = fake.with_seed()?;
+    }
     tracing::info!(dir = %dir.display(), elapsed_ms = started.elapsed().as_millis(), "specs loaded");
     let (operations, specs) = (fake.operation_count(), fake.spec_count());
-    let mode = if args.examples {
-        ", documented examples"
-    } else {
-        ""
+    let mode = match (args.examples, fake.is_seeded()) {
+        (true, true) => ", documented examples, seeded tenant",
+        (true, false) => ", documented examples",
+        (false, true) => ", seeded tenant",
+        (false, false) => "",
     };
     let listening = |url: &str| {
         eprintln!(
@@ -139,6 +155,13 @@ mod tests {
     fn examples_is_an_opt_in_flag() {
         let off = Args::try_parse_from(["fake-atlassian"]).map(|a| a.examples);
         let on = Args::try_parse_from(["fake-atlassian", "--examples"]).map(|a| a.examples);
+        assert_eq!((off.ok(), on.ok()), (Some(false), Some(true)));
+    }
+
+    #[test]
+    fn seed_is_an_opt_in_flag() {
+        let off = Args::try_parse_from(["fake-atlassian"]).map(|a| a.seed);
+        let on = Args::try_parse_from(["fake-atlassian", "--seed"]).map(|a| a.seed);
         assert_eq!((off.ok(), on.ok()), (Some(false), Some(true)));
     }
 

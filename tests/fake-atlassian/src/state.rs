@@ -10,9 +10,11 @@
 //! that the response stays schema-valid.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::seed::Seed;
 use crate::synth::Synth;
 use crate::validate::{effective_type, ref_target};
 
@@ -62,6 +64,8 @@ impl Record {
 pub(crate) struct Store {
     collections: HashMap<String, Vec<Record>>,
     next_id: u64,
+    /// The tenant loaded at start and on every reset, if any.
+    seed: Option<Arc<Seed>>,
 }
 
 impl Default for Store {
@@ -69,11 +73,50 @@ impl Default for Store {
         Self {
             collections: HashMap::new(),
             next_id: FIRST_ID,
+            seed: None,
         }
     }
 }
 
 impl Store {
+    /// Replace everything with the seed's records (kept for later resets).
+    pub(crate) fn set_seed(&mut self, seed: Arc<Seed>) {
+        self.seed = Some(seed);
+        self.clear();
+    }
+
+    /// The seed, if the store has one.
+    pub(crate) fn seed(&self) -> Option<Arc<Seed>> {
+        self.seed.clone()
+    }
+
+    /// Load the seed's records; new ids start above the largest numeric seeded id.
+    fn apply_seed(&mut self) {
+        let Some(seed) = self.seed.clone() else {
+            return;
+        };
+        for (collection, records) in &seed.collections {
+            let stored = self
+                .collections
+                .entry(canonical_collection(collection).to_string())
+                .or_default();
+            for fields in records {
+                let id = fields.get("id").cloned().unwrap_or(Value::Null);
+                let numeric = match &id {
+                    Value::Number(n) => n.as_u64(),
+                    Value::String(s) => s.parse::<u64>().ok(),
+                    _ => None,
+                };
+                if let Some(n) = numeric {
+                    self.next_id = self.next_id.max(n + 1);
+                }
+                stored.push(Record {
+                    id,
+                    fields: fields.clone(),
+                });
+            }
+        }
+    }
     /// Create a record in `collection` from a request body.
     pub(crate) fn create(
         &mut self,
@@ -149,10 +192,11 @@ impl Store {
             .unwrap_or_default()
     }
 
-    /// Forget everything.
+    /// Forget everything created since start (back to the seed, if any).
     pub(crate) fn clear(&mut self) {
         self.collections.clear();
         self.next_id = FIRST_ID;
+        self.apply_seed();
     }
 }
 
@@ -197,22 +241,30 @@ fn collect_properties(
     }
 }
 
-/// Write `fields` into the synthesized object `value` where `schema` declares them.
+/// Write `fields` into the synthesized object `value` where `schema` declares
+/// them. `trusted` fields (a seeded tenant's) also keep nested read-only
+/// values and fill a free-form object (a schema that declares no property).
 pub(crate) fn overlay(
     value: &mut Value,
     schema: &Value,
     fields: &Map<String, Value>,
     defs: &Map<String, Value>,
+    trusted: bool,
 ) {
     let Value::Object(target) = value else {
         return;
     };
     let declared = declared_properties(schema, defs);
+    let free_form = trusted
+        && declared.is_empty()
+        && resolve_refs(schema, defs).get("additionalProperties") != Some(&Value::Bool(false));
     for (name, field) in fields {
         if let Some(prop) = declared.get(name)
-            && let Some(fitted) = fit(field, prop, defs, 0)
+            && let Some(fitted) = fit_with(field, prop, defs, 0, trusted)
         {
             target.insert(name.clone(), fitted);
+        } else if free_form && !field.is_null() {
+            target.insert(name.clone(), field.clone());
         }
     }
 }
@@ -224,6 +276,18 @@ pub(crate) fn fit(
     defs: &Map<String, Value>,
     depth: usize,
 ) -> Option<Value> {
+    fit_with(value, schema, defs, depth, false)
+}
+
+/// [`fit`], keeping nested read-only values when `trusted` (a seeded
+/// tenant's data, which plays the server's part).
+pub(crate) fn fit_with(
+    value: &Value,
+    schema: &Value,
+    defs: &Map<String, Value>,
+    depth: usize,
+    trusted: bool,
+) -> Option<Value> {
     if depth > 8 {
         return None;
     }
@@ -231,7 +295,7 @@ pub(crate) fn fit(
     if let Some(allowed) = resolved.get("enum").and_then(Value::as_array) {
         return allowed.contains(value).then(|| value.clone());
     }
-    if resolved.get("readOnly").is_some() && depth > 0 {
+    if resolved.get("readOnly").is_some() && depth > 0 && !trusted {
         // Nested read-only values come from the server; keep the synthesized ones.
         return None;
     }
@@ -254,7 +318,7 @@ pub(crate) fn fit(
             let item_schema = resolved.get("items").cloned().unwrap_or(Value::Bool(true));
             items
                 .iter()
-                .map(|item| fit(item, &item_schema, defs, depth + 1))
+                .map(|item| fit_with(item, &item_schema, defs, depth + 1, trusted))
                 .collect::<Option<Vec<_>>>()
                 .map(Value::Array)
         }
@@ -265,9 +329,11 @@ pub(crate) fn fit(
             if let Value::Object(target) = &mut base {
                 for (name, field) in fields {
                     let fitted = match (declared.get(name), extra) {
-                        (Some(prop), _) => fit(field, prop, defs, depth + 1),
+                        (Some(prop), _) => fit_with(field, prop, defs, depth + 1, trusted),
                         (None, Some(Value::Bool(false))) => None,
-                        (None, Some(s @ Value::Object(_))) => fit(field, s, defs, depth + 1),
+                        (None, Some(s @ Value::Object(_))) => {
+                            fit_with(field, s, defs, depth + 1, trusted)
+                        }
                         (None, _) if declared.is_empty() => Some(field.clone()),
                         (None, _) => None,
                     };
@@ -332,7 +398,13 @@ mod tests {
         }});
         let mut value = json!({});
         let fields = json!({"id": 10000, "count": "7", "kind": "z", "undeclared": 1});
-        overlay(&mut value, &schema, fields.as_object().unwrap(), &defs);
+        overlay(
+            &mut value,
+            &schema,
+            fields.as_object().unwrap(),
+            &defs,
+            false,
+        );
         assert_eq!(value, json!({"id": "10000", "count": 7}));
     }
 }

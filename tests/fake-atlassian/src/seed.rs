@@ -1,0 +1,231 @@
+//! A seeded tenant: records loaded into the store at start (and again on
+//! reset), plus the few bits of data that tie paths together so that the
+//! seeded resources behave like a site's.
+//!
+//! Everything product-specific lives in the seed file (`seed/tenant.json`),
+//! not here: this module only knows collections of records, *views* (a list
+//! path that answers the records of another collection, optionally those
+//! whose field equals a path segment, searchable by query parameters, with
+//! some records hidden), *actions* (a POST on an item's sub-path that sets
+//! fields, as archive/restore do) and *envelopes* (item answers that wrap the
+//! record in a member, as JSON:API's `data`).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::FakeError;
+
+/// The tenant `serve --sandbox` starts with (see [`crate::FakeAtlassian::with_seed`]).
+pub(crate) const BUILTIN: &str = include_str!("../seed/tenant.json");
+
+/// A parsed seed file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Seed {
+    /// What the tenant is (documentation only).
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub(crate) about: String,
+    /// Records per concrete collection path (`/rest/api/3/project`), each with an `id`.
+    #[serde(default)]
+    pub(crate) collections: BTreeMap<String, Vec<Map<String, Value>>>,
+    /// List paths answering another collection's records.
+    #[serde(default)]
+    pub(crate) views: Vec<View>,
+    /// Sub-path operations that set fields of an item.
+    #[serde(default)]
+    pub(crate) actions: Vec<Action>,
+    /// Collection path → the member item answers wrap the record in.
+    #[serde(default)]
+    pub(crate) envelopes: BTreeMap<String, String>,
+}
+
+/// A list path that answers (some of) another collection's records.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct View {
+    /// HTTP method (usually GET; POST for search endpoints).
+    pub(crate) method: String,
+    /// Concrete path; `{}` matches one segment (e.g. `/rest/agile/1.0/board/{}/sprint`).
+    pub(crate) path: String,
+    /// The collection whose records are listed.
+    pub(crate) collection: String,
+    /// With a `{}` in `path`: only records whose field of this name equals the segment.
+    #[serde(default, rename = "where")]
+    pub(crate) where_field: Option<String>,
+    /// Records whose field equals the given value are left out (e.g. `archived: true`).
+    #[serde(default)]
+    pub(crate) hide: Map<String, Value>,
+    /// Query parameter → fields it searches (case-insensitive substring of any).
+    #[serde(default)]
+    pub(crate) search: BTreeMap<String, Vec<String>>,
+}
+
+/// An operation on an item's sub-path that sets fields of the item.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Action {
+    /// HTTP method.
+    pub(crate) method: String,
+    /// Concrete path with one `{}` standing for the item (e.g. `/rest/api/3/project/{}/archive`);
+    /// the collection is what precedes `/{}`.
+    pub(crate) path: String,
+    /// Fields set on the item.
+    pub(crate) set: Map<String, Value>,
+}
+
+impl Seed {
+    /// Parse a seed file's text.
+    ///
+    /// # Errors
+    /// [`FakeError::InvalidSeed`] when it is not JSON of the seed's shape,
+    /// or a record has no `id`.
+    pub(crate) fn parse(text: &str) -> Result<Self, FakeError> {
+        let seed: Self = serde_json::from_str(text).map_err(|e| FakeError::InvalidSeed {
+            reason: e.to_string(),
+        })?;
+        for (collection, records) in &seed.collections {
+            if let Some(n) = records.iter().position(|r| !r.contains_key("id")) {
+                return Err(FakeError::InvalidSeed {
+                    reason: format!("{collection}[{n}] has no `id`"),
+                });
+            }
+        }
+        for action in &seed.actions {
+            if !action.path.contains("/{}/") {
+                return Err(FakeError::InvalidSeed {
+                    reason: format!("action {} has no `/{{}}/` item segment", action.path),
+                });
+            }
+        }
+        Ok(seed)
+    }
+
+    /// The view answering `method path`, with the segment its `{}` matched.
+    pub(crate) fn view(&self, method: &str, path: &str) -> Option<(&View, Option<String>)> {
+        self.views.iter().find_map(|v| {
+            if !v.method.eq_ignore_ascii_case(method) {
+                return None;
+            }
+            let captured = match_pattern(&v.path, path)?;
+            Some((v, captured.into_iter().next()))
+        })
+    }
+
+    /// The action of `method path`: (collection, item identifier, fields to set).
+    pub(crate) fn action(&self, method: &str, path: &str) -> Option<(String, String, &Action)> {
+        self.actions.iter().find_map(|a| {
+            if !a.method.eq_ignore_ascii_case(method) {
+                return None;
+            }
+            let ident = match_pattern(&a.path, path)?.into_iter().next()?;
+            let collection = a.path.split_once("/{}")?.0.to_string();
+            Some((collection, ident, a))
+        })
+    }
+}
+
+impl View {
+    /// Whether a record is listed, given the captured segment and the query.
+    pub(crate) fn shows(
+        &self,
+        fields: &Map<String, Value>,
+        captured: Option<&str>,
+        query: &[(String, String)],
+    ) -> bool {
+        if let (Some(field), Some(value)) = (&self.where_field, captured)
+            && !fields.get(field).is_some_and(|f| same(f, value))
+        {
+            return false;
+        }
+        if self.hide.iter().any(|(k, v)| fields.get(k) == Some(v)) {
+            return false;
+        }
+        self.search.iter().all(|(param, searched)| {
+            let Some((_, wanted)) = query.iter().find(|(k, _)| k == param) else {
+                return true;
+            };
+            let wanted = wanted.to_lowercase();
+            searched.iter().any(|f| {
+                fields
+                    .get(f)
+                    .is_some_and(|v| text(v).to_lowercase().contains(&wanted))
+            })
+        })
+    }
+}
+
+/// A scalar's text (strings without quotes).
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether a field's value is the path segment `segment`.
+fn same(field: &Value, segment: &str) -> bool {
+    text(field) == segment
+}
+
+/// Match `path` (raw, percent-encoded) against `pattern` (`{}` = one
+/// segment); the decoded captured segments.
+fn match_pattern(pattern: &str, path: &str) -> Option<Vec<String>> {
+    let path = path.trim_end_matches('/');
+    let pattern: Vec<&str> = pattern.split('/').collect();
+    let request: Vec<&str> = path.split('/').collect();
+    if pattern.len() != request.len() {
+        return None;
+    }
+    let mut captured = Vec::new();
+    for (p, r) in pattern.iter().zip(&request) {
+        if *p == "{}" {
+            if r.is_empty() {
+                return None;
+            }
+            captured.push(crate::router::decode_segment(r));
+        } else if p != r {
+            return None;
+        }
+    }
+    Some(captured)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_builtin_seed_parses() {
+        let seed = Seed::parse(BUILTIN).unwrap();
+        assert!(seed.collections.contains_key("/rest/api/3/project"));
+    }
+
+    #[test]
+    fn views_and_actions_match_concrete_paths() {
+        let seed = Seed::parse(
+            r#"{"views": [{"method": "GET", "path": "/b/{}/s", "collection": "/s", "where": "board",
+                           "hide": {"gone": true}, "search": {"q": ["name"]}}],
+                "actions": [{"method": "POST", "path": "/p/{}/archive", "set": {"archived": true}}]}"#,
+        )
+        .unwrap();
+        let (view, captured) = seed.view("GET", "/b/7/s").unwrap();
+        assert_eq!(captured.as_deref(), Some("7"));
+        let rec = json!({"board": 7, "name": "Sprint 3"});
+        let rec = rec.as_object().unwrap();
+        assert!(view.shows(rec, Some("7"), &[]));
+        assert!(!view.shows(rec, Some("8"), &[]));
+        assert!(view.shows(rec, Some("7"), &[("q".into(), "sprint".into())]));
+        assert!(!view.shows(rec, Some("7"), &[("q".into(), "epic".into())]));
+        let hidden = json!({"board": 7, "gone": true});
+        assert!(!view.shows(hidden.as_object().unwrap(), Some("7"), &[]));
+        assert!(seed.view("GET", "/b/7/s/x").is_none());
+        let (collection, ident, action) = seed.action("POST", "/p/ABC/archive").unwrap();
+        assert_eq!((collection.as_str(), ident.as_str()), ("/p", "ABC"));
+        assert_eq!(action.set["archived"], json!(true));
+        assert!(Seed::parse(r#"{"collections": {"/x": [{"name": "no id"}]}}"#).is_err());
+    }
+}
