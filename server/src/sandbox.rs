@@ -1,8 +1,12 @@
 //! `--sandbox`: an in-process fake Atlassian and the configuration that
 //! points every product at it, so a newcomer can try every tool without an
-//! Atlassian account. With the specs at hand the fake validates requests
-//! against them; without (a fresh clone) it serves the catalog's routes
-//! leniently and says so. In oauth mode (the default) the fake is also the
+//! Atlassian account. The fake starts from a small realistic tenant (its
+//! seed, `tests/fake-atlassian/seed/tenant.json`: projects, schemes, fields,
+//! filters, boards, service desks, Assets, Confluence spaces, an org) whose
+//! main resources are stateful, so a write shows in later reads and a revert
+//! puts real values back; the rest is synthesized from the specs. With the
+//! specs at hand the fake validates requests against them; without (a fresh
+//! clone) it serves the catalog's routes leniently and says so. In oauth mode (the default) the fake is also the
 //! Atlassian authorization server (it consents as its default user, an org
 //! admin), so an MCP client walks the whole sign-in; with
 //! `GOJIRA_AUTH_MODE=local` one sandbox credential serves everyone.
@@ -39,7 +43,9 @@ pub async fn start(
             );
             FakeAtlassian::from_routes(routes(catalog))
         }
-    };
+    }
+    .with_seed()
+    .context("sandbox: loading the seeded tenant")?;
     let handle = fake
         .serve(0)
         .await
@@ -48,6 +54,7 @@ pub async fn start(
     for (key, value) in [
         ("ATLASSIAN_SITE_URL", base.as_str()),
         ("ATLASSIAN_API_BASE_URL", base.as_str()),
+        // The seeded tenant's Assets workspace.
         ("GOJIRA_ASSETS_WORKSPACE_ID", "sandbox-workspace"),
         ("GOJIRA_ENABLE_ORG_ADMIN", "true"),
     ] {
@@ -103,7 +110,8 @@ pub async fn start(
             ("ATLASSIAN_EMAIL", "sandbox@example.com"),
             ("ATLASSIAN_API_TOKEN", "sandbox-token"),
             ("ATLASSIAN_CLOUD_ID", "sandbox-cloud"),
-            ("GOJIRA_ORG_ID", "sandbox-org"),
+            // The seeded tenant's organization.
+            ("GOJIRA_ORG_ID", fake_atlassian::DEFAULT_ORG_ID),
             ("GOJIRA_ORG_ADMIN_TOKEN", "sandbox-org-key"),
         ] {
             vars.insert(key.to_owned(), value.to_owned());
