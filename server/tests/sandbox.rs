@@ -189,6 +189,16 @@ async fn the_sandbox_tenant_covers_every_product() {
             "administer",
         ),
         ("org.listOrgs", json!({}), "Acme Robotics"),
+        (
+            "org.listManagedAccounts",
+            json!({"orgId": fake_atlassian::DEFAULT_ORG_ID}),
+            "Lena Fischer",
+        ),
+        (
+            "org.listDomains",
+            json!({"orgId": fake_atlassian::DEFAULT_ORG_ID}),
+            "acme-robotics.example",
+        ),
     ];
     let mut missing = Vec::new();
     for (tool, args, expected) in cases {
