@@ -215,3 +215,42 @@ async fn the_sandbox_tenant_covers_every_product() {
     assert!(missing.is_empty(), "{}", missing.join("\n"));
     client.cancel().await.ok();
 }
+
+/// A delete is gone from the next list, and its revert recreates it from the
+/// snapshot, with the seeded values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_filter_is_gone_and_its_revert_brings_it_back() {
+    let server = sandbox();
+    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
+    let filters = || async {
+        ok(&call(&client, "jira.searchFilters", json!({}))
+            .await
+            .unwrap())
+        .to_string()
+    };
+    assert!(filters().await.contains("ROBO: open bugs"));
+    let (plan, deleted) =
+        preview_and_commit(&client, "jira.deleteFilter", json!({"id": 10000})).await;
+    assert_eq!(plan["before"]["name"], "ROBO: open bugs", "{plan}");
+    let journal_id = ok(&deleted)["journalId"].as_u64().expect("journalId");
+    assert!(!filters().await.contains("ROBO: open bugs"), "deleted");
+    let missing = call(&client, "jira.getFilter", json!({"id": 10000}))
+        .await
+        .unwrap();
+    assert_eq!(missing.is_error, Some(true), "{}", text(&missing));
+
+    let (plan, reverted) = preview_and_commit(
+        &client,
+        "gojira.revert",
+        json!({"journalIds": [journal_id]}),
+    )
+    .await;
+    assert_eq!(plan["steps"][0]["tool"], "jira.createFilter", "{plan}");
+    assert!(
+        plan.to_string().contains("issuetype = Bug"),
+        "the revert recreates the seeded JQL: {plan}"
+    );
+    ok(&reverted);
+    assert!(filters().await.contains("ROBO: open bugs"), "recreated");
+    client.cancel().await.ok();
+}
