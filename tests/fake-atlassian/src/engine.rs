@@ -660,6 +660,13 @@ impl Responder<'_> {
                 None => Outgoing::error(404, format!("No resource at {collection}/{ident}")),
             });
         }
+        if let Some(document) = seed.document(method, path) {
+            let mut out = self.synthesized(status);
+            if let (Some(value), Some(schema)) = (out.body.as_mut(), self.schema()) {
+                overlay(value, &schema, &document.body, self.defs, true);
+            }
+            return Some(out);
+        }
         let (view, captured) = seed.view(method, path)?;
         let collection = canonical_collection(&view.collection);
         let records: Vec<Record> = {
@@ -675,7 +682,18 @@ impl Responder<'_> {
         };
         let mut out = self.synthesized(status);
         if let (Some(value), Some(schema)) = (out.body.as_mut(), self.schema()) {
-            self.fill_list(value, &schema, &records);
+            match &view.count {
+                Some(member) => {
+                    let mut fields = Map::new();
+                    fields.insert(member.clone(), json!(records.len()));
+                    fields.insert(
+                        "self".to_string(),
+                        Value::String(format!("{}{path}", self.base_url)),
+                    );
+                    overlay(value, &schema, &fields, self.defs, true);
+                }
+                None => self.fill_list(value, &schema, &records),
+            }
         }
         Some(out)
     }

@@ -40,6 +40,22 @@ pub(crate) struct Seed {
     /// Collection path → the member item answers wrap the record in.
     #[serde(default)]
     pub(crate) envelopes: BTreeMap<String, String>,
+    /// Fixed answers of read operations that are not a collection (a
+    /// workflow's project usages, a user's last-active dates).
+    #[serde(default)]
+    pub(crate) documents: Vec<Document>,
+}
+
+/// The fixed answer of one concrete path.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Document {
+    /// HTTP method.
+    pub(crate) method: String,
+    /// Concrete path (segments compared decoded, so `:` may come as `%3A`).
+    pub(crate) path: String,
+    /// The answer's fields.
+    pub(crate) body: Map<String, Value>,
 }
 
 /// A list path that answers (some of) another collection's records.
@@ -61,6 +77,9 @@ pub(crate) struct View {
     /// Query parameter → fields it searches (case-insensitive substring of any).
     #[serde(default)]
     pub(crate) search: BTreeMap<String, Vec<String>>,
+    /// Answer the number of records shown in this member instead of listing them.
+    #[serde(default)]
+    pub(crate) count: Option<String>,
 }
 
 /// An operation on an item's sub-path that sets fields of the item.
@@ -112,6 +131,13 @@ impl Seed {
             let captured = match_pattern(&v.path, path)?;
             Some((v, captured.into_iter().next()))
         })
+    }
+
+    /// The fixed answer of `method path`, if the seed has one.
+    pub(crate) fn document(&self, method: &str, path: &str) -> Option<&Document> {
+        self.documents
+            .iter()
+            .find(|d| d.method.eq_ignore_ascii_case(method) && same_path(&d.path, path))
     }
 
     /// The action of `method path`: (collection, item identifier, fields to set).
@@ -168,6 +194,17 @@ fn text(value: &Value) -> String {
 /// Whether a field's value is the path segment `segment`.
 fn same(field: &Value, segment: &str) -> bool {
     text(field) == segment
+}
+
+/// Whether the raw request `path` is the concrete `documented` path (segments decoded).
+fn same_path(documented: &str, path: &str) -> bool {
+    let documented: Vec<&str> = documented.trim_end_matches('/').split('/').collect();
+    let request: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    documented.len() == request.len()
+        && documented
+            .iter()
+            .zip(&request)
+            .all(|(d, r)| *d == crate::router::decode_segment(r))
 }
 
 /// Match `path` (raw, percent-encoded) against `pattern` (`{}` = one
@@ -227,5 +264,11 @@ mod tests {
         assert_eq!((collection.as_str(), ident.as_str()), ("/p", "ABC"));
         assert_eq!(action.set["archived"], json!(true));
         assert!(Seed::parse(r#"{"collections": {"/x": [{"name": "no id"}]}}"#).is_err());
+        let docs = Seed::parse(
+            r#"{"documents": [{"method": "GET", "path": "/u/712020:ab/dates", "body": {"a": 1}}]}"#,
+        )
+        .unwrap();
+        assert!(docs.document("GET", "/u/712020%3Aab/dates").is_some());
+        assert!(docs.document("GET", "/u/712020%3Aac/dates").is_none());
     }
 }

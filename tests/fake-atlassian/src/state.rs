@@ -255,15 +255,25 @@ pub(crate) fn overlay(
         return;
     };
     let declared = declared_properties(schema, defs);
+    let resolved = resolve_refs(schema, defs);
     let free_form = trusted
         && declared.is_empty()
-        && resolve_refs(schema, defs).get("additionalProperties") != Some(&Value::Bool(false));
+        && resolved.get("additionalProperties") != Some(&Value::Bool(false));
+    // A name the schema requires without declaring it (Atlassian's specs have some).
+    let required_only = |name: &str| {
+        trusted
+            && !declared.contains_key(name)
+            && resolved
+                .get("required")
+                .and_then(Value::as_array)
+                .is_some_and(|r| r.iter().any(|n| n.as_str() == Some(name)))
+    };
     for (name, field) in fields {
         if let Some(prop) = declared.get(name)
             && let Some(fitted) = fit_with(field, prop, defs, 0, trusted)
         {
             target.insert(name.clone(), fitted);
-        } else if free_form && !field.is_null() {
+        } else if (free_form || required_only(name)) && !field.is_null() {
             target.insert(name.clone(), field.clone());
         }
     }
