@@ -254,3 +254,27 @@ async fn a_deleted_filter_is_gone_and_its_revert_brings_it_back() {
     assert!(filters().await.contains("ROBO: open bugs"), "recreated");
     client.cancel().await.ok();
 }
+
+/// Seeded lists page like a site's: a small `limit` gives a `nextCursor`
+/// that reaches the rest, and every project is seen once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_lists_page_through_the_cursor() {
+    let server = sandbox();
+    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
+    let mut keys = Vec::new();
+    let mut args = json!({"limit": 3});
+    for _ in 0..5 {
+        let page = ok(&call(&client, "jira.searchProjects", args.clone())
+            .await
+            .unwrap());
+        let values = page["values"].as_array().expect("values");
+        assert!(values.len() <= 3, "{page}");
+        keys.extend(values.iter().map(|p| p["key"].as_str().unwrap().to_owned()));
+        match page["nextCursor"].as_str() {
+            Some(next) => args = json!({"limit": 3, "cursor": next}),
+            None => break,
+        }
+    }
+    assert_eq!(keys, ["SBX", "ROBO", "WEB", "ITS", "HR", "MKT", "LEGAL"]);
+    client.cancel().await.ok();
+}

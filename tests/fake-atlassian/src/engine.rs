@@ -636,7 +636,7 @@ impl Responder<'_> {
         if !records.is_empty()
             && let (Some(value), Some(schema)) = (out.body.as_mut(), self.schema())
         {
-            self.fill_list(value, &schema, &records);
+            self.fill_list(value, &schema, &records, parts.query);
         }
         out
     }
@@ -692,7 +692,7 @@ impl Responder<'_> {
                     );
                     overlay(value, &schema, &fields, self.defs, true);
                 }
-                None => self.fill_list(value, &schema, &records),
+                None => self.fill_list(value, &schema, &records, parts.query),
             }
         }
         Some(out)
@@ -765,7 +765,26 @@ impl Responder<'_> {
 
     /// Put stored records into a list response (top-level array, or the
     /// `values`/`results`/first array-of-objects property of a page object).
-    fn fill_list(&self, value: &mut Value, schema: &Value, records: &[Record]) {
+    /// A seeded tenant's lists honour the seed's offset paging styles: the
+    /// page asked for, the full `total`, the page's `size`, offset, limit and
+    /// last-page members where the schema declares them.
+    fn fill_list(
+        &self,
+        value: &mut Value,
+        schema: &Value,
+        all: &[Record],
+        query: &[(String, String)],
+    ) {
+        let declared = declared_properties(schema, self.defs);
+        let page = self.seed.as_ref().and_then(|s| {
+            s.page(query, |style| {
+                declared.contains_key(&style.offset) || declared.contains_key(&style.last)
+            })
+        });
+        let (records, last) = match &page {
+            Some(page) => page.of(all),
+            None => (all, true),
+        };
         let synth = Synth::new(self.defs);
         let items_of = |s: &Value| -> Option<Value> {
             let resolved = ref_target(s, self.defs).unwrap_or(s);
@@ -787,7 +806,6 @@ impl Responder<'_> {
             }
             return;
         }
-        let declared = declared_properties(schema, self.defs);
         if self.trusted && declared.is_empty() && effective_type(schema, self.defs, 0).is_none() {
             // A free-form answer: a tenant's records as they are.
             *value = Value::Array(
@@ -814,11 +832,27 @@ impl Responder<'_> {
         };
         if let Value::Object(map) = value {
             map.insert(list_prop, Value::Array(build(&items)));
-            for count in ["total", "size"] {
-                if let Some(s) = declared.get(count)
-                    && let Some(n) = fit(&json!(records.len()), s, self.defs, 0)
+            let mut members = vec![
+                ("total".to_string(), json!(all.len())),
+                ("size".to_string(), json!(records.len())),
+            ];
+            if let Some(page) = &page {
+                members.push((page.style.offset.clone(), json!(page.offset)));
+                members.push((page.style.limit.clone(), json!(page.limit)));
+                members.push((page.style.last.clone(), json!(last)));
+            } else if self.trusted {
+                // One page holding everything (not a documented example's paging).
+                for style in self.seed.iter().flat_map(|s| &s.paging) {
+                    members.push((style.offset.clone(), json!(0)));
+                    members.push((style.limit.clone(), json!(all.len().max(1))));
+                    members.push((style.last.clone(), json!(true)));
+                }
+            }
+            for (member, n) in members {
+                if let Some(s) = declared.get(&member)
+                    && let Some(n) = fit(&n, s, self.defs, 0)
                 {
-                    map.insert(count.to_string(), n);
+                    map.insert(member, n);
                 }
             }
         }

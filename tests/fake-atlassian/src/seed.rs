@@ -44,6 +44,38 @@ pub(crate) struct Seed {
     /// workflow's project usages, a user's last-active dates).
     #[serde(default)]
     pub(crate) documents: Vec<Document>,
+    /// Offset paging styles seeded lists honour (the first whose parameter a request sends).
+    #[serde(default)]
+    pub(crate) paging: Vec<Paging>,
+}
+
+/// An offset paging style: the query parameters, also the answer's members.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Paging {
+    /// Index of the first item (`startAt`, `start`).
+    pub(crate) offset: String,
+    /// Page size (`maxResults`, `limit`).
+    pub(crate) limit: String,
+    /// The member saying whether this is the last page (`isLast`, `isLastPage`).
+    pub(crate) last: String,
+}
+
+/// Where a page starts and how long it is, in a given style.
+#[derive(Debug, Clone)]
+pub(crate) struct Page<'s> {
+    pub(crate) style: &'s Paging,
+    pub(crate) offset: usize,
+    pub(crate) limit: usize,
+}
+
+impl Page<'_> {
+    /// The page's slice of `items`, and whether it is the last one.
+    pub(crate) fn of<'i, T>(&self, items: &'i [T]) -> (&'i [T], bool) {
+        let start = self.offset.min(items.len());
+        let end = start.saturating_add(self.limit).min(items.len());
+        (&items[start..end], end >= items.len())
+    }
 }
 
 /// The fixed answer of one concrete path.
@@ -130,6 +162,29 @@ impl Seed {
             }
             let captured = match_pattern(&v.path, path)?;
             Some((v, captured.into_iter().next()))
+        })
+    }
+
+    /// The page a request asks for, in the first style that `answers` (an
+    /// answer of that style) and whose parameters the request sends.
+    pub(crate) fn page(
+        &self,
+        query: &[(String, String)],
+        answers: impl Fn(&Paging) -> bool,
+    ) -> Option<Page<'_>> {
+        let param = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+        };
+        self.paging.iter().filter(|s| answers(s)).find_map(|style| {
+            let (offset, limit) = (param(&style.offset), param(&style.limit));
+            (offset.is_some() || limit.is_some()).then(|| Page {
+                style,
+                offset: offset.unwrap_or(0),
+                limit: limit.unwrap_or(50).max(1),
+            })
         })
     }
 
@@ -270,5 +325,23 @@ mod tests {
         .unwrap();
         assert!(docs.document("GET", "/u/712020%3Aab/dates").is_some());
         assert!(docs.document("GET", "/u/712020%3Aac/dates").is_none());
+        let paged = Seed::parse(
+            r#"{"paging": [{"offset": "startAt", "limit": "maxResults", "last": "isLast"}]}"#,
+        )
+        .unwrap();
+        assert!(
+            paged
+                .page(&[("query".into(), "x".into())], |_| true)
+                .is_none()
+        );
+        let query = [
+            ("startAt".into(), "2".into()),
+            ("maxResults".into(), "2".into()),
+        ];
+        assert!(paged.page(&query, |_| false).is_none());
+        let page = paged.page(&query, |_| true).unwrap();
+        assert_eq!(page.of(&[1, 2, 3, 4, 5]), (&[3, 4][..], false));
+        assert_eq!(page.of(&[1, 2, 3, 4]), (&[3, 4][..], true));
+        assert_eq!(page.of(&[1]), (&[][..], true));
     }
 }

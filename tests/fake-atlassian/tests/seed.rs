@@ -258,6 +258,47 @@ async fn views_filter_by_path_and_query_and_hide_archived_projects() {
         .map(|s| s["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["SBX Sprint 1"], "only board 3's sprints");
+    let page = get(&fake, "/rest/api/3/project/search?startAt=2&maxResults=2").await;
+    assert_eq!(keys(&page), ["WEB", "ITS"]);
+    assert_eq!(
+        (
+            &page.body["startAt"],
+            &page.body["maxResults"],
+            &page.body["total"],
+            &page.body["isLast"]
+        ),
+        (&json!(2), &json!(2), &json!(7), &json!(false))
+    );
+    let last = get(&fake, "/rest/api/3/project/search?startAt=6&maxResults=2").await;
+    assert_eq!(keys(&last), ["LEGAL"]);
+    assert_eq!(last.body["isLast"], true);
+    let jsm = get(
+        &fake,
+        "/rest/servicedeskapi/servicedesk/1/requesttype?start=1&limit=2",
+    )
+    .await;
+    assert_eq!(
+        (
+            &jsm.body["start"],
+            &jsm.body["size"],
+            &jsm.body["isLastPage"]
+        ),
+        (&json!(1), &json!(2), &json!(false)),
+        "{}",
+        jsm.body
+    );
+    assert_eq!(jsm.body["values"][0]["name"], "Request new hardware");
+    let sprints_page = get(&fake, "/rest/agile/1.0/board/1/sprint").await;
+    assert_eq!(
+        (
+            &sprints_page.body["isLast"],
+            &sprints_page.body["startAt"],
+            &sprints_page.body["total"]
+        ),
+        (&json!(true), &json!(0), &json!(3)),
+        "one page, not the documented example's paging: {}",
+        sprints_page.body
+    );
     let flat = get(&fake, &format!("{ASSETS}/objectschema/2/objecttypes/flat")).await;
     assert_eq!(flat.body.as_array().map(Vec::len), Some(1), "{}", flat.body);
     assert_eq!(flat.body[0]["name"], "Offices");
