@@ -44,6 +44,13 @@ pub(crate) struct Seed {
     /// workflow's project usages, a user's last-active dates).
     #[serde(default)]
     pub(crate) documents: Vec<Document>,
+    /// Collection path → fields a created record gets unless the request sets
+    /// them (what the server fills in; `{id}` in a string is the new id).
+    #[serde(default)]
+    pub(crate) defaults: BTreeMap<String, Map<String, Value>>,
+    /// Collection path → the shape of a created record's id (`customfield_{}`).
+    #[serde(default)]
+    pub(crate) ids: BTreeMap<String, String>,
     /// Offset paging styles seeded lists honour (the first whose parameter a request sends).
     #[serde(default)]
     pub(crate) paging: Vec<Paging>,

@@ -126,13 +126,30 @@ impl Store {
     ) -> Record {
         let n = self.next_id;
         self.next_id += 1;
-        let id = if integer_id {
-            Value::from(n)
-        } else {
-            Value::String(n.to_string())
+        let template = self
+            .seed
+            .as_ref()
+            .and_then(|s| s.ids.get(collection))
+            .filter(|t| t.contains("{}"));
+        let id = match template {
+            Some(template) => Value::String(template.replace("{}", &n.to_string())),
+            None if integer_id => Value::from(n),
+            None => Value::String(n.to_string()),
         };
         let mut fields = body.and_then(Value::as_object).cloned().unwrap_or_default();
         fields.insert("id".to_string(), id.clone());
+        if let Some(defaults) = self.seed.as_ref().and_then(|s| s.defaults.get(collection)) {
+            let id_text = id.as_str().map_or_else(|| id.to_string(), str::to_owned);
+            for (name, value) in defaults {
+                if !fields.contains_key(name) {
+                    let value = match value {
+                        Value::String(s) => Value::String(s.replace("{id}", &id_text)),
+                        other => other.clone(),
+                    };
+                    fields.insert(name.clone(), value);
+                }
+            }
+        }
         let record = Record { id, fields };
         self.collections
             .entry(collection.to_string())

@@ -386,6 +386,47 @@ async fn a_seeded_project_lives_through_create_update_archive_restore_delete() {
     let search = get(&fake, "/rest/api/3/project/search").await;
     assert!(!search.body.to_string().contains("Contracts"));
 
+    let field = send(
+        &fake,
+        "POST",
+        "/rest/api/3/field",
+        Some(BASIC),
+        Some(json!({"name": "Warranty end", "type": "com.atlassian.jira.plugin.system.customfieldtypes:datepicker"})),
+    )
+    .await;
+    assert_eq!(field.status, 201, "{}", field.body);
+    let field_id = field.body["id"].as_str().expect("field id").to_owned();
+    assert!(field_id.starts_with("customfield_"), "{field_id}");
+    let fields = get(&fake, "/rest/api/3/field/search?query=warranty").await;
+    assert_eq!(
+        fields.body["values"][0]["id"],
+        field_id.as_str(),
+        "{}",
+        fields.body
+    );
+
+    // What the server fills in comes from the seed's defaults, not placeholders.
+    let created = send(
+        &fake,
+        "POST",
+        &format!("{ASSETS}/objecttype/create"),
+        Some(BASIC),
+        Some(json!({"name": "Monitors", "iconId": "13", "objectSchemaId": "1"})),
+    )
+    .await;
+    assert!(created.status < 300, "{}", created.body);
+    assert!(
+        !created.body.to_string().contains("\"string\""),
+        "{}",
+        created.body
+    );
+    assert_eq!(
+        created.body["globalId"],
+        format!("sandbox-workspace:{}", created.body["id"].as_str().unwrap())
+    );
+    let flat = get(&fake, &format!("{ASSETS}/objectschema/1/objecttypes/flat")).await;
+    assert!(flat.body.to_string().contains("Monitors"), "{}", flat.body);
+
     fake.reset_state();
     let search = get(&fake, "/rest/api/3/project/search").await;
     assert_eq!(search.body["total"], 7, "a reset goes back to the seed");
