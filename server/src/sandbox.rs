@@ -6,10 +6,11 @@
 //! main resources are stateful, so a write shows in later reads and a revert
 //! puts real values back; the rest is synthesized from the specs. With the
 //! specs at hand the fake validates requests against them; without (a fresh
-//! clone) it serves the catalog's routes leniently and says so. In oauth mode (the default) the fake is also the
-//! Atlassian authorization server (it consents as its default user, an org
-//! admin), so an MCP client walks the whole sign-in; with
-//! `GOJIRA_AUTH_MODE=local` one sandbox credential serves everyone.
+//! clone) it serves the catalog's routes leniently and says so. In oauth mode
+//! (the default) the fake is also the Atlassian authorization server (it
+//! consents as its default user, an org admin), so an MCP client walks the
+//! whole sign-in; with `GOJIRA_AUTH_MODE=local` one sandbox credential serves
+//! everyone.
 
 use std::collections::BTreeMap;
 
