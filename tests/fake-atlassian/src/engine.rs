@@ -569,7 +569,7 @@ impl Responder<'_> {
     ) -> Outgoing {
         let op = self.op;
         let status = op.response.status;
-        if let Some(out) = self.seeded_answer(store, method, path, parts) {
+        if let Some(out) = self.seeded_answer(store, method, path, parts, body) {
             return out;
         }
         if op.creates {
@@ -648,12 +648,13 @@ impl Responder<'_> {
         method: &str,
         path: &str,
         parts: &RequestParts<'_>,
+        body: Option<&Value>,
     ) -> Option<Outgoing> {
         let seed = self.seed.as_ref()?;
         let status = self.op.response.status;
         if let Some((collection, ident, action)) = seed.action(method, path) {
             let collection = canonical_collection(&collection);
-            let set = Value::Object(action.set.clone());
+            let set = Value::Object(action.fields(body));
             let updated = lock(store).update(collection, &ident, Some(&set));
             return Some(match updated {
                 Some(_) => self.synthesized(status),
@@ -669,6 +670,24 @@ impl Responder<'_> {
         }
         let (view, captured) = seed.view(method, path)?;
         let collection = canonical_collection(&view.collection);
+        if let Some(follow) = &view.follow {
+            let ident = captured.unwrap_or_default();
+            let target_collection = canonical_collection(&follow.collection);
+            let target = {
+                let guard = lock(store);
+                guard
+                    .find(collection, &ident)
+                    .and_then(|item| item.fields.get(&follow.field).cloned())
+                    .and_then(|id| {
+                        let id = id.as_str().map_or_else(|| id.to_string(), str::to_owned);
+                        guard.find(target_collection, &id)
+                    })
+            };
+            return Some(match target {
+                Some(record) => self.with_record(status, target_collection, &record),
+                None => Outgoing::error(404, format!("No resource at {path}")),
+            });
+        }
         let records: Vec<Record> = {
             let guard = lock(store);
             if !guard.knows(collection) {

@@ -119,6 +119,20 @@ pub(crate) struct View {
     /// Answer the number of records shown in this member instead of listing them.
     #[serde(default)]
     pub(crate) count: Option<String>,
+    /// Answer the record another collection holds under an item's field
+    /// (`{}` names the item): a project's permission scheme.
+    #[serde(default)]
+    pub(crate) follow: Option<Follow>,
+}
+
+/// A reference from an item's field to a record of another collection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Follow {
+    /// The item's field holding the other record's id.
+    pub(crate) field: String,
+    /// The collection holding the other record.
+    pub(crate) collection: String,
 }
 
 /// An operation on an item's sub-path that sets fields of the item.
@@ -131,7 +145,24 @@ pub(crate) struct Action {
     /// the collection is what precedes `/{}`.
     pub(crate) path: String,
     /// Fields set on the item.
+    #[serde(default)]
     pub(crate) set: Map<String, Value>,
+    /// Fields set from the request body: field → JSON pointer (`/id`).
+    #[serde(default)]
+    pub(crate) from_body: BTreeMap<String, String>,
+}
+
+impl Action {
+    /// The fields this request sets on the item.
+    pub(crate) fn fields(&self, body: Option<&Value>) -> Map<String, Value> {
+        let mut fields = self.set.clone();
+        for (field, pointer) in &self.from_body {
+            if let Some(value) = body.and_then(|b| b.pointer(pointer)) {
+                fields.insert(field.clone(), value.clone());
+            }
+        }
+        fields
+    }
 }
 
 impl Seed {
@@ -325,6 +356,16 @@ mod tests {
         let (collection, ident, action) = seed.action("POST", "/p/ABC/archive").unwrap();
         assert_eq!((collection.as_str(), ident.as_str()), ("/p", "ABC"));
         assert_eq!(action.set["archived"], json!(true));
+        let assign = Seed::parse(
+            r#"{"actions": [{"method": "PUT", "path": "/p/{}/scheme", "from_body": {"scheme": "/id"}}]}"#,
+        )
+        .unwrap();
+        let (_, _, action) = assign.action("PUT", "/p/ABC/scheme").unwrap();
+        assert_eq!(
+            action.fields(Some(&json!({"id": 7}))),
+            *json!({"scheme": 7}).as_object().unwrap()
+        );
+        assert!(action.fields(None).is_empty());
         assert!(Seed::parse(r#"{"collections": {"/x": [{"name": "no id"}]}}"#).is_err());
         let docs = Seed::parse(
             r#"{"documents": [{"method": "GET", "path": "/u/712020:ab/dates", "body": {"a": 1}}]}"#,

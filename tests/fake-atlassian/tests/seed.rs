@@ -54,6 +54,14 @@ async fn every_seeded_answer_is_schema_valid_and_shows_the_tenant() {
         ("/rest/api/3/project/10003".into(), "service_desk"),
         ("/rest/api/3/permissionscheme".into(), "Restricted: Legal"),
         (
+            "/rest/api/3/project/LEGAL/permissionscheme".into(),
+            "Restricted: Legal",
+        ),
+        (
+            "/rest/api/3/project/10003/notificationscheme".into(),
+            "Quiet: assignee only",
+        ),
+        (
             "/rest/api/3/permissionscheme/0".into(),
             "ADMINISTER_PROJECTS",
         ),
@@ -426,6 +434,42 @@ async fn a_seeded_project_lives_through_create_update_archive_restore_delete() {
     );
     let flat = get(&fake, &format!("{ASSETS}/objectschema/1/objecttypes/flat")).await;
     assert!(flat.body.to_string().contains("Monitors"), "{}", flat.body);
+
+    // A project's schemes follow its assignments, also after a change.
+    let assigned = send(
+        &fake,
+        "PUT",
+        "/rest/api/3/project/WEB/permissionscheme",
+        Some(BASIC),
+        Some(json!({"id": 10001})),
+    )
+    .await;
+    assert!(assigned.status < 300, "{}", assigned.body);
+    let scheme = checked(
+        &fake,
+        "GET",
+        "/rest/api/3/project/WEB/permissionscheme",
+        None,
+    )
+    .await;
+    assert_eq!(scheme.body["name"], "Restricted: Legal");
+    let updated = send(
+        &fake,
+        "PUT",
+        "/rest/api/3/project/WEB",
+        Some(BASIC),
+        Some(json!({"notificationScheme": 10001})),
+    )
+    .await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    let scheme = get(&fake, "/rest/api/3/project/WEB/notificationscheme").await;
+    assert_eq!(scheme.body["name"], "Quiet: assignee only");
+    assert_eq!(
+        get(&fake, "/rest/api/3/project/NOPE/permissionscheme")
+            .await
+            .status,
+        404
+    );
 
     fake.reset_state();
     let search = get(&fake, "/rest/api/3/project/search").await;
