@@ -554,7 +554,7 @@ struct Responder<'a> {
     examples: bool,
     /// Whether records are a seeded tenant's (served as they are, see `state::fit_with`).
     trusted: bool,
-    /// The seeded tenant's views, actions and envelopes.
+    /// The seeded tenant's views, actions, documents, envelopes and paging.
     seed: Option<Arc<Seed>>,
 }
 
@@ -641,7 +641,7 @@ impl Responder<'_> {
         out
     }
 
-    /// The answer of a seeded view or action, if `method path` is one.
+    /// The answer of a seeded action, document or view, if `method path` is one.
     fn seeded_answer(
         &self,
         store: &Mutex<Store>,
