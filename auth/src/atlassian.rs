@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use gojira_store::crypto::SecretString;
+use gojira_store::crypto::{SecretBytes, SecretString};
 use gojira_store::{Key, Kind, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -203,17 +203,16 @@ impl AuthServer {
         account_id: &str,
         credential: &Credential,
     ) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(credential).map_err(|e| StoreError::Corrupt {
-            key: credential_key(account_id).to_string(),
-            reason: e.to_string(),
-        })?;
-        let sealed = self
-            .secrets
-            .put(&credential_key(account_id), &bytes, None)
-            .await;
-        let mut bytes = bytes;
-        bytes.iter_mut().for_each(|b| *b = 0);
-        sealed
+        // Wiped when it drops.
+        let bytes = serde_json::to_vec(credential)
+            .map(SecretBytes::new)
+            .map_err(|e| StoreError::Corrupt {
+                key: credential_key(account_id).to_string(),
+                reason: e.to_string(),
+            })?;
+        self.secrets
+            .put(&credential_key(account_id), bytes.expose(), None)
+            .await
     }
 
     async fn load_credential(&self, account_id: &str) -> Result<Option<Credential>, StoreError> {

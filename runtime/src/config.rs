@@ -2,33 +2,14 @@
 //! start-up and every error names the variable.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use url::Url;
 
-/// A secret string whose `Debug` and `Display` never show the value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
+/// A secret string: `Debug` redacted, constant-time equality, wiped on drop.
+/// The store's one secret type, under the name the runtime has always used.
+pub use gojira_store::crypto::SecretString as Secret;
 
 /// How the server authenticates upstream (until per-user auth lands).
 #[derive(Debug, Clone)]

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use gojira_auth::{AuthServer, Principal, UpstreamAuthError};
+use gojira_store::crypto::SecretBytes;
 use gojira_store::records::Secrets;
 use gojira_store::{Key, Kind, StoreError};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
@@ -607,18 +608,19 @@ pub async fn bind_api_token(
         token,
         scoped,
     };
-    let mut bytes = serde_json::to_vec(&record)
+    // Wiped when it drops, on every path.
+    let bytes = serde_json::to_vec(&record)
+        .map(SecretBytes::new)
         .map_err(|e| ToolError::internal(format!("could not encode the token record: {e}")))?;
-    let stored = oauth
+    oauth
         .secrets
-        .put(&api_token_key(&user.account_id), &bytes, None)
-        .await;
-    bytes.iter_mut().for_each(|b| *b = 0);
-    stored.map_err(|e| {
-        ToolError::upstream_unavailable(format!(
-            "the token was valid but could not be stored ({e}); try again"
-        ))
-    })?;
+        .put(&api_token_key(&user.account_id), bytes.expose(), None)
+        .await
+        .map_err(|e| {
+            ToolError::upstream_unavailable(format!(
+                "the token was valid but could not be stored ({e}); try again"
+            ))
+        })?;
     tracing::info!(account = %user.account_id, scoped, "bound a user's API token");
     Ok(json!({
         "bound": true,

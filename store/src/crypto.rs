@@ -33,6 +33,8 @@ use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use rand::RngCore as _;
+use subtle::ConstantTimeEq as _;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::Key;
 
@@ -95,34 +97,25 @@ pub enum CryptoError {
     Seal,
 }
 
-/// Compares two byte strings in time that depends only on their lengths.
+/// Compares two byte strings in time that depends only on their lengths
+/// (`subtle`'s constant-time equality).
 ///
 /// Different lengths compare unequal at once (lengths are not secret);
-/// otherwise every byte pair is XOR-folded with no early return.
+/// otherwise every byte pair is compared with no early return.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
-}
-
-/// Best-effort wipe (no `unsafe` here, so not guaranteed against the optimizer).
-fn wipe(bytes: &mut [u8]) {
-    bytes.iter_mut().for_each(|b| *b = 0);
-    std::hint::black_box(bytes);
+    a.ct_eq(b).into()
 }
 
 /// Secret bytes: `Debug` is redacted, the contents are reached only through
-/// [`SecretBytes::expose`], equality is constant-time, and drop wipes them
-/// (best effort).
+/// [`SecretBytes::expose`], equality is constant-time ([`ct_eq`]), and drop
+/// wipes them (`zeroize`, the whole allocation).
 #[derive(Clone, Default)]
-pub struct SecretBytes(Vec<u8>);
+pub struct SecretBytes(Zeroizing<Vec<u8>>);
 
 impl SecretBytes {
-    /// Wraps bytes.
+    /// Wraps bytes (they are wiped when this value drops).
     pub fn new(bytes: Vec<u8>) -> Self {
-        Self(bytes)
+        Self(Zeroizing::new(bytes))
     }
 
     /// The secret bytes.
@@ -133,11 +126,11 @@ impl SecretBytes {
     /// As a [`SecretString`], when the bytes are UTF-8 (else `None`; the bytes
     /// are wiped either way).
     pub fn into_secret_string(mut self) -> Option<SecretString> {
-        let bytes = std::mem::take(&mut self.0);
+        let bytes = std::mem::take(&mut *self.0);
         match String::from_utf8(bytes) {
-            Ok(s) => Some(SecretString(s)),
+            Ok(s) => Some(SecretString::new(s)),
             Err(e) => {
-                wipe(&mut e.into_bytes());
+                e.into_bytes().zeroize();
                 None
             }
         }
@@ -146,7 +139,7 @@ impl SecretBytes {
 
 impl From<Vec<u8>> for SecretBytes {
     fn from(bytes: Vec<u8>) -> Self {
-        Self(bytes)
+        Self::new(bytes)
     }
 }
 
@@ -164,25 +157,29 @@ impl PartialEq for SecretBytes {
 
 impl Eq for SecretBytes {}
 
-impl Drop for SecretBytes {
-    fn drop(&mut self) {
-        wipe(&mut self.0);
+impl Zeroize for SecretBytes {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
     }
 }
 
+/// The field is `Zeroizing`, which wipes on drop.
+impl ZeroizeOnDrop for SecretBytes {}
+
 /// A secret string: `Debug` is redacted, the contents are reached only
-/// through [`SecretString::expose`], equality is constant-time, and drop
-/// wipes it (best effort).
+/// through [`SecretString::expose`], equality is constant-time ([`ct_eq`]),
+/// and drop wipes it (`zeroize`, the whole allocation).
 #[derive(Clone, Default)]
-pub struct SecretString(String);
+pub struct SecretString(Zeroizing<String>);
 
 impl SecretString {
-    /// Wraps a string.
-    pub fn new(s: String) -> Self {
-        Self(s)
+    /// Wraps a string (it is wiped when this value drops; a `&str` is copied
+    /// into a string that is).
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(Zeroizing::new(s.into()))
     }
 
-    /// The secret text.
+    /// The secret text, for the one place that must send it.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -190,7 +187,7 @@ impl SecretString {
 
 impl From<String> for SecretString {
     fn from(s: String) -> Self {
-        Self(s)
+        Self::new(s)
     }
 }
 
@@ -208,20 +205,21 @@ impl PartialEq for SecretString {
 
 impl Eq for SecretString {}
 
-impl Drop for SecretString {
-    fn drop(&mut self) {
-        wipe(&mut std::mem::take(&mut self.0).into_bytes());
+impl Zeroize for SecretString {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
     }
 }
+
+/// The field is `Zeroizing`, which wipes on drop.
+impl ZeroizeOnDrop for SecretString {}
 
 /// A freshly generated key: 32 bytes from the thread CSPRNG (ChaCha, seeded
 /// and periodically reseeded from the OS), standard base64 with padding.
 pub fn generate_key() -> String {
-    let mut bytes = [0u8; KEY_LEN];
-    rand::rng().fill_bytes(&mut bytes);
-    let encoded = B64.encode(bytes);
-    wipe(&mut bytes);
-    encoded
+    let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
+    rand::rng().fill_bytes(&mut *bytes);
+    B64.encode(&bytes[..])
 }
 
 /// The result of [`Keyring::open`].
@@ -276,25 +274,26 @@ fn decode_key(
     var: &'static str,
     value: &str,
     which: Option<usize>,
-) -> Result<[u8; KEY_LEN], CryptoError> {
+) -> Result<Zeroizing<[u8; KEY_LEN]>, CryptoError> {
     let at = |reason: String| match which {
         Some(n) => format!("entry {n}: {reason}"),
         None => reason,
     };
     // The base64 crate's errors quote the offending symbol: never forward them.
-    let mut decoded = B64
-        .decode(value.trim())
+    let decoded =
+        Zeroizing::new(
+            B64.decode(value.trim())
+                .map_err(|_| CryptoError::InvalidKey {
+                    var,
+                    reason: at("not valid base64".into()),
+                })?,
+        );
+    <[u8; KEY_LEN]>::try_from(decoded.as_slice())
+        .map(Zeroizing::new)
         .map_err(|_| CryptoError::InvalidKey {
             var,
-            reason: at("not valid base64".into()),
-        })?;
-    let result =
-        <[u8; KEY_LEN]>::try_from(decoded.as_slice()).map_err(|_| CryptoError::InvalidKey {
-            var,
             reason: at(format!("decodes to {} bytes, not {KEY_LEN}", decoded.len())),
-        });
-    wipe(&mut decoded);
-    result
+        })
 }
 
 impl Keyring {
@@ -343,25 +342,24 @@ impl Keyring {
                 reason: "it is empty".into(),
             });
         }
-        let mut current_key = decode_key(CURRENT_KEY_VAR, current, None)?;
-        let mut retired = Vec::new();
+        let current_key = decode_key(CURRENT_KEY_VAR, current, None)?;
+        // Sized once: a reallocation would leave an unwiped copy behind.
+        let mut retired: Zeroizing<Vec<[u8; KEY_LEN]>> =
+            Zeroizing::new(Vec::with_capacity(old.map_or(0, |o| o.split(',').count())));
         let mut result = Ok(());
         for (i, entry) in old.unwrap_or("").split(',').enumerate() {
             if entry.trim().is_empty() {
                 continue;
             }
             match decode_key(OLD_KEYS_VAR, entry, Some(i + 1)) {
-                Ok(key) => retired.push(key),
+                Ok(key) => retired.push(*key),
                 Err(e) => {
                     result = Err(e);
                     break;
                 }
             }
         }
-        let keyring = result.and_then(|()| Self::from_keys(&current_key, &retired));
-        wipe(&mut current_key);
-        retired.iter_mut().for_each(|k| wipe(k));
-        keyring
+        result.and_then(|()| Self::from_keys(&current_key, &retired))
     }
 
     /// The current key's id.
@@ -394,7 +392,7 @@ impl Keyring {
             .cipher
             .encrypt_in_place_detached(&Nonce::from(nonce), aad.as_bytes(), &mut out[HEADER_LEN..])
             .map_err(|_| {
-                wipe(&mut out[HEADER_LEN..]);
+                out[HEADER_LEN..].zeroize();
                 CryptoError::Seal
             })?;
         out.extend_from_slice(&tag);
@@ -431,13 +429,13 @@ impl Keyring {
         let mut tag = [0u8; TAG_LEN];
         tag.copy_from_slice(&sealed[body_end..]);
         // Wrapped at once so that the buffer is wiped on every path.
-        let mut plaintext = SecretBytes(sealed[HEADER_LEN..body_end].to_vec());
+        let mut plaintext = SecretBytes::new(sealed[HEADER_LEN..body_end].to_vec());
         let aad = Self::associated_data(key);
         slot.cipher
             .decrypt_in_place_detached(
                 &Nonce::from(nonce),
                 aad.as_bytes(),
-                &mut plaintext.0,
+                &mut plaintext.0[..],
                 &Tag::from(tag),
             )
             .map_err(|_| CryptoError::Authentication)?;
@@ -668,7 +666,7 @@ mod tests {
             )
         );
         assert!(!dbg.contains("abab") && !dbg.contains("cdcd") && !dbg.contains("171"));
-        let s = SecretString::new("hunter2".into());
+        let s = SecretString::new("hunter2");
         assert_eq!(format!("{s:?}"), "SecretString(<redacted>)");
         let b = SecretBytes::new(b"hunter2".to_vec());
         assert_eq!(format!("{b:?}"), "SecretBytes(<redacted>)");
@@ -687,10 +685,57 @@ mod tests {
         assert!(!ct_eq(b"abc", b"xbc"));
         assert!(!ct_eq(b"abc", b"ab"));
         assert!(!ct_eq(b"", b"a"));
-        assert_eq!(SecretString::new("t".into()), SecretString::new("t".into()));
+        assert_eq!(SecretString::new("t"), SecretString::new("t".to_owned()));
+        assert_ne!(SecretString::new("t"), SecretString::new("tt"));
+        assert_eq!(
+            SecretBytes::new(b"t".to_vec()),
+            SecretBytes::from(b"t".to_vec())
+        );
         assert_ne!(
             SecretBytes::new(b"t".to_vec()),
             SecretBytes::new(b"u".to_vec())
+        );
+    }
+
+    #[test]
+    fn secrets_redact_debug_even_nested_and_cloned() {
+        #[derive(Debug)]
+        #[allow(dead_code)]
+        struct Holder {
+            token: SecretString,
+            raw: SecretBytes,
+        }
+        let h = Holder {
+            token: SecretString::new("hunter2"),
+            raw: SecretBytes::new(b"hunter3".to_vec()),
+        };
+        let dbg = format!("{:?} {:#?}", h.token.clone(), h);
+        assert!(!dbg.contains("hunter"), "{dbg}");
+        assert!(dbg.contains("SecretString(<redacted>)"), "{dbg}");
+        assert!(dbg.contains("SecretBytes(<redacted>)"), "{dbg}");
+        assert_eq!(
+            format!("{:?}", SecretString::default()),
+            "SecretString(<redacted>)"
+        );
+    }
+
+    #[test]
+    fn secrets_wipe_on_drop_and_on_demand() {
+        // Wiping on drop is `Zeroizing`'s: pinned here by the marker trait
+        // (reading freed memory to watch it happen would need `unsafe`).
+        fn wipes_on_drop<T: ZeroizeOnDrop>() {}
+        wipes_on_drop::<SecretBytes>();
+        wipes_on_drop::<SecretString>();
+        let mut b = SecretBytes::new(b"hunter2".to_vec());
+        b.zeroize();
+        assert!(b.expose().is_empty());
+        let mut s = SecretString::new("hunter2");
+        s.zeroize();
+        assert!(s.expose().is_empty());
+        assert!(
+            SecretBytes::new(vec![0xff, 0xfe])
+                .into_secret_string()
+                .is_none()
         );
     }
 

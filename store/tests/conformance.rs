@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use gojira_store::embedded::EmbeddedStore;
 use gojira_store::redis_store::RedisStore;
-use gojira_store::{BucketSpec, Clock, Key, Kind, Store, StoreError};
+use gojira_store::{BucketSpec, Clock, JournalEntry, Key, Kind, RETRY_NEVER, Store, StoreError};
 
 #[path = "support/redis.rs"]
 mod redis_support;
@@ -178,6 +178,15 @@ async fn get_set_delete(store: &Store, _clock: &Clock) {
     assert!(store.delete(&k).await.unwrap());
     assert!(!store.delete(&k).await.unwrap());
     assert_eq!(store.get(&k).await.unwrap(), None);
+    // An empty value is a value.
+    store.set(&key("empty"), b"", None).await.unwrap();
+    assert_eq!(store.get(&key("empty")).await.unwrap(), Some(Vec::new()));
+    // Kinds are separate namespaces.
+    store
+        .set(&Key::new(Kind::Lock, "x"), b"l", None)
+        .await
+        .unwrap();
+    assert_eq!(store.get(&Key::new(Kind::Cache, "x")).await.unwrap(), None);
     // A large value round-trips.
     let big = vec![7u8; 1024 * 1024];
     store.set(&key("big"), &big, None).await.unwrap();
@@ -282,7 +291,15 @@ async fn lock_contention(store: &Store, _clock: &Clock) {
         !store.compare_and_delete(&lock, &[stale]).await.unwrap(),
         "a stale holder cannot unlock"
     );
-    assert!(store.get(&lock).await.unwrap().is_some());
+    assert!(
+        !store.compare_and_delete(&lock, &[holder, 0]).await.unwrap(),
+        "a longer value does not match"
+    );
+    assert!(
+        !store.compare_and_delete(&lock, &[]).await.unwrap(),
+        "a prefix does not match"
+    );
+    assert_eq!(store.get(&lock).await.unwrap(), Some(vec![holder]));
     assert!(
         store.compare_and_delete(&lock, &[holder]).await.unwrap(),
         "the holder unlocks"
@@ -321,6 +338,20 @@ async fn counters(store: &Store, _clock: &Clock) {
         "every increment observed once"
     );
     assert_eq!(store.incr(&k, -10, None).await.unwrap(), 40);
+    assert_eq!(store.incr(&k, -50, None).await.unwrap(), -10);
+    // Exact beyond 2^53 (Redis scripts compute in doubles).
+    let big = Key::new(Kind::Counter, "big");
+    let n = (1i64 << 60) + 1;
+    assert_eq!(store.incr(&big, n, None).await.unwrap(), n);
+    assert_eq!(store.incr(&big, 2, None).await.unwrap(), n + 2);
+    // Overflow is refused for that key, which keeps its value.
+    let max = Key::new(Kind::Counter, "max");
+    assert_eq!(store.incr(&max, i64::MAX, None).await.unwrap(), i64::MAX);
+    match store.incr(&max, 1, None).await {
+        Err(StoreError::Corrupt { key, .. }) => assert_eq!(key, "gojira:counter:max"),
+        other => panic!("an overflowing increment is Corrupt for its key, got {other:?}"),
+    }
+    assert_eq!(store.incr(&max, -1, None).await.unwrap(), i64::MAX - 1);
 }
 conformance!(counter_cases, Clock::System, counters);
 
@@ -483,10 +514,15 @@ async fn corrupt_values_are_isolated(store: &Store, clock: &Clock) {
     store.set(&good, b"fine", None).await.unwrap();
     let counter = Key::new(Kind::Counter, "garbled");
     store.set(&counter, b"not a number", None).await.unwrap();
-    assert!(matches!(
-        store.incr(&counter, 1, None).await,
-        Err(StoreError::Corrupt { .. })
-    ));
+    match store.incr(&counter, 1, None).await {
+        Err(StoreError::Corrupt { key, .. }) => assert_eq!(key, "gojira:counter:garbled"),
+        other => panic!("a garbled counter is Corrupt for its key, got {other:?}"),
+    }
+    assert_eq!(
+        store.get(&counter).await.unwrap().as_deref(),
+        Some(&b"not a number"[..]),
+        "a failed increment leaves the value"
+    );
     let bucket = Key::new(Kind::Bucket, "garbled");
     store.set(&bucket, b"\xff\x00garbage", None).await.unwrap();
     let spec = BucketSpec {
@@ -512,3 +548,206 @@ async fn corrupt_values_are_isolated(store: &Store, clock: &Clock) {
     let _ = clock;
 }
 conformance!(corrupt_cases, Clock::System, corrupt_values_are_isolated);
+
+/// Expiry beyond plain values: an overwrite without a ttl clears it, an
+/// expired value deletes as absent, a counter's ttl is the creating call's
+/// (later ones neither add nor extend one), and an expired lock is not
+/// released by its old holder.
+async fn expiry_rules(store: &Store, _clock: &Clock) {
+    let short = Duration::from_millis(150);
+    store.set(&key("re"), b"v", Some(short)).await.unwrap();
+    store.set(&key("re"), b"w", None).await.unwrap();
+    store.set(&key("gone"), b"v", Some(short)).await.unwrap();
+    let with_ttl = Key::new(Kind::Counter, "with-ttl");
+    let without_ttl = Key::new(Kind::Counter, "without-ttl");
+    assert_eq!(store.incr(&with_ttl, 1, Some(short)).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .incr(&with_ttl, 1, Some(Duration::from_secs(60)))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(store.incr(&without_ttl, 1, None).await.unwrap(), 1);
+    assert_eq!(store.incr(&without_ttl, 1, Some(short)).await.unwrap(), 2);
+    let lock = key("lock");
+    assert!(store.set_if_absent(&lock, b"old", short).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        store.get(&key("re")).await.unwrap().as_deref(),
+        Some(&b"w"[..]),
+        "overwriting without a ttl clears the expiry"
+    );
+    assert!(
+        !store.delete(&key("gone")).await.unwrap(),
+        "an expired value deletes as absent"
+    );
+    assert_eq!(
+        store.incr(&with_ttl, 5, None).await.unwrap(),
+        5,
+        "the creating call's ttl applies; an expired counter starts again"
+    );
+    assert_eq!(
+        store.incr(&without_ttl, 1, None).await.unwrap(),
+        3,
+        "a later ttl is not added to a counter created without one"
+    );
+    assert!(
+        !store.compare_and_delete(&lock, b"old").await.unwrap(),
+        "an expired lock is not released by its old holder"
+    );
+    assert!(
+        store
+            .set_if_absent(&lock, b"new", Duration::from_secs(30))
+            .await
+            .unwrap()
+    );
+    assert!(!store.compare_and_delete(&lock, b"old").await.unwrap());
+    assert_eq!(
+        store.get(&lock).await.unwrap().as_deref(),
+        Some(&b"new"[..])
+    );
+}
+conformance!(expiry_rule_cases, Clock::System, expiry_rules);
+
+/// Exact bucket arithmetic: remaining after each take, a fractional refill,
+/// requests that can never be granted, independent buckets.
+async fn bucket_edges(store: &Store, clock: &Clock) {
+    let k = Key::new(Kind::Bucket, "edges");
+    let spec = BucketSpec {
+        capacity: 10.0,
+        refill_per_sec: 2.0,
+    };
+    for i in 0..10 {
+        let out = store.take_tokens(&k, spec, 1.0).await.unwrap();
+        assert!(out.granted, "take {i}");
+        assert_eq!(out.remaining, 9.0 - f64::from(i));
+        assert_eq!(out.retry_after, Duration::ZERO);
+    }
+    let denied = store.take_tokens(&k, spec, 1.0).await.unwrap();
+    assert!(!denied.granted);
+    assert_eq!(denied.remaining, 0.0);
+    // 250 ms at 2/s is half a token: the rest comes 250 ms later.
+    clock.advance(Duration::from_millis(250));
+    let denied = store.take_tokens(&k, spec, 1.0).await.unwrap();
+    assert!(!denied.granted);
+    assert!((denied.remaining - 0.5).abs() < 1e-9, "{denied:?}");
+    assert_eq!(denied.retry_after, Duration::from_millis(250));
+    clock.advance(Duration::from_millis(250));
+    assert!(store.take_tokens(&k, spec, 1.0).await.unwrap().granted);
+    // More than the capacity: never granted, nothing deducted.
+    clock.advance(Duration::from_secs(3600));
+    let out = store.take_tokens(&k, spec, 11.0).await.unwrap();
+    assert!(!out.granted);
+    assert_eq!(out.remaining, 10.0);
+    assert_eq!(out.retry_after, RETRY_NEVER);
+    assert_eq!(
+        store.take_tokens(&k, spec, 0.0).await.unwrap().remaining,
+        10.0
+    );
+    // No refill: once empty, denied for good.
+    let dry = BucketSpec {
+        capacity: 1.0,
+        refill_per_sec: 0.0,
+    };
+    let d = Key::new(Kind::Bucket, "dry");
+    assert!(store.take_tokens(&d, dry, 1.0).await.unwrap().granted);
+    let out = store.take_tokens(&d, dry, 1.0).await.unwrap();
+    assert!(!out.granted);
+    assert_eq!(out.retry_after, RETRY_NEVER);
+    // Other buckets are independent.
+    let other = Key::new(Kind::Bucket, "other");
+    assert_eq!(
+        store
+            .take_tokens(&other, spec, 4.0)
+            .await
+            .unwrap()
+            .remaining,
+        6.0
+    );
+}
+conformance!(
+    bucket_edge_cases,
+    Clock::manual(1_700_000_000_000),
+    bucket_edges
+);
+
+fn ids(entries: &[JournalEntry]) -> Vec<u64> {
+    entries.iter().map(|e| e.id).collect()
+}
+
+/// The journal's boundaries: empty pages, unknown logs and principals, a
+/// principal that is a prefix of another, updates keeping the principal,
+/// truncation bounds, and ids continuing after everything is truncated.
+async fn journal_edges(store: &Store, _clock: &Clock) {
+    let log = "ops";
+    assert_eq!(store.journal_append(log, "alice", b"1").await.unwrap(), 1);
+    assert_eq!(store.journal_append(log, "bob", b"2").await.unwrap(), 2);
+    assert_eq!(store.journal_append(log, "alice", b"3").await.unwrap(), 3);
+    assert_eq!(store.journal_append(log, "alice2", b"4").await.unwrap(), 4);
+    assert_eq!(
+        store.journal_append("keep", "alice", b"k").await.unwrap(),
+        1
+    );
+    let all = store.journal_range(log, 0, 100).await.unwrap();
+    assert_eq!(ids(&all), vec![1, 2, 3, 4]);
+    assert_eq!(
+        all[1],
+        JournalEntry {
+            id: 2,
+            principal: "bob".into(),
+            data: b"2".to_vec()
+        }
+    );
+    assert!(store.journal_range(log, 5, 10).await.unwrap().is_empty());
+    assert!(store.journal_range(log, 0, 0).await.unwrap().is_empty());
+    assert!(store.journal_range("none", 0, 10).await.unwrap().is_empty());
+    assert_eq!(store.journal_get("none", 1).await.unwrap(), None);
+
+    let by = |p: &'static str, from: u64, limit: usize| {
+        let store = store.clone();
+        async move {
+            ids(&store
+                .journal_by_principal(log, p, from, limit)
+                .await
+                .unwrap())
+        }
+    };
+    assert_eq!(by("alice", 0, 10).await, vec![1, 3], "alice2 is not alice");
+    assert_eq!(by("alice", 2, 10).await, vec![3]);
+    assert_eq!(by("alice", 0, 1).await, vec![1]);
+    assert_eq!(by("alice", 0, 0).await, Vec::<u64>::new());
+    assert_eq!(by("carol", 0, 10).await, Vec::<u64>::new());
+
+    assert!(store.journal_update(log, 2, b"2-done").await.unwrap());
+    let e = store.journal_get(log, 2).await.unwrap().unwrap();
+    assert_eq!(
+        (e.principal.as_str(), e.data.as_slice()),
+        ("bob", &b"2-done"[..]),
+        "an update keeps the principal"
+    );
+    assert!(!store.journal_update(log, 9, b"x").await.unwrap());
+    assert_eq!(
+        store.journal_get(log, 9).await.unwrap(),
+        None,
+        "an update of an absent entry creates nothing"
+    );
+
+    assert_eq!(store.journal_truncate(log, 0).await.unwrap(), 0);
+    assert_eq!(store.journal_truncate(log, 1).await.unwrap(), 0);
+    assert_eq!(store.journal_truncate(log, 3).await.unwrap(), 2);
+    assert_eq!(store.journal_truncate(log, 3).await.unwrap(), 0);
+    assert_eq!(
+        ids(&store.journal_range(log, 0, 10).await.unwrap()),
+        vec![3, 4]
+    );
+    assert_eq!(by("alice", 0, 10).await, vec![3]);
+    assert_eq!(by("bob", 0, 10).await, Vec::<u64>::new());
+    assert_eq!(store.journal_range("keep", 0, 10).await.unwrap().len(), 1);
+    // Truncating everything does not reset the sequence.
+    assert_eq!(store.journal_truncate(log, u64::MAX).await.unwrap(), 2);
+    assert!(store.journal_range(log, 0, 10).await.unwrap().is_empty());
+    assert_eq!(store.journal_append(log, "bob", b"5").await.unwrap(), 5);
+    assert_eq!(store.journal_range("keep", 0, 10).await.unwrap().len(), 1);
+}
+conformance!(journal_edge_cases, Clock::System, journal_edges);
