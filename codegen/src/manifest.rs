@@ -117,6 +117,11 @@ pub struct Tool {
     /// Writes only: the inverse, or why there is none.
     #[serde(default)]
     pub revert: Option<Revert>,
+    /// Accept a request body that cannot be fully typed: the shapes named
+    /// in the diagnostic stay free-form (`serde_json::Value`). The value says
+    /// why that is acceptable; without it such a tool fails regen.
+    #[serde(default)]
+    pub loose_body: Option<String>,
 }
 
 /// Whether a write needs explicit consent.
