@@ -871,3 +871,23 @@ fn query_parameter_named_body_without_request_body() {
     assert!(out.diagnostics.is_empty(), "{}", diagnostics_text(&out));
     assert_eq!(out.tool_counts, counts(&[("fx", 1)]));
 }
+
+#[test]
+fn every_snapshot_is_compiled() {
+    // tests/compiled (a workspace member) makes each expected output a
+    // module, so `cargo test` compiles the snapshots; a fixture missing
+    // there would only be compared as text.
+    let lib = std::fs::read_to_string(tests_dir().join("compiled/src/lib.rs")).unwrap();
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(tests_dir().join("expected")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let line = format!("#[path = \"../../expected/{name}/src/products/mod.rs\"]");
+        if !lib.contains(&line) {
+            missing.push(name);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "add these fixtures to codegen/tests/compiled/src/lib.rs: {missing:?}"
+    );
+}
