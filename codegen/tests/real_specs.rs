@@ -342,6 +342,53 @@ fn generator_survives_every_operation_of_the_real_specs() {
     );
 }
 
+/// Issue 11's example: `jira#updatePermissionScheme` used to be loosened to
+/// "any object" (its `name` no longer required, `params` on body fields
+/// ignored). Its contract now reaches the model, and an override reaches a
+/// nested field.
+#[test]
+fn update_permission_scheme_keeps_its_contract() {
+    let root = workspace_root();
+    let names = spec_names(&root);
+    let dir = specs_dir(&root, &names);
+    let name = "jira-platform.json";
+    let mut specs = BTreeMap::new();
+    specs.insert(name.to_owned(), std::fs::read(dir.join(name)).unwrap());
+    let manifest = format!(
+        "products:\n  jira: {{title: Jira, spec: {name}, base_url: \"{{api}}\", auth: oauth}}\n\
+         groups:\n  admin: {{access: admin, product: Jira, description: Admin}}\n\
+         tools:\n  - name: jira.updatePermissionScheme\n    operation: jira#updatePermissionScheme\n    \
+         group: admin\n    title: Update permission scheme\n    description: d\n    \
+         params:\n      body.permissions.holder.type: {{description: \"user, group or projectRole\"}}\n    \
+         consent: commit\n    revert: {{irreversible: test}}\n"
+    );
+    let output = gojira_codegen::generate("tools.yaml", &manifest, &specs);
+    assert!(!output.has_errors(), "{:?}", output.diagnostics);
+    let input: Value = output
+        .files
+        .iter()
+        .find(|f| f.path == "schemas/jira/jira.updatePermissionScheme.input.json")
+        .map(|f| serde_json::from_str(&f.contents).unwrap())
+        .unwrap();
+    let body = input.pointer("/properties/body").unwrap();
+    assert_eq!(body.get("required"), Some(&serde_json::json!(["name"])));
+    let holder = body
+        .pointer("/properties/permissions/items/properties/holder")
+        .unwrap();
+    assert_eq!(holder.get("required"), Some(&serde_json::json!(["type"])));
+    assert_eq!(
+        holder.pointer("/properties/type/description"),
+        Some(&serde_json::json!("user, group or projectRole"))
+    );
+    let rust = &output
+        .files
+        .iter()
+        .find(|f| f.path == "src/products/jira.rs")
+        .unwrap()
+        .contents;
+    assert!(rust.contains("pub body: types::PermissionScheme,"));
+}
+
 /// Atlassian labels POSTs that only read by the permission they need
 /// (`readWorkflows` INACCESSIBLE, `readWorkflowSchemes` ADMIN), not by what
 /// they do: declared `read_only: true`, they lower as read tools.
