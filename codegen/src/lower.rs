@@ -557,8 +557,8 @@ fn lower_tool(
             Some(schema_value) => {
                 let hint = format!("{hint_base}Body");
                 let lowered = space.lower_body(schema_value, &spec_body.pointer, &hint);
-                let (ty, mut json) = (lowered.ty, lowered.json);
-                let hidden = apply_body_overrides(tool, &mut json, &loc, &mut errors);
+                let (ty, mut json, mut defs) = (lowered.ty, lowered.json, lowered.defs);
+                let hidden = apply_body_overrides(tool, &mut json, &mut defs, &loc, &mut errors);
                 check_losses(
                     tool,
                     &lowered.losses,
@@ -567,8 +567,8 @@ fn lower_tool(
                     &loc,
                     &mut errors,
                 );
-                if !lowered.defs.is_empty() {
-                    body_defs = lowered.defs;
+                if !defs.is_empty() {
+                    body_defs = defs;
                 }
                 if spec_body.required {
                     required.push(json!("body"));
@@ -812,10 +812,13 @@ fn is_scalar(value: &Value) -> bool {
 /// Applies `params.body.<path>` overrides to the body's JSON Schema. A path
 /// goes through properties by name and through array items, map values and
 /// combinator branches implicitly (`body.permissions.holder.type`). Returns
-/// the hidden paths.
+/// the hidden paths. Deep fields written once under `$defs` are reached
+/// through their `$ref` (the change applies wherever this tool's schema
+/// uses that definition).
 fn apply_body_overrides(
     tool: &Tool,
     json: &mut Value,
+    defs: &mut BTreeMap<String, Value>,
     loc: &Location,
     errors: &mut Vec<Diagnostic>,
 ) -> Vec<Vec<String>> {
@@ -833,26 +836,32 @@ fn apply_body_overrides(
         }
         let segments: Vec<&str> = prop.split('.').collect();
         let mut required_hit = false;
-        let hits = apply_at(json, &segments, &mut |parent, name| {
-            let is_required = parent
-                .get("required")
-                .and_then(Value::as_array)
-                .is_some_and(|r| r.iter().any(|v| v == name));
-            if over.hide {
-                if is_required {
-                    required_hit = true;
-                } else if let Some(props) =
-                    parent.get_mut("properties").and_then(Value::as_object_mut)
-                {
-                    props.remove(name);
+        let hits = apply_at(
+            json,
+            defs,
+            &mut Vec::new(),
+            &segments,
+            &mut |parent, name| {
+                let is_required = parent
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .is_some_and(|r| r.iter().any(|v| v == name));
+                if over.hide {
+                    if is_required {
+                        required_hit = true;
+                    } else if let Some(props) =
+                        parent.get_mut("properties").and_then(Value::as_object_mut)
+                    {
+                        props.remove(name);
+                    }
                 }
-            }
-            if let Some(description) = &over.description
-                && let Some(target) = parent.get_mut("properties").and_then(|p| p.get_mut(name))
-            {
-                schema::set_description(target, description);
-            }
-        });
+                if let Some(description) = &over.description
+                    && let Some(target) = parent.get_mut("properties").and_then(|p| p.get_mut(name))
+                {
+                    schema::set_description(target, description);
+                }
+            },
+        );
         if hits == 0 && segments.len() > 1 {
             // (A single unknown name was reported with the parameter list.)
             errors.push(Diagnostic::error(
@@ -879,6 +888,8 @@ fn apply_body_overrides(
 /// returns how many places it reached.
 fn apply_at(
     node: &mut Value,
+    defs: &mut BTreeMap<String, Value>,
+    visiting: &mut Vec<String>,
     segments: &[&str],
     f: &mut dyn FnMut(&mut Map<String, Value>, &str),
 ) -> usize {
@@ -888,6 +899,25 @@ fn apply_at(
     let Some(map) = node.as_object_mut() else {
         return 0;
     };
+    if let Some(name) = map
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/$defs/"))
+        .map(str::to_owned)
+    {
+        // Follow the definition once per path (recursive types loop back).
+        if visiting.contains(&name) {
+            return 0;
+        }
+        let Some(mut def) = defs.remove(&name) else {
+            return 0;
+        };
+        visiting.push(name.clone());
+        let hits = apply_at(&mut def, defs, visiting, segments, f);
+        visiting.pop();
+        defs.insert(name, def);
+        return hits;
+    }
     let mut hits = 0;
     let has_prop = map
         .get("properties")
@@ -898,18 +928,18 @@ fn apply_at(
             f(map, first);
             hits += 1;
         } else if let Some(child) = map.get_mut("properties").and_then(|p| p.get_mut(*first)) {
-            hits += apply_at(child, rest, f);
+            hits += apply_at(child, defs, visiting, rest, f);
         }
     }
     for key in ["items", "additionalProperties"] {
         if let Some(child) = map.get_mut(key) {
-            hits += apply_at(child, segments, f);
+            hits += apply_at(child, defs, visiting, segments, f);
         }
     }
     for key in ["oneOf", "anyOf"] {
         if let Some(Value::Array(branches)) = map.get_mut(key) {
             for branch in branches {
-                hits += apply_at(branch, segments, f);
+                hits += apply_at(branch, defs, visiting, segments, f);
             }
         }
     }

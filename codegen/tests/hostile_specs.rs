@@ -518,7 +518,7 @@ fn reference_cycle() {
     assert_eq!(
         diagnostic_lines(&out),
         [
-            "reference_cycle.tools.yaml:21:11: error [fx.createTree]: request body field body.tree cannot be typed (recursive schema #/components/schemas/Tree that is not an object or a oneOf/anyOf at reference_cycle.json#/components/schemas/Tree/items); hide the field with `params: {body.tree: {hide: true}}` (optional fields only) or declare `loose_body: \"<reason>\"` on the tool",
+            "reference_cycle.tools.yaml:23:11: error [fx.createTree]: request body field body.tree cannot be typed (recursive schema #/components/schemas/Tree that is not an object or a oneOf/anyOf at reference_cycle.json#/components/schemas/Tree/items); hide the field with `params: {body.tree: {hide: true}}` (optional fields only) or declare `loose_body: \"<reason>\"` on the tool",
         ]
     );
     assert_eq!(out.tool_counts, counts(&[("fx", 2)]));
@@ -551,7 +551,11 @@ fn reference_cycle() {
         space.pointer("/properties/body/properties/homepage"),
         Some(&json!({"$ref": "#/$defs/Content"}))
     );
-    assert!(space.pointer("/$defs/Content/properties/space").is_some());
+    // An override reaches a field behind a `$ref` into `$defs`.
+    assert_eq!(
+        space.pointer("/$defs/Content/properties/space/properties/name/description"),
+        Some(&json!("Name of the homepage's space"))
+    );
     assert_eq!(
         field(&rust[FX_RS].items, "CreateSpaceArgs", "body").ty,
         "types::Space"
