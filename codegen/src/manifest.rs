@@ -101,7 +101,9 @@ pub struct Tool {
     /// A non-DELETE write that destroys data.
     #[serde(default)]
     pub destructive: bool,
-    /// Per-parameter overrides keyed by the spec's parameter name, or `body.<prop>`.
+    /// Per-parameter overrides keyed by the spec's parameter name, or
+    /// `body.<prop>` (nested: `body.permissions.holder.type`, through arrays,
+    /// maps and oneOf/anyOf branches).
     #[serde(default)]
     pub params: BTreeMap<String, ParamOverride>,
     /// Cache successful answers for this many seconds (read-only tools only),

@@ -231,7 +231,17 @@ impl<'s> TypeSpace<'s> {
     /// Lowers a schema used as a parameter value: shapes that cannot be typed
     /// are warnings. `hint` names the type if one must be created.
     pub fn lower(&mut self, schema: &Value, pointer: &str, hint: &str) -> (RustType, Value) {
-        let lowered = self.lower_body(schema, pointer, hint);
+        let mut lowered = self.lower_body(schema, pointer, hint);
+        if !lowered.defs.is_empty() {
+            // A parameter's schema has no `$defs` to point into.
+            lowered.losses.push(Loss {
+                path: Vec::new(),
+                pointer: pointer.to_owned(),
+                reason: "recursive or deeply nested parameter schema".into(),
+            });
+            lowered.ty = RustType::Value;
+            lowered.json = json!({});
+        }
         for loss in &lowered.losses {
             self.diagnostics.push(Diagnostic::warning(
                 Location::Spec {
