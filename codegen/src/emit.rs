@@ -319,6 +319,10 @@ fn rust_type(ty: &RustType, in_types_mod: bool) -> TokenStream {
             let inner = rust_type(inner, in_types_mod);
             quote!(std::collections::BTreeMap<String, #inner>)
         }
+        RustType::Nullable(inner) => {
+            let inner = rust_type(inner, in_types_mod);
+            quote!(Option<#inner>)
+        }
         RustType::Boxed(inner) => {
             let inner = rust_type(inner, in_types_mod);
             quote!(Box<#inner>)

@@ -47,6 +47,8 @@ pub enum RustType {
     Vec(Box<RustType>),
     /// `BTreeMap<String, T>`
     Map(Box<RustType>),
+    /// `Option<T>` inside a collection: a nullable array item or map value.
+    Nullable(Box<RustType>),
     /// `Box<T>`: the back edge of a recursive schema.
     Boxed(Box<RustType>),
     /// A generated type in the product's `types` module.
@@ -510,6 +512,7 @@ impl<'s> TypeSpace<'s> {
                     &format!("{hint}Item"),
                     false,
                 );
+                let item_ty = nullable_in_collection(item_ty, &item_json);
                 let mut json = json!({"type": "array", "items": item_json});
                 copy_keys(obj, &mut json, &["minItems", "maxItems", "uniqueItems"]);
                 (RustType::Vec(Box::new(item_ty)), json)
@@ -574,12 +577,13 @@ impl<'s> TypeSpace<'s> {
             None => None,
         };
         let lower_additional = |space: &mut Self, schema: &Value, value_hint: &str| {
-            space.lower_at(
+            let (ty, json) = space.lower_at(
                 schema,
                 &format!("{pointer}/additionalProperties"),
                 value_hint,
                 false,
-            )
+            );
+            (nullable_in_collection(ty, &json), json)
         };
         if !has_props {
             let Some(schema) = additional else {
@@ -973,6 +977,16 @@ pub fn make_nullable(json: &mut Value) {
         "anyOf".into(),
         json!([Value::Object(inner), {"type": "null"}]),
     );
+}
+
+/// An array item or map value the schema lets be `null` is an `Option`
+/// (`serde_json::Value` holds `null` itself).
+fn nullable_in_collection(ty: RustType, json: &Value) -> RustType {
+    if accepts_null(json) && ty != RustType::Value {
+        RustType::Nullable(Box::new(ty))
+    } else {
+        ty
+    }
 }
 
 /// True when a lowered schema says `null` explicitly (a `[T, "null"]` type or

@@ -789,6 +789,11 @@ fn additional_properties() {
             ),
             ("flags", "Option<std::collections::BTreeMap<String,bool>>"),
             ("open", "Option<Open>"),
+            ("scores", "Option<Vec<Option<i64>>>"),
+            (
+                "notes",
+                "Option<std::collections::BTreeMap<String,Option<String>>>"
+            ),
             (
                 "additional_properties",
                 "std::collections::BTreeMap<String,String>"

@@ -103,6 +103,8 @@ fn typed_maps_keep_typed_members_beside_them() {
         "attributes": {"a": {"key": "k", "values": ["v"]}},
         "flags": {"on": true},
         "open": {"id": "1", "whatever": [1, 2]},
+        "scores": [1, null, 3],
+        "notes": {"a": "x", "b": null},
         "colour": "blue"
     });
     assert_eq!(

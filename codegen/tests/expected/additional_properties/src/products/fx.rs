@@ -87,6 +87,10 @@ pub mod types {
         pub flags: Option<std::collections::BTreeMap<String, bool>>,
         #[serde(rename = "open", default, skip_serializing_if = "Option::is_none")]
         pub open: Option<Open>,
+        #[serde(rename = "scores", default, skip_serializing_if = "Option::is_none")]
+        pub scores: Option<Vec<Option<i64>>>,
+        #[serde(rename = "notes", default, skip_serializing_if = "Option::is_none")]
+        pub notes: Option<std::collections::BTreeMap<String, Option<String>>>,
         /// Members beside the named properties.
         #[serde(flatten)]
         pub additional_properties: std::collections::BTreeMap<String, String>,
