@@ -319,6 +319,14 @@ fn rust_type(ty: &RustType, in_types_mod: bool) -> TokenStream {
             let inner = rust_type(inner, in_types_mod);
             quote!(std::collections::BTreeMap<String, #inner>)
         }
+        RustType::Nullable(inner) => {
+            let inner = rust_type(inner, in_types_mod);
+            quote!(Option<#inner>)
+        }
+        RustType::Boxed(inner) => {
+            let inner = rust_type(inner, in_types_mod);
+            quote!(Box<#inner>)
+        }
         RustType::Named(name) => {
             let ident = format_ident!("{}", name);
             if in_types_mod {
@@ -458,14 +466,35 @@ fn param_field(p: &ParamDef) -> TokenStream {
 fn type_def(name: &str, def: &TypeDef) -> TokenStream {
     let ident = format_ident!("{}", name);
     match def {
-        TypeDef::Struct { doc, fields } => {
+        TypeDef::Struct {
+            doc,
+            fields,
+            additional,
+        } => {
             let doc = doc.as_deref().map(doc_attrs);
             let fields = fields.iter().map(struct_field);
-            quote! {
-                #doc
-                #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-                #[serde(deny_unknown_fields)]
-                pub struct #ident { #(#fields)* }
+            match additional {
+                // serde cannot deny unknown fields beside a flattened map.
+                Some(extra) => {
+                    let extra_ident = format_ident!("{}", extra.ident);
+                    let ty = rust_type(&extra.ty, true);
+                    quote! {
+                        #doc
+                        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+                        pub struct #ident {
+                            #(#fields)*
+                            /// Members beside the named properties.
+                            #[serde(flatten)]
+                            pub #extra_ident: #ty,
+                        }
+                    }
+                }
+                None => quote! {
+                    #doc
+                    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+                    #[serde(deny_unknown_fields)]
+                    pub struct #ident { #(#fields)* }
+                },
             }
         }
         TypeDef::Enum { doc, variants } => {
@@ -480,6 +509,20 @@ fn type_def(name: &str, def: &TypeDef) -> TokenStream {
                 pub enum #ident { #(#variants)* }
             }
         }
+        TypeDef::Untagged { doc, variants } => {
+            let doc = doc.as_deref().map(doc_attrs);
+            let variants = variants.iter().map(|(variant, ty)| {
+                let v = format_ident!("{}", variant);
+                let ty = rust_type(ty, true);
+                quote!(#v(#ty),)
+            });
+            quote! {
+                #doc
+                #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+                #[serde(untagged)]
+                pub enum #ident { #(#variants)* }
+            }
+        }
     }
 }
 
@@ -490,6 +533,9 @@ fn struct_field(f: &Field) -> TokenStream {
     let doc = f.doc.as_deref().map(doc_attrs);
     if f.required {
         quote! { #doc #[serde(rename = #name)] pub #ident: #ty, }
+    } else if f.nullable {
+        // Required but nullable: always sent, `null` when `None`.
+        quote! { #doc #[serde(rename = #name, default)] pub #ident: Option<#ty>, }
     } else {
         quote! {
             #doc

@@ -358,7 +358,8 @@ fn lower_tool(
     let body_props: BTreeSet<String> = body_property_names(spec, op);
     for key in tool.params.keys() {
         let known = if let Some(prop) = key.strip_prefix("body.") {
-            body_props.contains(prop)
+            // Nested keys (`body.a.b`) are checked where they are applied.
+            body_props.contains(prop.split('.').next().unwrap_or(prop))
         } else {
             op.params
                 .iter()
@@ -550,12 +551,25 @@ fn lower_tool(
 
     // Body.
     let mut body = None;
+    let mut body_defs = BTreeMap::new();
     if let Some(spec_body) = &op.body {
         match &spec_body.json_schema {
             Some(schema_value) => {
                 let hint = format!("{hint_base}Body");
-                let (ty, mut json) = space.lower(schema_value, &spec_body.pointer, &hint);
-                apply_body_overrides(tool, &mut json, &loc, &mut errors);
+                let lowered = space.lower_body(schema_value, &spec_body.pointer, &hint);
+                let (ty, mut json, mut defs) = (lowered.ty, lowered.json, lowered.defs);
+                let hidden = apply_body_overrides(tool, &mut json, &mut defs, &loc, &mut errors);
+                check_losses(
+                    tool,
+                    &lowered.losses,
+                    &hidden,
+                    &spec.file,
+                    &loc,
+                    &mut errors,
+                );
+                if !defs.is_empty() {
+                    body_defs = defs;
+                }
                 if spec_body.required {
                     required.push(json!("body"));
                 }
@@ -582,6 +596,16 @@ fn lower_tool(
                 ),
             )),
         }
+    }
+
+    if tool.loose_body.is_some() && body.is_none() {
+        errors.push(Diagnostic::error(
+            loc.clone(),
+            format!(
+                "loose_body is declared but {} has no JSON request body; remove loose_body",
+                tool.operation.value
+            ),
+        ));
     }
 
     let destructive = !read_only && (op.method == Method::Delete || tool.destructive);
@@ -612,6 +636,13 @@ fn lower_tool(
     }
     let mut input_schema =
         json!({"type": "object", "properties": props, "additionalProperties": false});
+    if !body_defs.is_empty()
+        && let Some(map) = input_schema.as_object_mut()
+    {
+        // Recursive body types: `$ref: #/$defs/<Type>` points here.
+        let defs: Map<String, Value> = body_defs.into_iter().collect();
+        map.insert("$defs".into(), Value::Object(defs));
+    }
     if !required.is_empty()
         && let Some(map) = input_schema.as_object_mut()
     {
@@ -778,12 +809,20 @@ fn is_scalar(value: &Value) -> bool {
     matches!(value, Value::String(_) | Value::Number(_) | Value::Bool(_))
 }
 
+/// Applies `params.body.<path>` overrides to the body's JSON Schema. A path
+/// goes through properties by name and through array items, map values and
+/// combinator branches implicitly (`body.permissions.holder.type`). Returns
+/// the hidden paths. Deep fields written once under `$defs` are reached
+/// through their `$ref` (the change applies wherever this tool's schema
+/// uses that definition).
 fn apply_body_overrides(
     tool: &Tool,
     json: &mut Value,
+    defs: &mut BTreeMap<String, Value>,
     loc: &Location,
     errors: &mut Vec<Diagnostic>,
-) {
+) -> Vec<Vec<String>> {
+    let mut hidden = Vec::new();
     for (key, over) in &tool.params {
         let Some(prop) = key.strip_prefix("body.") else {
             continue;
@@ -795,28 +834,168 @@ fn apply_body_overrides(
             ));
             continue;
         }
-        let Some(map) = json.as_object_mut() else {
-            continue;
+        let segments: Vec<&str> = prop.split('.').collect();
+        let mut required_hit = false;
+        let hits = apply_at(
+            json,
+            defs,
+            &mut Vec::new(),
+            &segments,
+            &mut |parent, name| {
+                let is_required = parent
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .is_some_and(|r| r.iter().any(|v| v == name));
+                if over.hide {
+                    if is_required {
+                        required_hit = true;
+                    } else if let Some(props) =
+                        parent.get_mut("properties").and_then(Value::as_object_mut)
+                    {
+                        props.remove(name);
+                    }
+                }
+                if let Some(description) = &over.description
+                    && let Some(target) = parent.get_mut("properties").and_then(|p| p.get_mut(name))
+                {
+                    schema::set_description(target, description);
+                }
+            },
+        );
+        if hits == 0 && segments.len() > 1 {
+            // (A single unknown name was reported with the parameter list.)
+            errors.push(Diagnostic::error(
+                loc.clone(),
+                format!(
+                    "params.{key} names no field of the request body of {}",
+                    tool.operation.value
+                ),
+            ));
+        } else if hits == 0 {
+        } else if required_hit {
+            errors.push(Diagnostic::error(
+                loc.clone(),
+                format!("params.{key}: a required body property cannot be hidden"),
+            ));
+        } else if over.hide {
+            hidden.push(segments.iter().map(|s| (*s).to_owned()).collect());
+        }
+    }
+    hidden
+}
+
+/// Calls `f(parent object schema, property name)` wherever `segments` leads;
+/// returns how many places it reached.
+fn apply_at(
+    node: &mut Value,
+    defs: &mut BTreeMap<String, Value>,
+    visiting: &mut Vec<String>,
+    segments: &[&str],
+    f: &mut dyn FnMut(&mut Map<String, Value>, &str),
+) -> usize {
+    let Some((first, rest)) = segments.split_first() else {
+        return 0;
+    };
+    let Some(map) = node.as_object_mut() else {
+        return 0;
+    };
+    if let Some(name) = map
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/$defs/"))
+        .map(str::to_owned)
+    {
+        // Follow the definition once per path (recursive types loop back).
+        if visiting.contains(&name) {
+            return 0;
+        }
+        let Some(mut def) = defs.remove(&name) else {
+            return 0;
         };
-        let is_required = map
-            .get("required")
-            .and_then(Value::as_array)
-            .is_some_and(|r| r.iter().any(|v| v == prop));
-        if over.hide {
-            if is_required {
-                errors.push(Diagnostic::error(
-                    loc.clone(),
-                    format!("params.{key}: a required body property cannot be hidden"),
-                ));
-            } else if let Some(props) = map.get_mut("properties").and_then(Value::as_object_mut) {
-                props.remove(prop);
+        visiting.push(name.clone());
+        let hits = apply_at(&mut def, defs, visiting, segments, f);
+        visiting.pop();
+        defs.insert(name, def);
+        return hits;
+    }
+    let mut hits = 0;
+    let has_prop = map
+        .get("properties")
+        .and_then(Value::as_object)
+        .is_some_and(|p| p.contains_key(*first));
+    if has_prop {
+        if rest.is_empty() {
+            f(map, first);
+            hits += 1;
+        } else if let Some(child) = map.get_mut("properties").and_then(|p| p.get_mut(*first)) {
+            hits += apply_at(child, defs, visiting, rest, f);
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(child) = map.get_mut(key) {
+            hits += apply_at(child, defs, visiting, segments, f);
+        }
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(Value::Array(branches)) = map.get_mut(key) {
+            for branch in branches {
+                hits += apply_at(branch, defs, visiting, segments, f);
             }
         }
-        if let Some(description) = &over.description
-            && let Some(target) = map.get_mut("properties").and_then(|p| p.get_mut(prop))
-        {
-            schema::set_description(target, description);
+    }
+    hits
+}
+
+/// A body shape that could not be typed fails the tool, naming where it is
+/// and what would fix it, unless the tool declares `loose_body`.
+fn check_losses(
+    tool: &Tool,
+    losses: &[schema::Loss],
+    hidden: &[Vec<String>],
+    spec_file: &str,
+    loc: &Location,
+    errors: &mut Vec<Diagnostic>,
+) {
+    let remaining: Vec<&schema::Loss> = losses
+        .iter()
+        .filter(|l| !hidden.iter().any(|h| l.path.starts_with(h)))
+        .collect();
+    match (&tool.loose_body, remaining.is_empty()) {
+        (Some(_), true) => errors.push(Diagnostic::error(
+            loc.clone(),
+            format!(
+                "loose_body is declared but the request body of {} is fully typed; remove loose_body",
+                tool.operation.value
+            ),
+        )),
+        (Some(reason), false) if reason.trim().is_empty() => errors.push(Diagnostic::error(
+            loc.clone(),
+            "loose_body needs a reason (why a free-form body is acceptable)",
+        )),
+        (None, false) => {
+            for loss in remaining {
+                let field = if loss.path.is_empty() {
+                    "body".to_owned()
+                } else {
+                    format!("body.{}", loss.path.join("."))
+                };
+                let fix = if loss.path.is_empty() {
+                    "declare `loose_body: \"<reason>\"` on the tool".to_owned()
+                } else {
+                    format!(
+                        "hide the field with `params: {{{field}: {{hide: true}}}}` (optional fields only) or declare `loose_body: \"<reason>\"` on the tool"
+                    )
+                };
+                errors.push(Diagnostic::error(
+                    loc.clone(),
+                    format!(
+                        "request body field {field} cannot be typed ({} at {spec_file}#{}); {fix}",
+                        loss.reason, loss.pointer
+                    ),
+                ));
+            }
         }
+        _ => {}
     }
 }
 

@@ -101,7 +101,9 @@ pub struct Tool {
     /// A non-DELETE write that destroys data.
     #[serde(default)]
     pub destructive: bool,
-    /// Per-parameter overrides keyed by the spec's parameter name, or `body.<prop>`.
+    /// Per-parameter overrides keyed by the spec's parameter name, or
+    /// `body.<prop>` (nested: `body.permissions.holder.type`, through arrays,
+    /// maps and oneOf/anyOf branches).
     #[serde(default)]
     pub params: BTreeMap<String, ParamOverride>,
     /// Cache successful answers for this many seconds (read-only tools only),
@@ -117,6 +119,11 @@ pub struct Tool {
     /// Writes only: the inverse, or why there is none.
     #[serde(default)]
     pub revert: Option<Revert>,
+    /// Accept a request body that cannot be fully typed: the shapes named
+    /// in the diagnostic stay free-form (`serde_json::Value`). The value says
+    /// why that is acceptable; without it such a tool fails regen.
+    #[serde(default)]
+    pub loose_body: Option<String>,
 }
 
 /// Whether a write needs explicit consent.

@@ -288,22 +288,20 @@ fn any_schemas() {
 }
 
 #[test]
-
 fn type_arrays() {
-    let out = run_fixture("type_arrays");
-    assert_eq!(
-        diagnostic_lines(&out),
-        [
-            "type_arrays.json#/components/schemas/Label/properties/color: warning: type array (OpenAPI 3.1 style); typed as serde_json::Value"
-        ]
-    );
+    let (out, rust) = fixture("type_arrays");
+    // `[T, "null"]` (OpenAPI 3.1 style) is a nullable T.
+    assert!(out.diagnostics.is_empty(), "{}", diagnostics_text(&out));
     assert_eq!(out.tool_counts, counts(&[("fx", 2)]));
-    let rust = check_rust(&out);
     assert_eq!(
         field(types_module(&rust[FX_RS]), "Label", "color").ty,
-        "Option<serde_json::Value>"
+        "Option<String>"
     );
-    assert_snapshot("type_arrays", &out);
+    let props = body_props(&out, "fx.createLabel");
+    assert_eq!(
+        props.pointer("/color/type"),
+        Some(&json!(["string", "null"]))
+    );
 }
 
 #[test]
@@ -379,38 +377,64 @@ fn path_param_mismatch() {
 #[test]
 fn one_of_any_of() {
     let (out, rust) = fixture("one_of_any_of");
+    // oneOf beside anyOf cannot be typed: the tool that needs it fails regen,
+    // naming the field, the schema path and both fixes.
     assert_eq!(
         diagnostic_lines(&out),
         [
-            "one_of_any_of.json#/components/schemas/Deployment/properties/associations/items: warning: oneOf/anyOf; typed as serde_json::Value",
-            "one_of_any_of.json#/components/schemas/Deployment/properties/target: warning: oneOf together with anyOf; typed as serde_json::Value",
-            "one_of_any_of.json#/paths/~1rest~1operations~11.0~1bulk/post/requestBody/content/application~1json/schema: warning: oneOf/anyOf; typed as serde_json::Value",
+            "one_of_any_of.tools.yaml:7:11: error [fx.submitDeployments]: request body field body.deployments.target cannot be typed (oneOf together with anyOf at one_of_any_of.json#/components/schemas/Deployment/properties/target); hide the field with `params: {body.deployments.target: {hide: true}}` (optional fields only) or declare `loose_body: \"<reason>\"` on the tool",
         ]
     );
-    assert_eq!(out.tool_counts, counts(&[("fx", 2)]));
+    assert!(out.has_errors());
+    // ... and each fix works: hiding the optional field, or loose_body.
+    assert_eq!(out.tool_counts, counts(&[("fx", 3)]));
+    let rs = file(&out, FX_RS);
+    assert!(!rs.contains(r#"name: "fx.submitDeployments","#));
+    assert!(rs.contains(r#"name: "fx.submitDeploymentsHidden","#));
+    assert!(rs.contains(r#"name: "fx.submitDeploymentsLoose","#));
+    let hidden = body_props(&out, "fx.submitDeploymentsHidden");
+    assert!(
+        hidden
+            .pointer("/deployments/items/properties/target")
+            .is_none()
+    );
+    let loose = body_props(&out, "fx.submitDeploymentsLoose");
+    assert_eq!(
+        loose.pointer("/deployments/items/properties/target"),
+        Some(&json!({}))
+    );
     let types = types_module(&rust[FX_RS]);
     assert_eq!(
         field(types, "Deployment", "target").ty,
         "Option<serde_json::Value>"
     );
+    // anyOf items are an untagged enum of the branch types.
     assert_eq!(
         field(types, "Deployment", "associations").ty,
-        "Option<Vec<serde_json::Value>>"
+        "Option<Vec<DeploymentAssociationsItem>>"
+    );
+    assert_eq!(
+        untagged_variants(types, "DeploymentAssociationsItem"),
+        pairs(&[("Issue", "Issue"), ("ServiceId", "ServiceId")])
     );
     assert_eq!(
         field(&rust[FX_RS].items, "SubmitEntityArgs", "body").ty,
-        "serde_json::Value"
+        "types::SubmitEntityBody"
     );
-    // The schema the model sees is permissive where the type is Value.
-    let props = body_props(&out, "fx.submitDeployments");
+    // The model sees the combinator, with each branch typed.
+    let entity = json_file(&out, "schemas/fx/fx.submitEntity.input.json");
+    let branches = entity
+        .pointer("/properties/body/anyOf")
+        .and_then(Value::as_array)
+        .unwrap();
+    assert_eq!(branches.len(), 2);
     assert_eq!(
-        props.pointer("/deployments/items/properties/target"),
-        Some(&json!({}))
+        branches[0].pointer("/properties/associationType/enum"),
+        Some(&json!(["issueKeys", "issueIdOrKeys"]))
     );
-    // Neither branch type was generated (they are reachable only through the combinators).
     assert_eq!(
-        item_names(types),
-        ["Deployment", "SubmitDeploymentsRequest"]
+        branches[0].get("required"),
+        Some(&json!(["associationType"]))
     );
 }
 
@@ -490,11 +514,11 @@ fn type_name_clash() {
 #[test]
 fn reference_cycle() {
     let (out, rust) = fixture("reference_cycle");
+    // Object cycles are typed (boxed); an array that contains itself is not.
     assert_eq!(
         diagnostic_lines(&out),
         [
-            "reference_cycle.json#/components/schemas/Content/properties/ancestors/items: warning: reference cycle through #/components/schemas/Content; typed as serde_json::Value here",
-            "reference_cycle.json#/components/schemas/Space/properties/homepage: warning: reference cycle through #/components/schemas/Content; typed as serde_json::Value here",
+            "reference_cycle.tools.yaml:23:11: error [fx.createTree]: request body field body.tree cannot be typed (recursive schema #/components/schemas/Tree that is not an object or a oneOf/anyOf at reference_cycle.json#/components/schemas/Tree/items); hide the field with `params: {body.tree: {hide: true}}` (optional fields only) or declare `loose_body: \"<reason>\"` on the tool",
         ]
     );
     assert_eq!(out.tool_counts, counts(&[("fx", 2)]));
@@ -502,23 +526,36 @@ fn reference_cycle() {
     assert_eq!(field(types, "Content", "space").ty, "Option<Space>");
     assert_eq!(
         field(types, "Content", "ancestors").ty,
-        "Option<Vec<serde_json::Value>>"
+        "Option<Vec<Box<Content>>>"
     );
-    assert_eq!(
-        field(types, "Space", "homepage").ty,
-        "Option<serde_json::Value>"
-    );
+    assert_eq!(field(types, "Space", "homepage").ty, "Option<Box<Content>>");
     assert_eq!(field(types, "Content", "type_").wire, "type");
-    // The self-contained input schema is finite: the back edges are `{}`.
-    let content = body_props(&out, "fx.createContent");
-    assert_eq!(content.pointer("/ancestors/items"), Some(&json!({})));
+    // The self-contained input schema is finite: back edges point into $defs.
+    let input = json_file(&out, "schemas/fx/fx.createContent.input.json");
+    let content = input.pointer("/properties/body/properties").unwrap();
+    assert_eq!(
+        content.pointer("/ancestors/items"),
+        Some(&json!({"$ref": "#/$defs/Content"}))
+    );
     assert_eq!(
         content.pointer("/space/properties/homepage"),
-        Some(&json!({}))
+        Some(&json!({"$ref": "#/$defs/Content"}))
     );
-    // The second tool reuses the same Space type (homepage cut there too).
-    let space = body_props(&out, "fx.createSpace");
-    assert_eq!(space.get("homepage"), Some(&json!({})));
+    assert_eq!(
+        input.pointer("/$defs/Content/required"),
+        Some(&json!(["type"]))
+    );
+    // The second tool reuses the same Space type and carries the def it needs.
+    let space = json_file(&out, "schemas/fx/fx.createSpace.input.json");
+    assert_eq!(
+        space.pointer("/properties/body/properties/homepage"),
+        Some(&json!({"$ref": "#/$defs/Content"}))
+    );
+    // An override reaches a field behind a `$ref` into `$defs`.
+    assert_eq!(
+        space.pointer("/$defs/Content/properties/space/properties/name/description"),
+        Some(&json!("Name of the homepage's space"))
+    );
     assert_eq!(
         field(&rust[FX_RS].items, "CreateSpaceArgs", "body").ty,
         "types::Space"
@@ -597,6 +634,197 @@ fn rust_keywords() {
     assert_eq!(keys, ["16x16", "body", "entityId", "ref", "type"]);
 }
 
+#[test]
+fn all_of() {
+    let (out, rust) = fixture("all_of");
+    assert_eq!(
+        diagnostic_lines(&out),
+        [
+            "all_of.tools.yaml:24:11: error [fx.createBroken]: request body field body.label cannot be typed (allOf over a non-object branch (type string) at all_of.json#/paths/~1rest~1api~13~1broken/post/requestBody/content/application~1json/schema/properties/label); hide the field with `params: {body.label: {hide: true}}` (optional fields only) or declare `loose_body: \"<reason>\"` on the tool",
+        ]
+    );
+    assert_eq!(out.tool_counts, counts(&[("fx", 2)]));
+    let types = types_module(&rust[FX_RS]);
+    // jira#updatePermissionScheme: required `name` survives, grants are typed,
+    // the holder behind `allOf: [$ref]` is its own struct.
+    let args = &rust[FX_RS].items;
+    assert_eq!(
+        field(args, "UpdatePermissionSchemeArgs", "body").ty,
+        "types::PermissionScheme"
+    );
+    assert_eq!(field(types, "PermissionScheme", "name").ty, "String");
+    assert_eq!(
+        field(types, "PermissionScheme", "permissions").ty,
+        "Option<Vec<PermissionGrant>>"
+    );
+    assert_eq!(
+        field(types, "PermissionGrant", "holder").ty,
+        "Option<PermissionHolder>"
+    );
+    assert_eq!(field(types, "PermissionHolder", "type_").ty, "String");
+    // additionalProperties: true beside properties keeps the typed fields.
+    assert_eq!(
+        field(types, "PermissionScheme", "additional_properties").ty,
+        "std::collections::BTreeMap<String,serde_json::Value>"
+    );
+    let body = json_file(&out, "schemas/fx/fx.updatePermissionScheme.input.json");
+    assert_eq!(
+        body.pointer("/properties/body/required"),
+        Some(&json!(["name"]))
+    );
+    // Overrides reach nested fields through arrays and allOf.
+    let holder = body
+        .pointer("/properties/body/properties/permissions/items/properties/holder")
+        .unwrap();
+    assert_eq!(
+        holder.pointer("/properties/type/description"),
+        Some(&json!(
+            "user, group, projectRole, applicationRole or anyone"
+        ))
+    );
+    assert!(holder.pointer("/properties/parameter").is_none(), "hidden");
+    assert_eq!(holder.get("required"), Some(&json!(["type"])));
+    // Nested allOf through a $ref, an annotation-only branch: one struct with
+    // every member and the union of `required`.
+    assert_eq!(
+        struct_fields(types, "CreateWidgetBody")
+            .iter()
+            .map(|f| (f.wire.as_str(), f.ty.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("id", "String"),
+            ("tags", "Option<Vec<String>>"),
+            ("name", "String"),
+            ("size", "i32"),
+        ]
+    );
+    let widget = json_file(&out, "schemas/fx/fx.createWidget.input.json");
+    assert_eq!(
+        widget.pointer("/properties/body/required"),
+        Some(&json!(["id", "name", "size"]))
+    );
+}
+
+#[test]
+fn discriminator() {
+    let (out, rust) = fixture("discriminator");
+    assert!(out.diagnostics.is_empty(), "{}", diagnostics_text(&out));
+    let types = types_module(&rust[FX_RS]);
+    assert_eq!(
+        untagged_variants(types, "RuleTrigger"),
+        pairs(&[("IssueCreated", "IssueCreated"), ("Scheduled", "Scheduled")])
+    );
+    assert_eq!(
+        untagged_variants(types, "RuleThreshold"),
+        pairs(&[("String", "String"), ("Integer", "i64")])
+    );
+    assert_eq!(
+        untagged_variants(types, "RuleLabels"),
+        pairs(&[("String", "String"), ("Array", "Vec<String>")])
+    );
+    assert_eq!(
+        untagged_variants(types, "RuleActor"),
+        pairs(&[
+            ("ByAccount", "RuleActorByAccount"),
+            ("Object", "RuleActorObject")
+        ])
+    );
+    // A {type: null} branch makes the union nullable; with one other branch
+    // it is that branch.
+    assert_eq!(field(types, "Rule", "owner").ty, "Option<String>");
+    assert_eq!(
+        untagged_variants(types, "RuleNote"),
+        pairs(&[("String", "String"), ("Object", "RuleNoteObject")])
+    );
+    // Constraint-only branches leave one struct.
+    assert_eq!(field(types, "Rule", "target").ty, "Option<RuleTarget>");
+    let props = body_props(&out, "fx.createRule");
+    assert_eq!(
+        props.pointer("/trigger/discriminator"),
+        Some(&json!({"propertyName": "kind"}))
+    );
+    assert_eq!(
+        props.pointer("/trigger/oneOf/1/required"),
+        Some(&json!(["kind", "cron"]))
+    );
+    // The override reached the discriminator property in every branch.
+    for branch in 0..2 {
+        assert_eq!(
+            props.pointer(&format!(
+                "/trigger/oneOf/{branch}/properties/kind/description"
+            )),
+            Some(&json!("issue_created or scheduled"))
+        );
+    }
+    assert_eq!(
+        props.pointer("/owner/type"),
+        Some(&json!(["string", "null"]))
+    );
+    assert_eq!(
+        props.pointer("/note/oneOf/2"),
+        Some(&json!({"type": "null"}))
+    );
+    assert_eq!(
+        props.pointer("/target/oneOf"),
+        Some(&json!([{"required": ["projectId"]}, {"required": ["projectKey"]}]))
+    );
+}
+
+#[test]
+fn additional_properties() {
+    let (out, rust) = fixture("additional_properties");
+    assert!(out.diagnostics.is_empty(), "{}", diagnostics_text(&out));
+    let types = types_module(&rust[FX_RS]);
+    assert_eq!(
+        struct_fields(types, "SetPropertiesBody")
+            .iter()
+            .map(|f| (f.wire.as_str(), f.ty.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("name", "String"),
+            ("value", "Option<serde_json::Value>"),
+            (
+                "attributes",
+                "Option<std::collections::BTreeMap<String,Attribute>>"
+            ),
+            ("flags", "Option<std::collections::BTreeMap<String,bool>>"),
+            ("open", "Option<Open>"),
+            ("scores", "Option<Vec<Option<i64>>>"),
+            (
+                "notes",
+                "Option<std::collections::BTreeMap<String,Option<String>>>"
+            ),
+            (
+                "additional_properties",
+                "std::collections::BTreeMap<String,String>"
+            ),
+        ]
+    );
+    assert_eq!(
+        field(types, "Open", "additional_properties").ty,
+        "std::collections::BTreeMap<String,serde_json::Value>"
+    );
+    let input = json_file(&out, "schemas/fx/fx.setProperties.input.json");
+    let body = input.pointer("/properties/body").unwrap();
+    assert_eq!(
+        body.get("additionalProperties"),
+        Some(&json!({"type": "string"}))
+    );
+    assert_eq!(
+        body.pointer("/properties/attributes/additionalProperties/required"),
+        Some(&json!(["key"]))
+    );
+    // additionalProperties: true leaves other members open (no `false`).
+    assert!(
+        body.pointer("/properties/open/additionalProperties")
+            .is_none()
+    );
+    assert_eq!(
+        body.pointer("/properties/value"),
+        Some(&json!({"description": "Any JSON value."}))
+    );
+}
+
 // ─────────────── latent bugs found while writing the fixtures ───────────────
 
 const MINI_SPEC: &str = r##"{
@@ -651,4 +879,24 @@ fn query_parameter_named_body_without_request_body() {
     );
     assert!(out.diagnostics.is_empty(), "{}", diagnostics_text(&out));
     assert_eq!(out.tool_counts, counts(&[("fx", 1)]));
+}
+
+#[test]
+fn every_snapshot_is_compiled() {
+    // tests/compiled (a workspace member) makes each expected output a
+    // module, so `cargo test` compiles the snapshots; a fixture missing
+    // there would only be compared as text.
+    let lib = std::fs::read_to_string(tests_dir().join("compiled/src/lib.rs")).unwrap();
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(tests_dir().join("expected")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let line = format!("#[path = \"../../expected/{name}/src/products/mod.rs\"]");
+        if !lib.contains(&line) {
+            missing.push(name);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "add these fixtures to codegen/tests/compiled/src/lib.rs: {missing:?}"
+    );
 }

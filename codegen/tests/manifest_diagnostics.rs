@@ -118,7 +118,7 @@ fn unknown_tool_key() {
         "{errs:?}"
     );
     assert!(
-        errs[0].contains("unknown field `descripton`, expected one of name, operation, group, title, description, read_only, destructive, params, cache, consent, snapshot, revert"),
+        errs[0].contains("unknown field `descripton`, expected one of name, operation, group, title, description, read_only, destructive, params, cache, consent, snapshot, revert, loose_body"),
         "{errs:?}"
     );
     assert!(out.files.is_empty());
@@ -976,4 +976,59 @@ fn mappings_may_use_what_the_runtime_registers() {
             "fx.deleteProject",
         ],
     );
+}
+
+#[test]
+fn loose_body_must_be_needed() {
+    // A loose_body that excuses nothing (a fully typed body, or no body at
+    // all) is an error, so the declaration cannot outlive the shape it was for.
+    let out = run("  - name: fx.createProject
+    operation: fx#createProject
+    group: write_fx
+    title: Create project
+    description: d
+    loose_body: \"not needed\"
+    consent: none
+    revert: {irreversible: fixture}
+  - name: fx.getProject
+    operation: fx#getProject
+    group: read_fx
+    title: Get project
+    description: d
+    loose_body: \"no body here\"
+");
+    assert_eq!(
+        errors(&out),
+        [
+            format!(
+                "tools.yaml:{FIRST}:{NAME_COL}: error [fx.createProject]: loose_body is declared but the request body of fx#createProject is fully typed; remove loose_body"
+            ),
+            format!(
+                "tools.yaml:{}:{NAME_COL}: error [fx.getProject]: loose_body is declared but fx#getProject has no JSON request body; remove loose_body",
+                FIRST + 8
+            ),
+        ]
+    );
+    assert_tools(&out, &["fx.searchProjects"]);
+}
+
+#[test]
+fn nested_body_override_must_name_a_field() {
+    let out = run("  - name: fx.createProject
+    operation: fx#createProject
+    group: write_fx
+    title: Create project
+    description: d
+    params:
+      body.key.length: {description: x}
+    consent: none
+    revert: {irreversible: fixture}
+");
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "tools.yaml:{FIRST}:{NAME_COL}: error [fx.createProject]: params.body.key.length names no field of the request body of fx#createProject"
+        )]
+    );
+    assert_tools(&out, &["fx.searchProjects"]);
 }

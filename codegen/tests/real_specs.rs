@@ -35,6 +35,8 @@ const EXPECTED_ERRORS: &[(&str, &str)] = &[
         "is not supported (only application/json)",
         "unsupported required request body",
     ),
+    // A body shape the generator cannot type (the manifest has no loose_body).
+    ("cannot be typed", "body not typed"),
 ];
 
 const WARNING_KINDS: &[(&str, &str)] = &[
@@ -45,7 +47,8 @@ const WARNING_KINDS: &[(&str, &str)] = &[
     ("malformed type", "malformed type"),
     ("unknown type", "unknown type"),
     ("unresolved $ref", "unresolved $ref"),
-    ("allOf over non-object branches", "allOf over non-objects"),
+    ("allOf", "allOf"),
+    ("recursive schema", "recursive non-object"),
     (
         "both properties and additionalProperties",
         "properties + additionalProperties",
@@ -178,6 +181,10 @@ struct Report {
     elapsed: Duration,
     errors: BTreeMap<String, usize>,
     warnings: BTreeMap<String, usize>,
+    /// Operations with a JSON request body.
+    bodies: usize,
+    /// ... whose body regen could not type fully (no `loose_body` here).
+    untyped_bodies: usize,
 }
 
 #[test]
@@ -232,12 +239,43 @@ fn generator_survives_every_operation_of_the_real_specs() {
             *bucket.entry(kind).or_insert(0) += 1;
         }
         let tools = output.tool_counts.get("fx").copied().unwrap_or(0);
+        let untyped: std::collections::BTreeSet<&str> = output
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error() && d.message.contains("cannot be typed"))
+            .filter_map(|d| match &d.location {
+                gojira_codegen::Location::Manifest { tool, .. } => tool.as_deref(),
+                gojira_codegen::Location::Spec { .. } => None,
+            })
+            .collect();
+        let typed_bodies = output
+            .files
+            .iter()
+            .filter(|f| f.path.ends_with(".input.json"))
+            .filter(|f| {
+                serde_json::from_str::<Value>(&f.contents)
+                    .ok()
+                    .is_some_and(|v| v.pointer("/properties/body").is_some())
+            })
+            .count();
         // Every operation becomes a tool unless an error names it.
         let errored = errors.values().sum::<usize>();
         if tools + errored < ops {
             failures.push(format!(
                 "{name}: {ops} operations, {tools} tools, only {errored} errors"
             ));
+        }
+        if let Some(largest) = output
+            .files
+            .iter()
+            .filter(|f| f.path.ends_with(".input.json"))
+            .max_by_key(|f| f.contents.len())
+        {
+            println!(
+                "{name}: largest input schema {} ({} KiB)",
+                largest.path,
+                largest.contents.len() / 1024
+            );
         }
         if aliases > 0 {
             println!("{name}: skipped {aliases} path items that are $ref aliases");
@@ -251,6 +289,8 @@ fn generator_survives_every_operation_of_the_real_specs() {
             elapsed,
             errors,
             warnings,
+            bodies: typed_bodies + untyped.len(),
+            untyped_bodies: untyped.len(),
         });
     }
 
@@ -278,11 +318,75 @@ fn generator_survives_every_operation_of_the_real_specs() {
             fmt(&r.warnings)
         );
     }
+    let ops: usize = reports.iter().map(|r| r.ops).sum();
+    let tools: usize = reports.iter().map(|r| r.tools).sum();
+    let bodies: usize = reports.iter().map(|r| r.bodies).sum();
+    let untyped: usize = reports.iter().map(|r| r.untyped_bodies).sum();
+    for r in &reports {
+        println!(
+            "{:<22} JSON bodies {:>4}, typed fully {:>4}",
+            r.spec,
+            r.bodies,
+            r.bodies - r.untyped_bodies
+        );
+    }
+    println!(
+        "typed fully (no serde_json::Value standing in for an untypable body shape): \
+         {tools} of {ops} operations; JSON request bodies typed fully: {} of {bodies}",
+        bodies - untyped
+    );
     assert!(
         failures.is_empty(),
         "the generator misbehaved on the real specs:\n  {}",
         failures.join("\n  ")
     );
+}
+
+/// Issue 11's example: `jira#updatePermissionScheme` used to be loosened to
+/// "any object" (its `name` no longer required, `params` on body fields
+/// ignored). Its contract now reaches the model, and an override reaches a
+/// nested field.
+#[test]
+fn update_permission_scheme_keeps_its_contract() {
+    let root = workspace_root();
+    let names = spec_names(&root);
+    let dir = specs_dir(&root, &names);
+    let name = "jira-platform.json";
+    let mut specs = BTreeMap::new();
+    specs.insert(name.to_owned(), std::fs::read(dir.join(name)).unwrap());
+    let manifest = format!(
+        "products:\n  jira: {{title: Jira, spec: {name}, base_url: \"{{api}}\", auth: oauth}}\n\
+         groups:\n  admin: {{access: admin, product: Jira, description: Admin}}\n\
+         tools:\n  - name: jira.updatePermissionScheme\n    operation: jira#updatePermissionScheme\n    \
+         group: admin\n    title: Update permission scheme\n    description: d\n    \
+         params:\n      body.permissions.holder.type: {{description: \"user, group or projectRole\"}}\n    \
+         consent: commit\n    revert: {{irreversible: test}}\n"
+    );
+    let output = gojira_codegen::generate("tools.yaml", &manifest, &specs);
+    assert!(!output.has_errors(), "{:?}", output.diagnostics);
+    let input: Value = output
+        .files
+        .iter()
+        .find(|f| f.path == "schemas/jira/jira.updatePermissionScheme.input.json")
+        .map(|f| serde_json::from_str(&f.contents).unwrap())
+        .unwrap();
+    let body = input.pointer("/properties/body").unwrap();
+    assert_eq!(body.get("required"), Some(&serde_json::json!(["name"])));
+    let holder = body
+        .pointer("/properties/permissions/items/properties/holder")
+        .unwrap();
+    assert_eq!(holder.get("required"), Some(&serde_json::json!(["type"])));
+    assert_eq!(
+        holder.pointer("/properties/type/description"),
+        Some(&serde_json::json!("user, group or projectRole"))
+    );
+    let rust = &output
+        .files
+        .iter()
+        .find(|f| f.path == "src/products/jira.rs")
+        .unwrap()
+        .contents;
+    assert!(rust.contains("pub body: types::PermissionScheme,"));
 }
 
 /// Atlassian labels POSTs that only read by the permission they need

@@ -350,7 +350,7 @@ const RESERVED_TYPE_NAMES: &[&str] = &[
 ];
 
 const PRIMITIVES: &[&str] = &[
-    "String", "Option", "Vec", "bool", "i32", "i64", "f64", "u8", "str",
+    "String", "Option", "Vec", "Box", "bool", "i32", "i64", "f64", "u8", "str",
 ];
 
 fn check_items(items: &[syn::Item], module: &str, problems: &mut Vec<String>) {
@@ -429,9 +429,18 @@ fn check_items(items: &[syn::Item], module: &str, problems: &mut Vec<String>) {
         }
     }
     // Every type a field mentions must exist.
-    for item in items {
-        let syn::Item::Struct(s) = item else { continue };
-        for field in &s.fields {
+    let owners = items
+        .iter()
+        .flat_map(|item| -> Vec<(&syn::Ident, &syn::Fields)> {
+            match item {
+                syn::Item::Struct(s) => vec![(&s.ident, &s.fields)],
+                // Untagged enums hold their branch types in tuple variants.
+                syn::Item::Enum(e) => e.variants.iter().map(|v| (&e.ident, &v.fields)).collect(),
+                _ => Vec::new(),
+            }
+        });
+    for (owner, fields) in owners {
+        for field in fields {
             let mut paths = Vec::new();
             type_paths(&field.ty, &mut paths);
             for path in paths {
@@ -447,7 +456,7 @@ fn check_items(items: &[syn::Item], module: &str, problems: &mut Vec<String>) {
                 if missing {
                     problems.push(format!(
                         "{module}::{}: field type mentions {} which is not defined",
-                        s.ident,
+                        owner,
                         path.join("::")
                     ));
                 }
@@ -605,6 +614,33 @@ pub fn enum_variants(items: &[syn::Item], name: &str) -> Vec<(String, String)> {
                             v.ident.to_string(),
                             serde_rename(&v.attrs).unwrap_or_default(),
                         )
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no enum {name}"))
+}
+
+/// `(variant, branch type)` of an untagged enum (tuple variants).
+pub fn untagged_variants(items: &[syn::Item], name: &str) -> Vec<(String, String)> {
+    items
+        .iter()
+        .find_map(|i| match i {
+            syn::Item::Enum(e) if e.ident == name => Some(
+                e.variants
+                    .iter()
+                    .map(|v| {
+                        let ty = v
+                            .fields
+                            .iter()
+                            .next()
+                            .map(|f| {
+                                let ty = &f.ty;
+                                quote::quote!(#ty).to_string().replace(' ', "")
+                            })
+                            .unwrap_or_default();
+                        (v.ident.to_string(), ty)
                     })
                     .collect(),
             ),

@@ -10,33 +10,6 @@ use serde::Deserialize;
 /// The tools of this product, in tools.yaml order.
 pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
-        name: "fx.submitDeployments",
-        title: "Submit deployments",
-        description: "Submit deployment data.",
-        group: "write_fx",
-        product: "fx",
-        operation: "fx#submitDeployments",
-        method: Method::Post,
-        path: "/rest/deployments/0.1/bulk",
-        input_schema: include_str!("../../schemas/fx/fx.submitDeployments.input.json"),
-        output_schema: Some(
-            include_str!("../../schemas/fx/fx.submitDeployments.output.json"),
-        ),
-        annotations: Annotations {
-            read_only: false,
-            destructive: false,
-            idempotent: false,
-            open_world: true,
-        },
-        safety: Some(
-            "{\"consent\":\"none\",\"revert\":{\"irreversible\":{\"reason\":\"fixture: no inverse\"}}}",
-        ),
-        cache_ttl_s: None,
-        pagination: None,
-        trims: false,
-        build: build::<SubmitDeploymentsArgs>,
-    },
-    ToolSpec {
         name: "fx.submitEntity",
         title: "Submit entity",
         description: "Submit one entity.",
@@ -61,15 +34,88 @@ pub static TOOLS: &[ToolSpec] = &[
         trims: false,
         build: build::<SubmitEntityArgs>,
     },
+    ToolSpec {
+        name: "fx.submitDeploymentsHidden",
+        title: "Submit deployments (target hidden)",
+        description: "Submit deployment data without a target.",
+        group: "write_fx",
+        product: "fx",
+        operation: "fx#submitDeployments",
+        method: Method::Post,
+        path: "/rest/deployments/0.1/bulk",
+        input_schema: include_str!(
+            "../../schemas/fx/fx.submitDeploymentsHidden.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/fx/fx.submitDeploymentsHidden.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"irreversible\":{\"reason\":\"fixture: no inverse\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        build: build::<SubmitDeploymentsHiddenArgs>,
+    },
+    ToolSpec {
+        name: "fx.submitDeploymentsLoose",
+        title: "Submit deployments (loose)",
+        description: "Submit deployment data; the target is free-form.",
+        group: "write_fx",
+        product: "fx",
+        operation: "fx#submitDeployments",
+        method: Method::Post,
+        path: "/rest/deployments/0.1/bulk",
+        input_schema: include_str!(
+            "../../schemas/fx/fx.submitDeploymentsLoose.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/fx/fx.submitDeploymentsLoose.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"irreversible\":{\"reason\":\"fixture: no inverse\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        build: build::<SubmitDeploymentsLooseArgs>,
+    },
 ];
-/// Arguments of `fx.submitDeployments`: Submit deployments.
+/// Arguments of `fx.submitEntity`: Submit entity.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SubmitDeploymentsArgs {
+pub struct SubmitEntityArgs {
+    /// Request body.
+    pub body: types::SubmitEntityBody,
+}
+impl ToolArgs for SubmitEntityArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/operations/1.0/bulk");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `fx.submitDeploymentsHidden`: Submit deployments (target hidden).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitDeploymentsHiddenArgs {
     /// Request body.
     pub body: types::SubmitDeploymentsRequest,
 }
-impl ToolArgs for SubmitDeploymentsArgs {
+impl ToolArgs for SubmitDeploymentsHiddenArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Post);
         request.push_path("/rest/deployments/0.1/bulk");
@@ -77,17 +123,17 @@ impl ToolArgs for SubmitDeploymentsArgs {
         Ok(request)
     }
 }
-/// Arguments of `fx.submitEntity`: Submit entity.
+/// Arguments of `fx.submitDeploymentsLoose`: Submit deployments (loose).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SubmitEntityArgs {
+pub struct SubmitDeploymentsLooseArgs {
     /// Request body.
-    pub body: serde_json::Value,
+    pub body: types::SubmitDeploymentsRequest,
 }
-impl ToolArgs for SubmitEntityArgs {
+impl ToolArgs for SubmitDeploymentsLooseArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Post);
-        request.push_path("/rest/operations/1.0/bulk");
+        request.push_path("/rest/deployments/0.1/bulk");
         request.json_body(&self.body)?;
         Ok(request)
     }
@@ -109,15 +155,59 @@ pub mod types {
             default,
             skip_serializing_if = "Option::is_none"
         )]
-        pub associations: Option<Vec<serde_json::Value>>,
+        pub associations: Option<Vec<DeploymentAssociationsItem>>,
         /// Either form; both combinators present.
         #[serde(rename = "target", default, skip_serializing_if = "Option::is_none")]
         pub target: Option<serde_json::Value>,
+    }
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(untagged)]
+    pub enum DeploymentAssociationsItem {
+        Issue(Issue),
+        ServiceId(ServiceId),
+    }
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Issue {
+        #[serde(rename = "associationType")]
+        pub association_type: IssueAssociationType,
+        #[serde(rename = "values", default, skip_serializing_if = "Option::is_none")]
+        pub values: Option<Vec<String>>,
+    }
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum IssueAssociationType {
+        #[serde(rename = "issueKeys")]
+        IssueKeys,
+        #[serde(rename = "issueIdOrKeys")]
+        IssueIdOrKeys,
+    }
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ServiceId {
+        #[serde(
+            rename = "associationType",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub association_type: Option<ServiceIdAssociationType>,
+        #[serde(rename = "values", default, skip_serializing_if = "Option::is_none")]
+        pub values: Option<Vec<String>>,
+    }
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum ServiceIdAssociationType {
+        #[serde(rename = "serviceIdOrKeys")]
+        ServiceIdOrKeys,
     }
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct SubmitDeploymentsRequest {
         #[serde(rename = "deployments")]
         pub deployments: Vec<Deployment>,
+    }
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(untagged)]
+    pub enum SubmitEntityBody {
+        Issue(Issue),
+        ServiceId(ServiceId),
     }
 }

@@ -3,7 +3,7 @@
 
 //! The generated catalog: products, permission groups and one module of tools per product.
 use gojira_runtime::catalog::{Access, AuthKind, Group, Product, ToolSpec};
-/// Fixture: 2 tools from `one_of_any_of.json`.
+/// Fixture: 3 tools from `one_of_any_of.json`.
 pub mod fx;
 /// Every product the catalog covers, in key order.
 pub static PRODUCTS: &[Product] = &[

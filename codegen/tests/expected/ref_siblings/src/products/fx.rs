@@ -72,11 +72,7 @@ pub mod types {
         #[serde(rename = "issuetype")]
         pub issuetype: IssueTypeDetails,
         /// Status in the directory; null when unknown.
-        #[serde(
-            rename = "userDirectoryStatus",
-            default,
-            skip_serializing_if = "Option::is_none"
-        )]
+        #[serde(rename = "userDirectoryStatus", default)]
         pub user_directory_status: Option<DirectoryStatus>,
         /// Member counts.
         #[serde(rename = "counts", default, skip_serializing_if = "Option::is_none")]

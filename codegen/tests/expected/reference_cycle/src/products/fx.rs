@@ -105,7 +105,15 @@ pub mod types {
         #[serde(rename = "space", default, skip_serializing_if = "Option::is_none")]
         pub space: Option<Space>,
         #[serde(rename = "ancestors", default, skip_serializing_if = "Option::is_none")]
-        pub ancestors: Option<Vec<serde_json::Value>>,
+        pub ancestors: Option<Vec<Box<Content>>>,
+    }
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateTreeBody {
+        #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+        pub name: Option<String>,
+        #[serde(rename = "tree", default, skip_serializing_if = "Option::is_none")]
+        pub tree: Option<Vec<serde_json::Value>>,
     }
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -115,6 +123,6 @@ pub mod types {
         #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
         pub name: Option<String>,
         #[serde(rename = "homepage", default, skip_serializing_if = "Option::is_none")]
-        pub homepage: Option<serde_json::Value>,
+        pub homepage: Option<Box<Content>>,
     }
 }

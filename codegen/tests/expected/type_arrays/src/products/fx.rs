@@ -97,6 +97,6 @@ pub mod types {
         pub name: String,
         /// OpenAPI 3.1 style nullable string.
         #[serde(rename = "color", default, skip_serializing_if = "Option::is_none")]
-        pub color: Option<serde_json::Value>,
+        pub color: Option<String>,
     }
 }
