@@ -131,6 +131,20 @@ impl FakeAtlassian {
         })
     }
 
+    /// A fake over one spec document given as bytes, loaded as the known
+    /// spec `file` (see [`KNOWN_SPECS`]): what [`FakeAtlassian::load`] does
+    /// for each file it finds, without the filesystem (the fuzz targets use it).
+    ///
+    /// # Errors
+    /// JSON or structure errors of the document.
+    pub fn from_spec_bytes(file: SpecFile, bytes: &[u8]) -> Result<Self, FakeError> {
+        let path = PathBuf::from(format!("{}.json", file.stem));
+        let catalog = Catalog::from_bytes(file, bytes, &path)?;
+        Ok(Self {
+            engine: Arc::new(Engine::new(Arc::new(catalog))),
+        })
+    }
+
     /// The fake driving an engine (for [`FakeHandle::fake`]).
     pub(crate) fn from_engine(engine: Arc<Engine>) -> Self {
         Self { engine }

@@ -219,6 +219,19 @@ impl Catalog {
         Ok(catalog)
     }
 
+    /// One spec document from its bytes, loaded as the known spec `file`
+    /// (`path` only names it in errors); what [`Self::load`] does per file.
+    pub(crate) fn from_bytes(file: SpecFile, bytes: &[u8], path: &Path) -> Result<Self, FakeError> {
+        let doc: Value = serde_json::from_slice(bytes).map_err(|source| FakeError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut catalog = Self::default();
+        catalog.add_spec(file, doc, path)?;
+        catalog.finish();
+        Ok(catalog)
+    }
+
     /// A lenient catalog from explicit routes (no validation).
     pub(crate) fn from_routes(routes: Vec<RouteDef>) -> Self {
         let mut catalog = Self::default();
