@@ -16,7 +16,6 @@ use arbitrary::{Arbitrary, Result, Unstructured};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request};
-use http_body_util::BodyExt;
 use gojira_runtime::config::{self, Config};
 use gojira_runtime::identity::{AuditLog, Identity};
 use gojira_runtime::transport::{self, CancellationToken};
@@ -24,6 +23,7 @@ use gojira_runtime::upstream::Upstream;
 use gojira_runtime::{ServerState, builtin};
 use gojira_store::embedded::EmbeddedStore;
 use gojira_store::{Clock, Store};
+use http_body_util::BodyExt;
 use serde_json::{Map, Value, json};
 use tower::ServiceExt;
 
@@ -98,8 +98,7 @@ impl Harness {
         ));
         std::fs::create_dir_all(&dir).expect("a temp dir for the store");
         let catalog = gojira_generated::catalog().expect("the generated catalog loads");
-        let mut groups: BTreeSet<String> =
-            catalog.groups.keys().map(|g| (*g).to_owned()).collect();
+        let mut groups: BTreeSet<String> = catalog.groups.keys().map(|g| (*g).to_owned()).collect();
         groups.insert(builtin::GROUP.to_owned());
         let groups_var = groups.iter().cloned().collect::<Vec<_>>().join(",");
         let vars: BTreeMap<String, String> = [
@@ -384,7 +383,11 @@ fn post(body: Body) -> Request<Body> {
     *request.method_mut() = Method::POST;
     *request.uri_mut() = axum::http::Uri::from_static("/mcp");
     header(&mut request, "host", "127.0.0.1:8081");
-    header(&mut request, "accept", "application/json, text/event-stream");
+    header(
+        &mut request,
+        "accept",
+        "application/json, text/event-stream",
+    );
     header(&mut request, "content-type", "application/json");
     request
 }
@@ -430,7 +433,11 @@ fn step(u: &mut Unstructured<'_>, harness: &Harness, memory: &Memory) -> Result<
             Ok(Choice::Usual)
         }
     };
-    let method = match if tamper { u.arbitrary()? } else { HttpMethod::Post } {
+    let method = match if tamper {
+        u.arbitrary()?
+    } else {
+        HttpMethod::Post
+    } {
         HttpMethod::Get => Method::GET,
         HttpMethod::Delete => Method::DELETE,
         HttpMethod::Put => Method::PUT,
@@ -462,11 +469,9 @@ fn step(u: &mut Unstructured<'_>, harness: &Harness, memory: &Memory) -> Result<
             .and_then(Value::as_str)
             .map(str::to_owned)
     });
-    let rpc_method = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
-        v.get("method")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    });
+    let rpc_method = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("method").and_then(Value::as_str).map(str::to_owned));
     let mut request = Request::new(Body::from(body));
     *request.method_mut() = method;
     *request.uri_mut() = axum::http::Uri::from_static(if tamper {
@@ -513,7 +518,7 @@ fn step(u: &mut Unstructured<'_>, harness: &Harness, memory: &Memory) -> Result<
     }
     match choice(u)? {
         Choice::Missing => {}
-        Choice::Odd => header(&mut request, "mcp-protocol-version", *u.choose(VERSIONS)?),
+        Choice::Odd => header(&mut request, "mcp-protocol-version", u.choose(VERSIONS)?),
         Choice::Arbitrary => header(
             &mut request,
             "mcp-protocol-version",
@@ -697,7 +702,11 @@ fn params(
             "argument": {"name": json::string(u)?, "value": json::string(u)?}
         }),
         "tasks/get" | "tasks/result" | "tasks/cancel" => json!({"taskId": json::string(u)?}),
-        "tools/list" | "resources/list" | "prompts/list" | "tasks/list" | "resources/templates/list" => {
+        "tools/list"
+        | "resources/list"
+        | "prompts/list"
+        | "tasks/list"
+        | "resources/templates/list" => {
             if u.arbitrary()? {
                 json!({"cursor": json::string(u)?})
             } else {

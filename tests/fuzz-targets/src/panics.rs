@@ -9,8 +9,8 @@
 //! runs tests on parallel threads, and another test's panic must not be
 //! blamed on this case.
 
-use std::sync::{Mutex, MutexGuard, Once, PoisonError};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, Once, PoisonError};
 
 static PANICS: AtomicUsize = AtomicUsize::new(0);
 static HOOK: Once = Once::new();
@@ -19,9 +19,7 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Held while a case runs (a case that panicked leaves it usable).
 pub fn one_at_a_time() -> MutexGuard<'static, ()> {
-    ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
+    ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Installs the counting hook (once per process).

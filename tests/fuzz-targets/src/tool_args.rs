@@ -33,7 +33,10 @@ pub fn tool_args(data: &[u8]) {
         return;
     }
     let (head, rest) = data.split_at(data.len().min(3));
-    let index = head.iter().take(2).fold(0usize, |n, b| n * 256 + usize::from(*b));
+    let index = head
+        .iter()
+        .take(2)
+        .fold(0usize, |n, b| n * 256 + usize::from(*b));
     let Some(tool) = names
         .get(index % names.len())
         .and_then(|name| catalog.tools.get(name))

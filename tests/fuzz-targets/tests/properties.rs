@@ -33,7 +33,8 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         prop_oneof![
             Just(".".to_owned()),
             Just("..".to_owned()),
@@ -77,15 +78,16 @@ fn jsonrpc_body() -> impl Strategy<Value = Vec<u8>> {
         Just("resources/list"),
         Just("nonsense"),
     ];
-    let one = (method, any_json(), any_json(), any::<u8>()).prop_map(|(m, p, args, id)| {
-        let params = if m == "tools/call" {
-            json!({"name": "jira.getProject", "arguments": args})
-        } else {
-            p
-        };
-        json!({"jsonrpc": "2.0", "id": id, "method": m, "params": params})
-    })
-    .boxed();
+    let one = (method, any_json(), any_json(), any::<u8>())
+        .prop_map(|(m, p, args, id)| {
+            let params = if m == "tools/call" {
+                json!({"name": "jira.getProject", "arguments": args})
+            } else {
+                p
+            };
+            json!({"jsonrpc": "2.0", "id": id, "method": m, "params": params})
+        })
+        .boxed();
     prop_oneof![
         one.clone().prop_map(|v| v.to_string().into_bytes()),
         prop::collection::vec(one, 0..3).prop_map(|v| Value::Array(v).to_string().into_bytes()),
@@ -182,13 +184,20 @@ proptest! {
 #[test]
 fn the_seeds_are_meaningful() {
     let mut specs = std::collections::BTreeMap::new();
-    specs.insert("jira-platform.json".to_owned(), TINY_SPEC.as_bytes().to_vec());
+    specs.insert(
+        "jira-platform.json".to_owned(),
+        TINY_SPEC.as_bytes().to_vec(),
+    );
     specs.insert("org-admin.json".to_owned(), TINY_SPEC.as_bytes().to_vec());
     let output = gojira_codegen::generate("tools.yaml", TOOLS_YAML_EXCERPT, &specs);
     assert!(
         !output.has_errors(),
         "{:#?}",
-        output.diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>()
+        output
+            .diagnostics
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
     );
     assert_eq!(output.tool_counts.get("jira"), Some(&6));
     let spec = gojira_codegen::spec::Spec::parse("fx.json", TINY_SPEC.as_bytes()).unwrap();
