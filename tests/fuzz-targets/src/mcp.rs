@@ -89,7 +89,15 @@ fn harness() -> &'static Harness {
 
 impl Harness {
     fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!(
+        // In memory where the system has it: the store's durable commits
+        // then cost no disk flush.
+        let shm = std::path::Path::new("/dev/shm");
+        let base = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = base.join(format!(
             "gojira-fuzz-mcp-{}-{}",
             std::process::id(),
             std::time::SystemTime::now()
