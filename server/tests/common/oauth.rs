@@ -237,6 +237,24 @@ pub async fn browser_leg_with(
     (location(&back), html)
 }
 
+/// Registers a public client (RFC 7591) redirecting to [`CLIENT_REDIRECT`];
+/// returns its client id.
+pub async fn register_client(server: &Server, name: &str) -> String {
+    let registered: Value = http()
+        .post(format!("{}/register", server.base))
+        .json(&json!({"redirect_uris": [CLIENT_REDIRECT], "client_name": name}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    registered["client_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a client id: {registered}"))
+        .to_owned()
+}
+
 /// Registers a client and signs the fake's consenting user in.
 pub async fn sign_in(server: &Server) -> Tokens {
     sign_in_with_scope(server, None).await.0
@@ -257,16 +275,7 @@ pub struct SignedIn {
 /// `scope` (none: the server's default).
 pub async fn sign_in_with_scope(server: &Server, scope: Option<&str>) -> (Tokens, SignedIn) {
     let http = http();
-    let registered: Value = http
-        .post(format!("{}/register", server.base))
-        .json(&json!({"redirect_uris": [CLIENT_REDIRECT], "client_name": "auth e2e"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let client_id = registered["client_id"].as_str().unwrap().to_owned();
+    let client_id = register_client(server, "auth e2e").await;
     let (verifier, challenge) = pkce_pair();
     let (redirect, consent_html) = browser_leg_with(server, &client_id, &challenge, scope).await;
     let q = query(&redirect);

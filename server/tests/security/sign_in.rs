@@ -2,7 +2,7 @@
 //! gojira's consent page.
 
 use fake_atlassian::{DEFAULT_ACCOUNT_ID, FakeUser};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common::oauth::*;
 use crate::common::*;
@@ -24,16 +24,7 @@ async fn a_sign_in_completes_only_in_the_browser_that_approved_consent() {
     let http = http();
 
     // Mallory's browser: register a client, open /authorize, approve.
-    let registered: Value = http
-        .post(format!("{}/register", server.base))
-        .json(&json!({"redirect_uris": [CLIENT_REDIRECT], "client_name": "mallory"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let client_id = registered["client_id"].as_str().unwrap().to_owned();
+    let client_id = register_client(&server, "mallory").await;
     let (_verifier, challenge) = pkce_pair();
     let approved = approve_consent(&server, &client_id, &challenge).await;
     let atlassian_link = location(&approved);
