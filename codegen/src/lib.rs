@@ -15,6 +15,10 @@ pub mod ir;
 pub mod lower;
 pub mod manifest;
 pub mod naming;
+/// The base-URL placeholders the runtime fills (shared with the runtime's
+/// test by `include!`).
+pub mod placeholders;
+pub mod products;
 pub mod safety;
 pub mod schema;
 pub mod spec;
@@ -63,24 +67,24 @@ pub fn generate(
             };
         }
     };
+    diagnostics.extend(products::check(manifest_file, &manifest, specs));
     let mut parsed = BTreeMap::new();
-    let mut failed = std::collections::BTreeSet::new();
     for product in manifest.products.values() {
-        if parsed.contains_key(&product.spec) {
+        let spec_file = &product.spec.value;
+        if parsed.contains_key(spec_file) {
             continue;
         }
-        let Some(bytes) = specs.get(&product.spec) else {
+        let Some(bytes) = specs.get(spec_file) else {
             continue;
         };
-        match spec::Spec::parse(&product.spec, bytes) {
+        match spec::Spec::parse(spec_file, bytes) {
             Ok(s) => {
-                parsed.insert(product.spec.clone(), s);
+                parsed.insert(spec_file.clone(), s);
             }
             Err(err) => {
-                failed.insert(product.spec.clone());
                 diagnostics.push(Diagnostic::error(
                     Location::Spec {
-                        file: product.spec.clone(),
+                        file: spec_file.clone(),
                         pointer: String::new(),
                     },
                     err.to_string(),
@@ -88,7 +92,7 @@ pub fn generate(
             }
         }
     }
-    let catalog = lower::lower(manifest_file, &manifest, &parsed, &failed, &mut diagnostics);
+    let catalog = lower::lower(manifest_file, &manifest, &parsed, &mut diagnostics);
     let tool_counts = catalog
         .products
         .iter()

@@ -21,22 +21,15 @@ pub const MAX_TOOL_NAME: usize = 60;
 
 /// Lowers a parsed manifest. Tools with errors are left out of the catalog;
 /// the diagnostics say why.
-/// `failed_specs` names spec files that were given but did not parse (already
-/// reported): their products and tools are skipped without further noise.
+/// A product whose spec is not in `specs` (not given, reported by
+/// [`crate::products::check`], or given but did not parse, reported with the
+/// parse error) is skipped with its tools, without further noise.
 pub fn lower(
     file: &str,
     manifest: &Manifest,
     specs: &BTreeMap<String, Spec>,
-    failed_specs: &BTreeSet<String>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Catalog {
-    let manifest_loc = |tool: Option<&str>| Location::Manifest {
-        file: file.to_owned(),
-        line: 0,
-        column: 0,
-        tool: tool.map(str::to_owned),
-    };
-
     let groups: Vec<GroupDef> = manifest
         .groups
         .iter()
@@ -52,18 +45,8 @@ pub fn lower(
     let mut spaces: BTreeMap<String, TypeSpace<'_>> = BTreeMap::new();
     let mut unavailable: BTreeSet<&str> = BTreeSet::new();
     for (key, product) in &manifest.products {
-        let Some(spec) = specs.get(&product.spec) else {
+        let Some(spec) = specs.get(&product.spec.value) else {
             unavailable.insert(key.as_str());
-            if failed_specs.contains(&product.spec) {
-                continue;
-            }
-            diagnostics.push(Diagnostic::error(
-                manifest_loc(None),
-                format!(
-                    "product {key}: spec file {} was not found in the specs directory",
-                    product.spec
-                ),
-            ));
             continue;
         };
         products.insert(
@@ -72,11 +55,11 @@ pub fn lower(
                 key: key.clone(),
                 module: naming::module_name(key),
                 title: product.title.clone(),
-                spec_file: product.spec.clone(),
+                spec_file: product.spec.value.clone(),
                 spec_title: spec.title.clone(),
                 spec_version: spec.version.clone(),
-                base_url: product.base_url.clone(),
-                auth: product.auth,
+                base_url: product.base_url.value.clone(),
+                auth: product.auth.value,
                 tools: Vec::new(),
                 types: BTreeMap::new(),
             },

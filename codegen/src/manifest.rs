@@ -24,18 +24,21 @@ pub struct Manifest {
     pub tools: Vec<Tool>,
 }
 
-/// One Atlassian product surface backed by one spec file.
+/// One Atlassian product surface backed by one spec file (spanned fields so
+/// that regen's checks in [`crate::products`] can point at them).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Product {
     /// Human title.
     pub title: String,
-    /// Spec file name, looked up in the specs directory.
-    pub spec: String,
-    /// Upstream base URL template, e.g. `{api}/admin`.
-    pub base_url: String,
+    /// Spec file name: one of those `specs/sources.yaml` records.
+    pub spec: Spanned<String>,
+    /// Upstream base URL template: a root placeholder (`{jira}`,
+    /// `{confluence}` or `{api}`) and a path that may use the others
+    /// (`{cloudId}`, `{workspaceId}`, `{orgId}`); see `placeholders.rs`.
+    pub base_url: Spanned<String>,
     /// How the server authenticates upstream for this product.
-    pub auth: AuthKind,
+    pub auth: Spanned<AuthKind>,
 }
 
 /// How a product is reached upstream.

@@ -82,6 +82,140 @@ fn header_is_valid_and_has_the_documented_length() {
     assert_tools(&out, &["fx.searchProjects"]);
 }
 
+// ───────────────────────── Products ─────────────────────────
+// A product's spec, base URL and auth kind are checked before any tool; the
+// error points at the value (line 2 holds the product) and the product's
+// tools still generate, except when its spec is missing.
+
+/// Generates [`HEADER`] with its product line (line 2) replaced by `product`.
+fn run_product(product: &str) -> Output {
+    let manifest = HEADER.replacen(HEADER.lines().nth(1).unwrap(), product, 1);
+    assert_eq!(manifest.lines().nth(1), Some(product));
+    run_inline(&manifest, "manifest_base.json", &spec())
+}
+
+/// `tools.yaml:2:<column of value in line>: error: ` (1-based column).
+fn at(line: &str, value: &str) -> String {
+    format!("tools.yaml:2:{}: error: ", line.find(value).unwrap() + 1)
+}
+
+#[test]
+fn product_base_url_placeholder_no_variable_fills() {
+    let line = r#"  fx: {title: Fixture, spec: manifest_base.json, base_url: "{api}/jsm/assets/workspace/{workspace}/v1", auth: api_token}"#;
+    let out = run_product(line);
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "{}product fx: base_url \"{{api}}/jsm/assets/workspace/{{workspace}}/v1\" uses {{workspace}}, which no configuration variable fills; nearest: {{workspaceId}} (known: {{jira}}, {{confluence}}, {{api}}, {{cloudId}}, {{workspaceId}}, {{orgId}})",
+            at(line, "\"{api}/jsm")
+        )]
+    );
+    assert_tools(&out, &["fx.searchProjects"]);
+}
+
+#[test]
+fn product_spec_must_be_recorded_in_sources() {
+    let line = r#"  fx: {title: Fixture, spec: manifest_bse.json, base_url: "{api}", auth: oauth}"#;
+    let out = run_product(line);
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "{}product fx: spec file manifest_bse.json is not one of the specs specs/sources.yaml records; nearest: manifest_base.json. A new spec is recorded there first (file, product, url; then `cargo xtask fetch-specs --accept-drift` downloads it and records its sha256); recorded: manifest_base.json",
+            at(line, "manifest_bse.json")
+        )],
+        "one error: the product's tools are skipped without noise"
+    );
+    assert!(out.tool_counts.is_empty(), "{:?}", out.tool_counts);
+}
+
+#[test]
+fn product_base_url_with_a_literal_host() {
+    let line = r#"  fx: {title: Fixture, spec: manifest_base.json, base_url: "https://api.atlassian.com/admin", auth: org_admin}"#;
+    let out = run_product(line);
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "{}product fx: base_url \"https://api.atlassian.com/admin\" starts with the literal \"https://api.atlassian.com/admin\"; start it with {{jira}}, {{confluence}}, {{api}} so that configuration decides the scheme and host (a literal host would take the credential where the operator configured nothing, and the sandbox could not redirect it)",
+            at(line, "\"https:")
+        )],
+        "the auth kind is not judged against a base URL that is wrong already"
+    );
+    assert_tools(&out, &["fx.searchProjects"]);
+}
+
+#[test]
+fn product_base_url_must_keep_the_configured_host() {
+    for (base, problem) in [
+        (
+            "{cloudId}/rest",
+            "starts with {cloudId}, which is not a scheme and host; start it with {jira}, {confluence}, {api}",
+        ),
+        (
+            "{api}.example.com",
+            "continues its root with \".example.com\", which would change the host; follow it with a path (`/…`) or nothing",
+        ),
+        (
+            "{jira}/ex/{confluence}",
+            "uses {confluence} after its start; it expands to a scheme and host, so it can only start a base URL",
+        ),
+        (
+            "{jira}/wiki/",
+            "ends with `/`; operation paths start with one, so the request would have `//`",
+        ),
+        (
+            "{jira}/rest?x=1",
+            "contains '?'; the operation's path is appended to the base URL, so it holds only a path",
+        ),
+        ("{jira/rest", "has a `{` that is never closed"),
+    ] {
+        let line = format!(
+            r#"  fx: {{title: Fixture, spec: manifest_base.json, base_url: "{base}", auth: oauth}}"#
+        );
+        let out = run_product(&line);
+        assert_eq!(
+            errors(&out),
+            [format!(
+                "{}product fx: base_url {base:?} {problem}",
+                at(&line, "\"{")
+            )]
+        );
+        assert_tools(&out, &["fx.searchProjects"]);
+    }
+}
+
+#[test]
+fn org_admin_reaches_only_the_admin_api() {
+    let line =
+        r#"  fx: {title: Fixture, spec: manifest_base.json, base_url: "{api}", auth: org_admin}"#;
+    let out = run_product(line);
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "{}product fx: auth: org_admin sends the organization API key, and the runtime checks the caller's org-admin role below the base URL of an org_admin product (`/v2/orgs/{{orgId}}/…/role-assignments`), so an org_admin product's base_url is {{api}}/admin, not \"{{api}}\"",
+            at(line, "org_admin")
+        )]
+    );
+    assert_tools(&out, &["fx.searchProjects"]);
+}
+
+#[test]
+fn only_org_admin_reaches_the_admin_api() {
+    for auth in ["oauth", "api_token"] {
+        let line = format!(
+            r#"  fx: {{title: Fixture, spec: manifest_base.json, base_url: "{{api}}/admin/v1", auth: {auth}}}"#
+        );
+        let out = run_product(&line);
+        assert_eq!(
+            errors(&out),
+            [format!(
+                "{}product fx: base_url \"{{api}}/admin/v1\" is the organization admin API, which only the organization API key reaches, and the runtime sends it, checks the caller's org-admin role and writes the org-admin audit log only for products with auth: org_admin; use auth: org_admin (base_url {{api}}/admin)",
+                at(&line, auth)
+            )]
+        );
+        assert_tools(&out, &["fx.searchProjects"]);
+    }
+}
+
 // ───────────────────────── YAML shape errors ─────────────────────────
 // Unknown keys are rejected while deserializing, so the whole manifest fails:
 // there is no "rest of the manifest" to generate.

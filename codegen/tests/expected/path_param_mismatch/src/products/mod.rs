@@ -12,7 +12,7 @@ pub static PRODUCTS: &[Product] = &[
         title: "Fixture",
         spec: "path_param_mismatch.json",
         spec_version: "1",
-        base_url: "{api}",
+        base_url: "{api}/admin",
         auth: AuthKind::OrgAdmin,
     },
 ];
