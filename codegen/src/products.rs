@@ -246,10 +246,7 @@ mod tests {
                 AuthKind::ApiToken,
             ),
             ("{api}/admin", AuthKind::OrgAdmin),
-            (
-                "{api}/automation/public/jira/{cloudId}/rest/v1",
-                AuthKind::Oauth,
-            ),
+            ("{api}/automation/public/jira/{cloudId}", AuthKind::ApiToken),
         ] {
             assert_eq!(base_url_problems(base), Vec::<String>::new(), "{base}");
             assert_eq!(auth_problem(auth, base), None, "{base}");

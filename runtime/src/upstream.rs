@@ -689,6 +689,153 @@ pub fn install_crypto_provider() {
 mod tests {
     use super::*;
 
+    /// The base-URL placeholders codegen lets tools.yaml use (codegen may
+    /// not depend on the runtime, nor the runtime on codegen: the list is one
+    /// file both read).
+    mod allowed {
+        include!("../../codegen/src/placeholders.rs");
+    }
+
+    fn product_at(base_url: &str, auth: AuthKind) -> Product {
+        Product {
+            key: "p",
+            title: "P",
+            spec: "",
+            spec_version: "",
+            base_url: Box::leak(base_url.to_owned().into_boxed_str()),
+            auth,
+        }
+    }
+
+    /// Every configuration variable a base URL can use, set, plus `extra`.
+    fn configured(extra: &[(&str, &str)]) -> UpstreamConfig {
+        let mut vars: std::collections::BTreeMap<String, String> = [
+            ("GOJIRA_ENABLED_GROUPS", "read_projects"),
+            ("ATLASSIAN_SITE_URL", "https://example.atlassian.net"),
+            ("ATLASSIAN_API_BASE_URL", "https://api.example.com"),
+            ("ATLASSIAN_CLOUD_ID", "cloud-1"),
+            ("GOJIRA_ASSETS_WORKSPACE_ID", "ws-1"),
+            ("GOJIRA_ORG_ID", "org-1"),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        vars.retain(|_, v| !v.is_empty());
+        crate::config::from_vars(&vars).unwrap().upstream
+    }
+
+    /// A placeholder codegen accepts but the runtime leaves unfilled would
+    /// fail every call of the product that uses it; one the runtime fills but
+    /// codegen refuses could never be used; a root that is not a scheme and
+    /// host (or a non-root that is) would make codegen's host checks wrong.
+    /// Both sides must list the same, in every mode and for every credential.
+    #[test]
+    fn fills_exactly_the_placeholders_codegen_allows() {
+        let names: std::collections::BTreeSet<&str> =
+            allowed::PLACEHOLDERS.iter().map(|p| p.name).collect();
+        let roots: std::collections::BTreeSet<&str> = allowed::PLACEHOLDERS
+            .iter()
+            .filter(|p| p.root)
+            .map(|p| p.name)
+            .collect();
+        let mut expected_roots: std::collections::BTreeSet<&str> = SITE_VARS.into();
+        expected_roots.insert("api");
+        assert_eq!(
+            roots, expected_roots,
+            "the roots are the site variables and api"
+        );
+        assert!(
+            allowed::ORG_ADMIN_BASE_URL.starts_with("{api}/"),
+            "{}",
+            allowed::ORG_ADMIN_BASE_URL
+        );
+
+        let user_credentials = [
+            CallCredential::Configured,
+            CallCredential::Bearer {
+                token: Secret::new("bearer-token"),
+                cloud_id: "cloud-2".into(),
+                owner: "u".into(),
+            },
+            CallCredential::Basic {
+                email: "u@example.com".into(),
+                token: Secret::new("api-token"),
+                scoped_cloud_id: Some("cloud-2".into()),
+                owner: "u".into(),
+            },
+            CallCredential::Basic {
+                email: "u@example.com".into(),
+                token: Secret::new("api-token"),
+                scoped_cloud_id: None,
+                owner: "u".into(),
+            },
+        ];
+        for (mode, extra, credentials) in [
+            (
+                "local, API token",
+                &[
+                    ("ATLASSIAN_EMAIL", "a@example.com"),
+                    ("ATLASSIAN_API_TOKEN", "t"),
+                ][..],
+                &user_credentials[..1],
+            ),
+            (
+                "local, access token",
+                &[("ATLASSIAN_ACCESS_TOKEN", "t")][..],
+                &user_credentials[..1],
+            ),
+            (
+                "oauth (no configured credential)",
+                &[][..],
+                &user_credentials[1..],
+            ),
+        ] {
+            let config = configured(extra);
+            let filled: std::collections::BTreeSet<&str> =
+                config.vars.keys().map(String::as_str).collect();
+            assert_eq!(
+                filled, names,
+                "{mode}: update codegen/src/placeholders.rs with what config.rs fills"
+            );
+            let upstream = Upstream::new(config, None).unwrap();
+            for credential in credentials {
+                for p in allowed::PLACEHOLDERS {
+                    let product = product_at(&format!("{{{}}}", p.name), AuthKind::Oauth);
+                    let url = upstream
+                        .base_url_for(&product, credential)
+                        .unwrap_or_else(|e| panic!("{mode}, {credential:?}: {{{}}}: {e}", p.name));
+                    assert_eq!(
+                        url.contains("://"),
+                        p.root,
+                        "{mode}, {credential:?}: {{{}}} expands to {url}",
+                        p.name
+                    );
+                }
+                let unknown = product_at("{site}/rest", AuthKind::Oauth);
+                let e = upstream.base_url_for(&unknown, credential).unwrap_err();
+                assert_eq!(e.code, ErrorCode::NotConfigured, "{e}");
+            }
+        }
+
+        // What codegen and the README tell a maintainer fills each one is
+        // what the runtime's own message names.
+        for p in allowed::PLACEHOLDERS {
+            assert!(!p.oauth.is_empty(), "{}", p.name);
+            for var in env_var_for(p.name)
+                .split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+                .filter(|w| w.len() > 3)
+            {
+                assert!(
+                    p.local.contains(var),
+                    "{{{}}}: the runtime names {var}, placeholders.rs says {:?}",
+                    p.name,
+                    p.local
+                );
+            }
+        }
+    }
+
     #[test]
     fn backoff_is_full_jitter_within_the_cap() {
         for failures in 1..10 {
