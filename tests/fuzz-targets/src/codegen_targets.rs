@@ -61,7 +61,7 @@ pub fn spec_loading(data: &[u8]) {
     let before = panics::count();
     if let Ok(spec) = Spec::parse("fx.json", data) {
         let mut manifest = String::from(
-            "products:\n  fx: {title: Fuzz, spec: fx.json, base_url: \"{api}\", auth: org_admin}\n\
+            "products:\n  fx: {title: Fuzz, spec: fx.json, base_url: \"{api}/admin\", auth: org_admin}\n\
              groups:\n  admin_fx: {access: admin, product: Fuzz, description: Everything}\ntools:\n",
         );
         for (i, op) in spec.operations.iter().take(6).enumerate() {
