@@ -275,6 +275,7 @@ fn tool_spec(p: &ProductDef, t: &ToolDef) -> TokenStream {
         None => quote!(None),
     };
     let trims = t.trims;
+    let hidden = t.hidden;
     let args = format_ident!("{}", t.args_struct);
     quote! {
         ToolSpec {
@@ -298,6 +299,7 @@ fn tool_spec(p: &ProductDef, t: &ToolDef) -> TokenStream {
             cache_ttl_s: #cache,
             pagination: #pagination,
             trims: #trims,
+            hidden: #hidden,
             build: build::<#args>,
         }
     }

@@ -90,6 +90,8 @@ pub struct ToolDef {
     pub read_only: bool,
     /// Destructive hint.
     pub destructive: bool,
+    /// Catalog-only: reachable by revert/snapshot, never listed or called directly.
+    pub hidden: bool,
     /// Idempotent hint.
     pub idempotent: bool,
     /// Consent, snapshot and revert of a write (every write has one).
@@ -145,11 +147,25 @@ pub enum RevertDef {
         /// Argument mapping.
         args: serde_json::Map<String, Value>,
     },
+    /// Call these writing tools in order, as one revert.
+    Steps {
+        /// The calls.
+        steps: Vec<RevertStepDef>,
+    },
     /// No inverse exists.
     Irreversible {
         /// Why, for the dry-run and the journal.
         reason: String,
     },
+}
+
+/// One call of a revert sequence.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RevertStepDef {
+    /// The writing tool.
+    pub tool: String,
+    /// Argument mapping (expressions over `args`, `snapshot`, `result`).
+    pub args: serde_json::Map<String, Value>,
 }
 
 /// How an upstream operation pages.

@@ -182,6 +182,18 @@ pub fn lower(
     diagnostics.extend(safety::check_references(
         products.values().flat_map(|p| p.tools.iter()),
     ));
+    let reached = safety::referenced(products.values().flat_map(|p| p.tools.iter()));
+    for tool in manifest.tools.iter().filter(|t| t.hidden) {
+        let name = tool.name.value.as_str();
+        if !reached.contains(name) {
+            diagnostics.push(Diagnostic::error(
+                manifest::location_of(file, &tool.name, Some(name)),
+                format!(
+                    "{name} is hidden but no snapshot or revert names it, so nothing could ever call it; remove hidden: true, or name it in another tool's revert"
+                ),
+            ));
+        }
+    }
 
     for (key, space) in spaces {
         diagnostics.extend(space.diagnostics.iter().cloned());
@@ -703,6 +715,7 @@ fn lower_tool(
         output_schema,
         read_only,
         destructive,
+        hidden: tool.hidden,
         idempotent,
         safety,
         experimental: op.experimental,

@@ -104,6 +104,11 @@ pub struct Tool {
     /// A non-DELETE write that destroys data.
     #[serde(default)]
     pub destructive: bool,
+    /// Catalog-only: generated so that another tool's `revert` (or
+    /// `snapshot`) can call it, but never listed in `tools/list` nor callable
+    /// by a client. A hidden write still declares its own safety.
+    #[serde(default)]
+    pub hidden: bool,
     /// Per-parameter overrides keyed by the spec's parameter name, or
     /// `body.<prop>` (nested: `body.permissions.holder.type`, through arrays,
     /// maps and oneOf/anyOf branches).
@@ -154,7 +159,8 @@ pub struct Snapshot {
     pub pick: Option<String>,
 }
 
-/// The inverse of a write.
+/// The inverse of a write: one tool call (`tool` + `args`), a sequence of
+/// calls (`steps`), or `irreversible` with a reason.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Revert {
@@ -165,9 +171,24 @@ pub struct Revert {
     /// and `result` (this write's answer), or maps of such.
     #[serde(default)]
     pub args: BTreeMap<String, serde_json::Value>,
+    /// Instead of one tool: writing tools called in this order (e.g. disable
+    /// then delete), previewed and journaled as one revert.
+    #[serde(default)]
+    pub steps: Option<Vec<RevertStep>>,
     /// Instead of a tool: why this write cannot be undone.
     #[serde(default)]
     pub irreversible: Option<String>,
+}
+
+/// One call of a revert sequence.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevertStep {
+    /// The writing tool.
+    pub tool: Spanned<String>,
+    /// Its arguments (expressions as in [`Revert::args`]).
+    #[serde(default)]
+    pub args: BTreeMap<String, serde_json::Value>,
 }
 
 /// An override of one parameter.

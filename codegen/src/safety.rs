@@ -23,7 +23,7 @@ use minijinja::syntax::SyntaxConfig;
 use serde_json::{Map, Value};
 
 use crate::diagnostics::{Diagnostic, Location};
-use crate::ir::{RevertDef, SafetyDef, SnapshotDef, ToolDef};
+use crate::ir::{RevertDef, RevertStepDef, SafetyDef, SnapshotDef, ToolDef};
 use crate::manifest::{self, Consent, Tool};
 
 /// The filters, tests and functions the runtime registers in the Environment
@@ -69,12 +69,30 @@ pub fn lower(
             "a destructive tool needs consent: commit",
         ));
     }
-    let revert = match (&revert.tool, &revert.irreversible) {
-        (Some(target), None) => RevertDef::Tool {
+    let revert = match (&revert.tool, &revert.steps, &revert.irreversible) {
+        (Some(target), None, None) => RevertDef::Tool {
             tool: target.value.clone(),
             args: to_map(&revert.args),
         },
-        (None, Some(reason)) if !reason.trim().is_empty() && revert.args.is_empty() => {
+        (None, Some(steps), None) if revert.args.is_empty() && !steps.is_empty() => {
+            if steps.len() == 1 {
+                errors.push(Diagnostic::error(
+                    loc.clone(),
+                    "revert.steps has one step; write it as revert: {tool, args}",
+                ));
+                return None;
+            }
+            RevertDef::Steps {
+                steps: steps
+                    .iter()
+                    .map(|s| RevertStepDef {
+                        tool: s.tool.value.clone(),
+                        args: to_map(&s.args),
+                    })
+                    .collect(),
+            }
+        }
+        (None, None, Some(reason)) if !reason.trim().is_empty() && revert.args.is_empty() => {
             RevertDef::Irreversible {
                 reason: reason.trim().to_owned(),
             }
@@ -82,7 +100,7 @@ pub fn lower(
         _ => {
             errors.push(Diagnostic::error(
                 loc.clone(),
-                "revert takes either tool (with args) or irreversible: <reason>, not both and not neither",
+                "revert takes exactly one of: tool (with args), steps (a list of {tool, args}, run in order), or irreversible: <reason>",
             ));
             return None;
         }
@@ -102,6 +120,23 @@ pub fn lower(
 
 fn to_map(args: &BTreeMap<String, Value>) -> Map<String, Value> {
     args.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// The tools some snapshot or revert names (what a hidden tool needs to be
+/// reachable at all).
+pub fn referenced<'a>(tools: impl IntoIterator<Item = &'a ToolDef>) -> BTreeSet<&'a str> {
+    let mut reached = BTreeSet::new();
+    for safety in tools.into_iter().filter_map(|t| t.safety.as_ref()) {
+        reached.extend(safety.snapshot.iter().map(|s| s.tool.as_str()));
+        match &safety.revert {
+            RevertDef::Tool { tool, .. } => {
+                reached.insert(tool.as_str());
+            }
+            RevertDef::Steps { steps } => reached.extend(steps.iter().map(|s| s.tool.as_str())),
+            RevertDef::Irreversible { .. } => {}
+        }
+    }
+    reached
 }
 
 /// Checks every tool's snapshot and revert against the tools they name.
@@ -129,22 +164,31 @@ pub fn check_references<'a>(
             }
             Some((target, s.pick.is_some()))
         });
-        if let RevertDef::Tool { tool: name, args } = &safety.revert {
-            let Some(target) = ctx.target(name, "revert", false, &by_name) else {
+        // `snapshot.x` is checked against the snapshot tool's answer unless a pick reshapes it.
+        let snapshot_shape = match snapshot_tool {
+            Some((t, false)) => Some(Some(t)),
+            Some((_, true)) => Some(None),
+            None => None,
+        };
+        let calls: Vec<(&String, &Map<String, Value>, String)> = match &safety.revert {
+            RevertDef::Tool { tool: name, args } => vec![(name, args, "revert".to_owned())],
+            RevertDef::Steps { steps } => steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (&s.tool, &s.args, format!("revert.steps[{i}]")))
+                .collect(),
+            RevertDef::Irreversible { .. } => Vec::new(),
+        };
+        for (name, args, role) in calls {
+            let Some(target) = ctx.target(name, &role, false, &by_name) else {
                 continue;
-            };
-            // `snapshot.x` is checked against the snapshot tool's answer unless a pick reshapes it.
-            let snapshot_shape = match snapshot_tool {
-                Some((t, false)) => Some(Some(t)),
-                Some((_, true)) => Some(None),
-                None => None,
             };
             ctx.check_args(
                 args,
                 target,
                 &["args", "snapshot", "result"],
                 snapshot_shape,
-                "revert",
+                &role,
             );
         }
     }

@@ -252,7 +252,7 @@ fn unknown_tool_key() {
         "{errs:?}"
     );
     assert!(
-        errs[0].contains("unknown field `descripton`, expected one of name, operation, group, title, description, read_only, destructive, params, cache, consent, snapshot, revert, loose_body"),
+        errs[0].contains("unknown field `descripton`, expected one of name, operation, group, title, description, read_only, destructive, hidden, params, cache, consent, snapshot, revert, loose_body"),
         "{errs:?}"
     );
     assert!(out.files.is_empty());
@@ -962,7 +962,7 @@ fn revert_takes_a_tool_or_a_reason_not_both() {
     assert_eq!(
         errors(&out),
         [format!(
-            "tools.yaml:{FIRST}:{NAME_COL}: error [fx.deleteProject]: revert takes either tool (with args) or irreversible: <reason>, not both and not neither"
+            "tools.yaml:{FIRST}:{NAME_COL}: error [fx.deleteProject]: revert takes exactly one of: tool (with args), steps (a list of {{tool, args}}, run in order), or irreversible: <reason>"
         )]
     );
 }
@@ -1165,4 +1165,144 @@ fn nested_body_override_must_name_a_field() {
         )]
     );
     assert_tools(&out, &["fx.searchProjects"]);
+}
+
+/// The tools of the `hidden` and `steps` cases: a create whose inverse is a
+/// two-call sequence (archive, then delete), the delete being catalog-only.
+const SEQUENCE_TOOLS: &str = "  - name: fx.createProject
+    operation: fx#createProject
+    group: write_fx
+    title: t
+    description: d
+    consent: none
+    revert:
+      steps:
+        - {tool: fx.archiveProject, args: {projectIdOrKey: \"result.id | string\"}}
+        - {tool: fx.deleteProject, args: {projectIdOrKey: \"result.id | string\"}}
+  - name: fx.archiveProject
+    operation: fx#archiveProject
+    group: write_fx
+    title: t
+    description: d
+    consent: commit
+    revert: {irreversible: fixture}
+  - name: fx.deleteProject
+    operation: fx#deleteProject
+    group: delete_fx
+    hidden: true
+    title: t
+    description: x
+    consent: commit
+    revert: {irreversible: fixture}
+";
+
+#[test]
+fn a_hidden_tool_is_generated_marked_and_a_sequence_is_one_revert() {
+    let out = run(SEQUENCE_TOOLS);
+    assert_eq!(errors(&out), Vec::<String>::new());
+    assert_tools(
+        &out,
+        &[
+            "fx.searchProjects",
+            "fx.createProject",
+            "fx.archiveProject",
+            "fx.deleteProject",
+        ],
+    );
+    let rs = file(&out, "src/products/fx.rs");
+    assert_eq!(rs.matches("hidden: true").count(), 1, "{rs}");
+    assert_eq!(rs.matches("hidden: false").count(), 3, "{rs}");
+    let hidden_at = rs.find("hidden: true").unwrap();
+    let delete_at = rs.find("name: \"fx.deleteProject\"").unwrap();
+    assert!(delete_at < hidden_at, "hidden: true is not deleteProject's");
+    // The sequence goes into the catalog in the shape the runtime reads.
+    assert!(
+        rs.contains(r#"\"revert\":{\"steps\":{\"steps\":[{\"tool\":\"fx.archiveProject\""#),
+        "{rs}"
+    );
+    let catalog = file(&out, "CATALOG.md");
+    assert!(
+        catalog.contains("3 tools over 1 products, plus 1 hidden"),
+        "{catalog}"
+    );
+    assert!(
+        catalog
+            .lines()
+            .any(|l| l.starts_with("| `fx.deleteProject`") && l.contains("**hidden**")),
+        "{catalog}"
+    );
+}
+
+#[test]
+fn a_hidden_tool_nothing_names_is_an_error() {
+    let out = run("  - name: fx.deleteProject
+    operation: fx#deleteProject
+    group: delete_fx
+    hidden: true
+    title: t
+    description: d
+    consent: commit
+    revert: {irreversible: fixture}
+");
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "tools.yaml:{FIRST}:{NAME_COL}: error [fx.deleteProject]: fx.deleteProject is hidden but no snapshot or revert names it, so nothing could ever call it; remove hidden: true, or name it in another tool's revert"
+        )]
+    );
+}
+
+#[test]
+fn revert_steps_are_checked_like_a_single_revert() {
+    let out = run(&SEQUENCE_TOOLS
+        .replace(
+            "{tool: fx.deleteProject, args: {projectIdOrKey: \"result.id | string\"}}",
+            "{tool: fx.deleteProject, args: {projectIdOrKey: \"result.nope\", extra: \"1\"}}",
+        )
+        .replace(
+            "{tool: fx.archiveProject, args:",
+            "{tool: fx.getProject, args:",
+        ));
+    let errs = errors(&out);
+    let expect = [
+        "error [fx.createProject]: revert.steps[0].tool fx.getProject is not a tool in tools.yaml",
+        "error [fx.createProject]: revert.steps[1].args.extra: fx.deleteProject takes no argument \"extra\"",
+    ];
+    for e in expect {
+        assert!(
+            errs.iter().any(|l| l.contains(e)),
+            "missing {e:?} in {errs:#?}"
+        );
+    }
+    let one_step = run("  - name: fx.createProject
+    operation: fx#createProject
+    group: write_fx
+    title: t
+    description: d
+    consent: none
+    revert:
+      steps: [{tool: fx.archiveProject, args: {projectIdOrKey: \"result.id | string\"}}]
+");
+    assert_eq!(
+        errors(&one_step),
+        [format!(
+            "tools.yaml:{FIRST}:{NAME_COL}: error [fx.createProject]: revert.steps has one step; write it as revert: {{tool, args}}"
+        )]
+    );
+    let both = run("  - name: fx.archiveProject
+    operation: fx#archiveProject
+    group: write_fx
+    title: t
+    description: d
+    consent: commit
+    revert:
+      tool: fx.createProject
+      steps: [{tool: fx.createProject}, {tool: fx.createProject}]
+");
+    assert_eq!(
+        errors(&both),
+        [format!(
+            "tools.yaml:{FIRST}:{NAME_COL}: error [fx.archiveProject]: revert takes exactly one of: tool (with args), steps (a list of {{tool, args}}, run in order), or irreversible: <reason>"
+        )]
+    );
 }

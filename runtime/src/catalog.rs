@@ -156,6 +156,9 @@ pub struct ToolSpec {
     pub pagination: Option<Pagination>,
     /// The answer may carry noise the runtime trims unless `raw: true`.
     pub trims: bool,
+    /// Catalog-only: another tool's revert calls it; never in `tools/list`,
+    /// and a client's direct call answers as for an unknown tool.
+    pub hidden: bool,
     /// Parses arguments and builds the upstream request.
     pub build: fn(Value) -> Result<UpstreamRequest, ArgsError>,
 }

@@ -47,11 +47,37 @@ pub enum Revert {
         /// The mapping.
         args: Map<String, Value>,
     },
+    /// Writing tools called in this order (e.g. disable, then delete),
+    /// previewed and journaled as one revert.
+    Steps {
+        /// The calls.
+        steps: Vec<RevertStep>,
+    },
     /// No inverse.
     Irreversible {
         /// Why.
         reason: String,
     },
+}
+
+/// One call of a revert sequence.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RevertStep {
+    /// The writing tool.
+    pub tool: String,
+    /// Its argument mapping (over `args`, `snapshot`, `result`).
+    pub args: Map<String, Value>,
+}
+
+impl Revert {
+    /// The inverse's calls in order (none when irreversible).
+    pub fn calls(&self) -> Vec<(&str, &Map<String, Value>)> {
+        match self {
+            Self::Tool { tool, args } => vec![(tool.as_str(), args)],
+            Self::Steps { steps } => steps.iter().map(|s| (s.tool.as_str(), &s.args)).collect(),
+            Self::Irreversible { .. } => Vec::new(),
+        }
+    }
 }
 
 /// A writing tool's declarations.
@@ -154,6 +180,9 @@ mod tests {
         let s = Safety::parse(r#"{"consent":"none","revert":{"irreversible":{"reason":"gone"}}}"#)
             .unwrap();
         assert!(matches!(s.revert, Revert::Irreversible { reason } if reason == "gone"));
+        let s = Safety::parse(r#"{"consent":"commit","revert":{"steps":{"steps":[{"tool":"t.disable","args":{"id":"args.id"}},{"tool":"t.delete","args":{"id":"args.id"}}]}}}"#).unwrap();
+        let calls: Vec<&str> = s.revert.calls().into_iter().map(|(t, _)| t).collect();
+        assert_eq!(calls, ["t.disable", "t.delete"]);
     }
 
     #[test]

@@ -86,15 +86,20 @@ pub struct ServerState {
     timeout: Duration,
     tools: Vec<Tool>,
     /// The OAuth scope each served tool needs (checked in oauth mode at
-    /// `tools/list`, at the HTTP edge and at dispatch).
+    /// `tools/list`, at the HTTP edge and at dispatch), hidden tools
+    /// included: a revert that calls one needs its scope too.
     scopes: BTreeMap<&'static str, &'static str>,
+    /// Catalog-only tools of the enabled groups: reverts call them, clients
+    /// never see nor call them.
+    hidden: BTreeSet<&'static str>,
     /// Principals who may read every user's journal (`GOJIRA_JOURNAL_OPERATORS`).
     journal_operators: BTreeSet<String>,
     identity: crate::identity::Identity,
 }
 
 /// The scope each tool served with `enabled` groups needs: catalog tools
-/// ([`catalog_scope`]) and, with the utility group, gojira's own.
+/// ([`catalog_scope`], hidden ones included, since a revert calling one is
+/// held to its scope) and, with the utility group, gojira's own.
 pub fn scope_map(
     catalog: &Catalog,
     enabled: &BTreeSet<String>,
@@ -149,11 +154,17 @@ impl ServerState {
         principal: String,
     ) -> Self {
         let scopes = scope_map(&catalog, &enabled);
-        let mut tools: Vec<Tool> = catalog
-            .tools
-            .values()
-            .filter(|t| enabled.contains(t.spec.group))
-            .map(mcp_tool)
+        let served = || {
+            catalog
+                .tools
+                .values()
+                .filter(|t| enabled.contains(t.spec.group))
+        };
+        // A hidden tool is never listed: only a revert calls it.
+        let mut tools: Vec<Tool> = served().filter(|t| !t.spec.hidden).map(mcp_tool).collect();
+        let hidden: BTreeSet<&'static str> = served()
+            .filter(|t| t.spec.hidden)
+            .map(|t| t.spec.name)
             .collect();
         let mut builtins = BTreeMap::new();
         if enabled.contains(builtin::GROUP) {
@@ -199,14 +210,25 @@ impl ServerState {
             timeout,
             tools,
             scopes,
+            hidden,
             journal_operators: BTreeSet::new(),
             identity: crate::identity::Identity::local(),
         }
     }
 
-    /// The scope a served tool needs (`None`: not served here).
+    /// The scope a tool a client may call needs (`None`: not served here,
+    /// or hidden: a client's call of a hidden tool answers as unknown, not
+    /// with a scope challenge that would reveal it).
     pub fn required_scope(&self, tool: &str) -> Option<&'static str> {
+        if self.hidden.contains(tool) {
+            return None;
+        }
         self.scopes.get(tool).copied()
+    }
+
+    /// Whether `tool` is a catalog-only tool of an enabled group.
+    pub(crate) fn is_hidden(&self, tool: &str) -> bool {
+        self.hidden.contains(tool)
     }
 
     /// The scopes the served tools need, least powerful first: what the
@@ -218,7 +240,8 @@ impl ServerState {
     /// Refuses a call of `tool` by a signed-in user whose token lacks its
     /// scope (local mode has no scopes).
     pub(crate) fn check_scope(&self, ctx: &CallContext, tool: &str) -> Result<(), ToolError> {
-        let (Some(user), Some(needed)) = (&ctx.user, self.required_scope(tool)) else {
+        // Hidden tools included: a revert that calls one is held to its scope.
+        let (Some(user), Some(needed)) = (&ctx.user, self.scopes.get(tool).copied()) else {
             return Ok(());
         };
         if user.has_scope(needed) {
@@ -545,6 +568,14 @@ impl ServerHandler for GojiraServer {
     }
 }
 
+/// The answer to a call of a tool that does not exist (or is hidden).
+fn unknown_tool(name: &str) -> McpError {
+    McpError::invalid_params(
+        format!("unknown tool {name:?}; call tools/list for the tools this server offers"),
+        None,
+    )
+}
+
 /// The bearer's principal, put in the HTTP request by the auth middleware
 /// (oauth mode only).
 fn signed_in_user(context: &RequestContext<RoleServer>) -> Option<&gojira_auth::Principal> {
@@ -564,6 +595,11 @@ async fn call_tool_impl(
         Ok(ctx) => ctx,
         Err(err) => return Ok(CallToolResponse::from(error_result(&err))),
     };
+    // A hidden tool is for reverts only: to a client it does not exist.
+    if state.is_hidden(name) {
+        warn!("refused a direct call of a hidden tool");
+        return Err(unknown_tool(name));
+    }
     // The HTTP edge answers 403 first; this holds for every other path in.
     if let Err(err) = state.check_scope(&ctx, name) {
         warn!("refused a tool outside the token's scopes");
@@ -591,11 +627,8 @@ async fn call_tool_impl(
             Err(err) => error_result(&err),
         }));
     }
-    let Some(tool) = state.catalog.tools.get(name) else {
-        return Err(McpError::invalid_params(
-            format!("unknown tool {name:?}; call tools/list for the tools this server offers"),
-            None,
-        ));
+    let Some(tool) = state.catalog.tools.get(name).filter(|t| !t.spec.hidden) else {
+        return Err(unknown_tool(name));
     };
     if !state.enabled.contains(tool.spec.group) {
         warn!(

@@ -117,6 +117,10 @@ impl Plan<'_> {
 fn revert_summary(safety: &Safety) -> Value {
     match &safety.revert {
         Revert::Tool { tool, .. } => json!({"possible": true, "with": tool}),
+        Revert::Steps { steps } => json!({
+            "possible": true,
+            "with": steps.iter().map(|s| s.tool.as_str()).collect::<Vec<_>>(),
+        }),
         Revert::Irreversible { reason } => json!({"possible": false, "reason": reason}),
     }
 }
@@ -395,14 +399,13 @@ pub(crate) async fn perform(
     }
 }
 
-/// One planned revert step.
+/// One planned revert step: the inverse of one journal entry.
 struct Step<'a> {
     /// The journal entry being reverted.
     id: u64,
-    /// The inverse write.
-    plan: Plan<'a>,
-    /// Its tool's declarations.
-    safety: &'a Safety,
+    /// The inverse writes, in order (more than one for a declared sequence),
+    /// each with its tool's declarations.
+    calls: Vec<(Plan<'a>, &'a Safety)>,
     /// When the resource changed since the original write: the patch from
     /// the state the write left to the live state.
     conflict: Option<Value>,
@@ -471,17 +474,40 @@ pub(crate) async fn revert(
             ));
             continue;
         }
-        match perform(state, ctx, &step.plan, step.safety, Some(step.id)).await {
-            Ok(answer) => reverted.push(json!({
-                "journalId": step.id,
-                "revertJournalId": answer.get("journalId").cloned().unwrap_or(Value::Null),
-                "tool": step.plan.tool.spec.name,
-            })),
-            Err(e) => {
-                not_reverted.push(json!({"journalId": step.id, "reason": e.message}));
-                stop = Some(e);
+        // A sequence stops at its first failure; what it did is reported.
+        let mut done: Vec<Value> = Vec::new();
+        for (plan, safety) in &step.calls {
+            match perform(state, ctx, plan, safety, Some(step.id)).await {
+                Ok(answer) => done.push(json!({
+                    "revertJournalId": answer.get("journalId").cloned().unwrap_or(Value::Null),
+                    "tool": plan.tool.spec.name,
+                })),
+                Err(e) => {
+                    let mut entry = json!({"journalId": step.id, "reason": e.message});
+                    if step.calls.len() > 1 {
+                        entry["failedTool"] = json!(plan.tool.spec.name);
+                        entry["done"] = Value::Array(std::mem::take(&mut done));
+                        entry["note"] = json!(
+                            "the sequence stopped at this call; the calls in done were performed and are journaled"
+                        );
+                    }
+                    not_reverted.push(entry);
+                    stop = Some(e);
+                    break;
+                }
             }
         }
+        if stop.is_some() {
+            continue;
+        }
+        reverted.push(match <[Value; 1]>::try_from(done) {
+            Ok([only]) => json!({
+                "journalId": step.id,
+                "revertJournalId": only["revertJournalId"],
+                "tool": only["tool"],
+            }),
+            Err(done) => json!({"journalId": step.id, "sequence": done}),
+        });
     }
     let report = json!({"reverted": reverted, "notReverted": not_reverted});
     match stop {
@@ -528,51 +554,59 @@ async fn plan_reverts<'a>(
         let original = state
             .safety_of(&op.intent.tool)
             .ok_or_else(|| refuse(format!("{} is no longer in the catalog", op.intent.tool)))?;
-        let (target_name, mapping) = match &original.revert {
-            Revert::Tool { tool, args } => (tool, args),
-            Revert::Irreversible { reason } => {
+        if let Revert::Irreversible { reason } = &original.revert {
+            return Err(refuse(format!(
+                "{} is irreversible: {reason}",
+                op.intent.tool
+            )));
+        }
+        // Every call of the inverse is checked before any is planned: a
+        // sequence is refused whole, never half-planned.
+        let mut targets = Vec::new();
+        for (target_name, mapping) in original.revert.calls() {
+            let target = state
+                .catalog_tool(target_name)
+                .ok_or_else(|| refuse(format!("{target_name} is not in the catalog")))?;
+            // A hidden inverse obeys the same rule: usable only in an enabled group.
+            if !state.is_enabled(target) {
                 return Err(refuse(format!(
-                    "{} is irreversible: {reason}",
-                    op.intent.tool
+                    "its inverse, {target_name}, is in permission group {} which this server does not enable",
+                    target.spec.group
                 )));
             }
-        };
-        let target = state
-            .catalog_tool(target_name)
-            .ok_or_else(|| refuse(format!("{target_name} is not in the catalog")))?;
-        if !state.is_enabled(target) {
-            return Err(refuse(format!(
-                "its inverse, {target_name}, is in permission group {} which this server does not enable",
-                target.spec.group
-            )));
+            state.check_scope(ctx, target_name).map_err(|mut e| {
+                e.message = format!("journal entry {id} cannot be reverted: {}", e.message);
+                e
+            })?;
+            let site = state.site_of(ctx, target);
+            if let Some(written) = &op.intent.site
+                && site.as_ref() != Some(written)
+            {
+                return Err(refuse(format!(
+                    "it was made on site {written}, and your calls now go to {}; revert it from a sign-in on that site",
+                    site.as_deref().unwrap_or("no site")
+                )));
+            }
+            let target_safety = state
+                .safety_of(target_name)
+                .ok_or_else(|| refuse(format!("{target_name} has no safety declarations")))?;
+            targets.push((target, target_safety, mapping));
         }
-        state.check_scope(ctx, target_name).map_err(|mut e| {
-            e.message = format!("journal entry {id} cannot be reverted: {}", e.message);
-            e
-        })?;
-        let site = state.site_of(ctx, target);
-        if let Some(written) = &op.intent.site
-            && site.as_ref() != Some(written)
-        {
-            return Err(refuse(format!(
-                "it was made on site {written}, and your calls now go to {}; revert it from a sign-in on that site",
-                site.as_deref().unwrap_or("no site")
-            )));
-        }
-        let target_safety = state
-            .safety_of(target_name)
-            .ok_or_else(|| refuse(format!("{target_name} has no safety declarations")))?;
         let outcome = op.outcome.as_ref();
         let context = json!({
             "args": op.intent.args,
             "snapshot": op.intent.snapshot,
             "result": outcome.and_then(|o| o.result.clone()),
         });
-        let args = safety::args(mapping, &context).map_err(|e| {
-            refuse(format!(
-                "its revert mapping failed on the journaled values: {e}"
-            ))
-        })?;
+        let mut mapped = Vec::with_capacity(targets.len());
+        for (target, target_safety, mapping) in targets {
+            let args = safety::args(mapping, &context).map_err(|e| {
+                refuse(format!(
+                    "its revert mapping failed on the journaled values: {e}"
+                ))
+            })?;
+            mapped.push((target, target_safety, args));
+        }
         let conflict = match (&original.snapshot, outcome.and_then(|o| o.after.as_ref())) {
             (Some(decl), Some(after)) => {
                 // The state after was journaled redacted: compare like with like.
@@ -584,11 +618,16 @@ async fn plan_reverts<'a>(
             }
             _ => None,
         };
-        let plan = plan(state, ctx, target, target_safety, args).await?;
+        let mut calls = Vec::with_capacity(mapped.len());
+        for (target, target_safety, args) in mapped {
+            calls.push((
+                plan(state, ctx, target, target_safety, args).await?,
+                target_safety,
+            ));
+        }
         steps.push(Step {
             id,
-            plan,
-            safety: target_safety,
+            calls,
             conflict,
         });
     }
@@ -599,7 +638,10 @@ fn batch_digest(steps: &[Step<'_>]) -> String {
     digest(&Value::Array(
         steps
             .iter()
-            .map(|s| json!([s.id, s.plan.digest, s.conflict]))
+            .map(|s| {
+                let digests: Vec<&str> = s.calls.iter().map(|(p, _)| p.digest.as_str()).collect();
+                json!([s.id, digests, s.conflict])
+            })
             .collect(),
     ))
 }
@@ -608,15 +650,37 @@ fn revert_preview(steps: &[Step<'_>], digest: &str) -> Value {
     let items: Vec<Value> = steps
         .iter()
         .map(|s| {
-            let mut v = json!({
-                "journalId": s.id,
-                "tool": s.plan.tool.spec.name,
-                "requests": [s.plan.request_json()],
-                "patch": s.plan.patch(),
-            });
-            if let Some(before) = &s.plan.snapshot {
-                v["before"] = before.clone();
-            }
+            let mut v = match s.calls.as_slice() {
+                [(plan, _)] => {
+                    let mut v = json!({
+                        "journalId": s.id,
+                        "tool": plan.tool.spec.name,
+                        "requests": [plan.request_json()],
+                        "patch": plan.patch(),
+                    });
+                    if let Some(before) = &plan.snapshot {
+                        v["before"] = before.clone();
+                    }
+                    v
+                }
+                calls => json!({
+                    "journalId": s.id,
+                    "tool": calls.iter().map(|(p, _)| p.tool.spec.name).collect::<Vec<_>>().join(" then "),
+                    "requests": calls.iter().map(|(p, _)| p.request_json()).collect::<Vec<_>>(),
+                    "sequence": calls.iter().map(|(p, _)| {
+                        let mut c = json!({
+                            "tool": p.tool.spec.name,
+                            "request": p.request_json(),
+                            "patch": p.patch(),
+                        });
+                        if let Some(before) = &p.snapshot {
+                            c["before"] = before.clone();
+                        }
+                        c
+                    }).collect::<Vec<_>>(),
+                    "note": "one revert made of these calls, run in order; each is journaled as its own write linked to this entry, and the sequence stops at the first failure",
+                }),
+            };
             if let Some(c) = &s.conflict {
                 v["conflict"] = json!({
                     "changedSince": c,
@@ -790,5 +854,97 @@ mod tests {
             merge(&before, &body),
             json!({"name": "new", "lead": {"accountId": "b", "name": "A"}, "key": "K"})
         );
+    }
+
+    fn no_request(_: Value) -> Result<UpstreamRequest, crate::catalog::ArgsError> {
+        Ok(UpstreamRequest::new(Method::Post))
+    }
+
+    const fn spec(name: &'static str, path: &'static str) -> crate::catalog::ToolSpec {
+        crate::catalog::ToolSpec {
+            name,
+            title: name,
+            description: name,
+            group: "write_fx",
+            product: "fx",
+            operation: name,
+            method: Method::Post,
+            path,
+            input_schema: "{}",
+            output_schema: None,
+            annotations: crate::catalog::Annotations {
+                read_only: false,
+                destructive: false,
+                idempotent: false,
+                open_world: true,
+            },
+            safety: None,
+            cache_ttl_s: None,
+            pagination: None,
+            trims: false,
+            hidden: true,
+            build: no_request,
+        }
+    }
+
+    static SPECS: &[crate::catalog::ToolSpec] = &[
+        spec("fx.disable", "/thing/7/disable"),
+        spec("fx.delete", "/thing/7"),
+    ];
+
+    fn plan_of<'a>(catalog: &'a crate::catalog::Catalog, name: &str, digest: &str) -> Plan<'a> {
+        let tool = catalog.tools.get(name).unwrap();
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.path = tool.spec.path.to_owned();
+        Plan {
+            tool,
+            args: Map::new(),
+            request,
+            snapshot: None,
+            predicted: None,
+            digest: digest.to_owned(),
+        }
+    }
+
+    /// A declared sequence (disable, then delete) is one revert step: both
+    /// calls previewed in order under one journal id, both in the digest.
+    #[test]
+    fn a_revert_sequence_is_previewed_and_digested_as_one_step() {
+        let catalog = crate::catalog::Catalog::new(&[], &[], &[SPECS]).unwrap();
+        let safety =
+            Safety::parse(r#"{"consent":"commit","revert":{"irreversible":{"reason":"x"}}}"#)
+                .unwrap();
+        let steps = |second: &str| {
+            vec![Step {
+                id: 4,
+                calls: vec![
+                    (plan_of(&catalog, "fx.disable", "d1"), &safety),
+                    (plan_of(&catalog, "fx.delete", second), &safety),
+                ],
+                conflict: None,
+            }]
+        };
+        let planned = steps("d2");
+        let digest = batch_digest(&planned);
+        let preview = revert_preview(&planned, &digest);
+        let step = &preview["steps"][0];
+        assert_eq!(step["journalId"], 4);
+        assert_eq!(step["tool"], "fx.disable then fx.delete");
+        assert_eq!(step["requests"].as_array().unwrap().len(), 2);
+        assert_eq!(step["sequence"][0]["tool"], "fx.disable");
+        assert_eq!(step["sequence"][0]["request"]["path"], "/thing/7/disable");
+        assert_eq!(step["sequence"][1]["tool"], "fx.delete");
+        assert_eq!(preview["planDigest"], digest.as_str());
+        // Any call of the sequence changing changes the one digest.
+        assert_ne!(batch_digest(&steps("other")), digest);
+        // A single inverse keeps the single-call preview.
+        let single = vec![Step {
+            id: 5,
+            calls: vec![(plan_of(&catalog, "fx.delete", "d3"), &safety)],
+            conflict: None,
+        }];
+        let preview = revert_preview(&single, &batch_digest(&single));
+        assert_eq!(preview["steps"][0]["tool"], "fx.delete");
+        assert!(preview["steps"][0].get("sequence").is_none());
     }
 }

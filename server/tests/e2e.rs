@@ -557,7 +557,12 @@ async fn sandbox_runs_from_the_committed_catalog_without_specs() {
     let server = start_server_with(&["serve", "--sandbox"], &env);
     let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
     let tools = client.list_all_tools().await.unwrap();
-    let catalog_size: usize = gojira_generated::TOOLSETS.iter().map(|s| s.len()).sum();
+    // Hidden tools are catalog-only (revert calls them): never listed.
+    let catalog_size = gojira_generated::TOOLSETS
+        .iter()
+        .flat_map(|s| s.iter())
+        .filter(|t| !t.hidden)
+        .count();
     assert_eq!(
         tools.len(),
         catalog_size + gojira_runtime::builtin::ALL.len(),
@@ -869,7 +874,7 @@ fn run_until_exit_or_ready(
     }
 }
 
-/// Groups tools.yaml declares but no tool is in yet (`write_schemes` today).
+/// Groups tools.yaml declares but no tool is in yet (`write_workflows` today).
 fn empty_groups() -> Vec<&'static str> {
     let with_tools: BTreeSet<&str> = gojira_generated::TOOLSETS
         .iter()
@@ -891,15 +896,15 @@ fn empty_groups() -> Vec<&'static str> {
 async fn start_up_refuses_enabled_groups_that_hold_no_tools() {
     let empty = empty_groups();
     assert!(
-        empty.contains(&"write_schemes"),
+        empty.contains(&"write_workflows"),
         "this test needs a declared group without tools: {empty:?}"
     );
     let fake = start_fake().await;
-    let env = fake_env(&fake, "read_projects,write_schemes");
+    let env = fake_env(&fake, "read_projects,write_workflows");
     let (exited, stderr) = run_until_exit_or_ready(&["serve"], &env);
     assert_eq!(exited, Some(false), "not refused:\n{stderr}");
     assert!(
-        stderr.contains("GOJIRA_ENABLED_GROUPS: write_schemes has no tools"),
+        stderr.contains("GOJIRA_ENABLED_GROUPS: write_workflows has no tools"),
         "{stderr}"
     );
     assert!(
@@ -939,7 +944,12 @@ async fn local_mode_without_a_credential_is_refused_at_start_up() {
     let server = start_server_with(&["serve", "--sandbox"], &sandbox);
     let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
     let tools = client.list_all_tools().await.unwrap();
-    let catalog_size: usize = gojira_generated::TOOLSETS.iter().map(|s| s.len()).sum();
+    // Hidden tools are catalog-only (revert calls them): never listed.
+    let catalog_size = gojira_generated::TOOLSETS
+        .iter()
+        .flat_map(|s| s.iter())
+        .filter(|t| !t.hidden)
+        .count();
     assert_eq!(
         tools.len(),
         catalog_size + gojira_runtime::builtin::ALL.len()

@@ -509,3 +509,70 @@ async fn a_batch_reverts_newest_first_and_stops_at_the_first_conflict() {
     assert_eq!(details["notReverted"][1]["journalId"], ids[0]);
     assert_eq!(writes(&fake).len(), before, "nothing was sent");
 }
+
+/// `jira.deleteScreenTab` is `hidden: true`: the inverse of
+/// `jira.addScreenTab`, so gojira.revert calls it, but a client never sees
+/// it in tools/list and a direct call answers exactly as an unknown tool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hidden_inverse_is_never_listed_nor_called_directly_but_reverts_its_write() {
+    let fake = start_fake().await;
+    let server = start_server(&fake_env(&fake, &format!("{GROUPS},write_schemes")));
+    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
+
+    let names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .expect("tools/list")
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(names.iter().any(|n| n == "jira.addScreenTab"), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n == "jira.deleteScreenTab"),
+        "{names:?}"
+    );
+
+    let args = json!({"screenId": 10000, "tabId": 10001, "commit": true});
+    let hidden = call(&client, "jira.deleteScreenTab", args.clone())
+        .await
+        .expect_err("a hidden tool is not callable");
+    let unknown = call(&client, "jira.noSuchTabTool", args)
+        .await
+        .expect_err("unknown tool");
+    assert_eq!(
+        hidden.to_string(),
+        unknown
+            .to_string()
+            .replace("jira.noSuchTabTool", "jira.deleteScreenTab"),
+        "a hidden tool answers as an unknown one"
+    );
+    assert!(writes(&fake).is_empty(), "nothing reached Atlassian");
+
+    let added = ok(&call(
+        &client,
+        "jira.addScreenTab",
+        json!({"screenId": 10000, "body": {"name": "Audit"}}),
+    )
+    .await
+    .unwrap());
+    let tab = added["id"].as_i64().expect("tab id");
+    let original = added["journalId"].as_u64().expect("journalId");
+    let (plan, reverted) =
+        preview_and_commit(&client, "gojira.revert", json!({"journalIds": [original]})).await;
+    assert_eq!(plan["steps"][0]["tool"], "jira.deleteScreenTab", "{plan}");
+    let reverted = ok(&reverted);
+    let revert_id = reverted["reverted"][0]["revertJournalId"]
+        .as_u64()
+        .expect("{reverted}");
+    assert_eq!(
+        writes(&fake).last().map(|w| (w.0.clone(), w.1.clone())),
+        Some((
+            "DELETE".to_owned(),
+            format!("/rest/api/3/screens/10000/tabs/{tab}")
+        ))
+    );
+    let entry = journal_get(&client, revert_id).await;
+    assert_eq!(entry["tool"], "jira.deleteScreenTab");
+    assert_eq!(entry["revertOf"], original);
+    client.cancel().await.ok();
+}

@@ -38,6 +38,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<ListBoardsArgs>,
     },
     ToolSpec {
@@ -63,6 +64,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: true,
+        hidden: false,
         build: build::<GetBoardArgs>,
     },
     ToolSpec {
@@ -91,6 +93,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: false,
+        hidden: false,
         build: build::<ListSprintsArgs>,
     },
     ToolSpec {
@@ -114,6 +117,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<GetSprintArgs>,
     },
     ToolSpec {
@@ -139,6 +143,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<CreateSprintArgs>,
     },
     ToolSpec {
@@ -164,6 +169,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<UpdateSprintArgs>,
     },
 ];

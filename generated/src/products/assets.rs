@@ -40,6 +40,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: false,
+        hidden: false,
         build: build::<ListObjectSchemasArgs>,
     },
     ToolSpec {
@@ -67,6 +68,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<GetObjectSchemaArgs>,
     },
     ToolSpec {
@@ -92,6 +94,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<ListObjectTypesArgs>,
     },
     ToolSpec {
@@ -119,6 +122,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<GetObjectTypeArgs>,
     },
     ToolSpec {
@@ -144,6 +148,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<ListObjectTypeAttributesArgs>,
     },
     ToolSpec {
@@ -176,6 +181,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<SearchObjectsArgs>,
     },
     ToolSpec {
@@ -203,6 +209,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<CountObjectsArgs>,
     },
     ToolSpec {
@@ -232,6 +239,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<CreateObjectTypeArgs>,
     },
     ToolSpec {
@@ -261,6 +269,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<UpdateObjectTypeArgs>,
     },
     ToolSpec {
@@ -290,6 +299,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<DeleteObjectTypeArgs>,
     },
 ];

@@ -40,6 +40,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: false,
+        hidden: false,
         build: build::<ListSpacesArgs>,
     },
     ToolSpec {
@@ -65,6 +66,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: true,
+        hidden: false,
         build: build::<GetSpaceArgs>,
     },
     ToolSpec {
@@ -99,6 +101,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: false,
+        hidden: false,
         build: build::<ListSpacePermissionsArgs>,
     },
     ToolSpec {
@@ -133,6 +136,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: false,
+        hidden: false,
         build: build::<ListPagesInSpaceArgs>,
     },
     ToolSpec {
@@ -167,6 +171,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: false,
+        hidden: false,
         build: build::<ListSpacePropertiesArgs>,
     },
     ToolSpec {
@@ -196,6 +201,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<GetSpacePropertyArgs>,
     },
     ToolSpec {
@@ -223,6 +229,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<CreateSpaceArgs>,
     },
     ToolSpec {
@@ -254,6 +261,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<CreateSpacePropertyArgs>,
     },
     ToolSpec {
@@ -285,6 +293,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<UpdateSpacePropertyArgs>,
     },
     ToolSpec {
@@ -312,6 +321,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<DeleteSpacePropertyArgs>,
     },
 ];

@@ -38,6 +38,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<SearchProjectsArgs>,
     },
     ToolSpec {
@@ -63,6 +64,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: true,
+        hidden: false,
         build: build::<GetProjectArgs>,
     },
     ToolSpec {
@@ -90,6 +92,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<CreateProjectArgs>,
     },
     ToolSpec {
@@ -117,6 +120,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<UpdateProjectArgs>,
     },
     ToolSpec {
@@ -142,6 +146,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<ArchiveProjectArgs>,
     },
     ToolSpec {
@@ -169,6 +174,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<RestoreProjectArgs>,
     },
     ToolSpec {
@@ -194,6 +200,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<DeleteProjectArgs>,
     },
     ToolSpec {
@@ -224,6 +231,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<SearchFiltersArgs>,
     },
     ToolSpec {
@@ -249,6 +257,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: true,
+        hidden: false,
         build: build::<GetFilterArgs>,
     },
     ToolSpec {
@@ -276,6 +285,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<CreateFilterArgs>,
     },
     ToolSpec {
@@ -303,6 +313,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<UpdateFilterArgs>,
     },
     ToolSpec {
@@ -330,6 +341,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<AddFilterSharePermissionArgs>,
     },
     ToolSpec {
@@ -357,6 +369,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<DeleteFilterSharePermissionArgs>,
     },
     ToolSpec {
@@ -382,6 +395,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<DeleteFilterArgs>,
     },
     ToolSpec {
@@ -414,6 +428,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<SearchDashboardsArgs>,
     },
     ToolSpec {
@@ -439,6 +454,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: true,
+        hidden: false,
         build: build::<GetDashboardArgs>,
     },
     ToolSpec {
@@ -469,6 +485,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<SearchFieldsArgs>,
     },
     ToolSpec {
@@ -501,6 +518,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<ListFieldContextsArgs>,
     },
     ToolSpec {
@@ -530,6 +548,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<CreateCustomFieldArgs>,
     },
     ToolSpec {
@@ -557,6 +576,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<UpdateCustomFieldArgs>,
     },
     ToolSpec {
@@ -584,6 +604,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<DeleteCustomFieldArgs>,
     },
     ToolSpec {
@@ -611,6 +632,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: Some(60u32),
         pagination: None,
         trims: true,
+        hidden: false,
         build: build::<ListPermissionSchemesArgs>,
     },
     ToolSpec {
@@ -638,6 +660,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: true,
+        hidden: false,
         build: build::<GetPermissionSchemeArgs>,
     },
     ToolSpec {
@@ -670,6 +693,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<ListWorkflowSchemesArgs>,
     },
     ToolSpec {
@@ -700,6 +724,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<SearchWorkflowsArgs>,
     },
     ToolSpec {
@@ -732,7 +757,62 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: false,
+        hidden: false,
         build: build::<GetWorkflowProjectUsagesArgs>,
+    },
+    ToolSpec {
+        name: "jira.addScreenTab",
+        title: "Add screen tab",
+        description: "Add an empty, named tab to a Jira screen (Jira admin). Answers the new tab's id; fields are added separately.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#addScreenTab",
+        method: Method::Post,
+        path: "/rest/api/3/screens/{screenId}/tabs",
+        input_schema: include_str!("../../schemas/jira/jira.addScreenTab.input.json"),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.addScreenTab.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jira.deleteScreenTab\",\"args\":{\"screenId\":\"args.screenId\",\"tabId\":\"result.id\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<AddScreenTabArgs>,
+    },
+    ToolSpec {
+        name: "jira.deleteScreenTab",
+        title: "Delete screen tab",
+        description: "Delete a tab from a Jira screen, with the fields placed on it (revert of jira.addScreenTab).",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#deleteScreenTab",
+        method: Method::Delete,
+        path: "/rest/api/3/screens/{screenId}/tabs/{tabId}",
+        input_schema: include_str!("../../schemas/jira/jira.deleteScreenTab.input.json"),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"revert\":{\"irreversible\":{\"reason\":\"the tab's field layout goes with it and no listed tool reads it back; add the tab again with jira.addScreenTab and place its fields by hand.\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: true,
+        build: build::<DeleteScreenTabArgs>,
     },
 ];
 /// Arguments of `jira.searchProjects`: Search projects.
@@ -1341,6 +1421,47 @@ impl ToolArgs for GetWorkflowProjectUsagesArgs {
         Ok(request)
     }
 }
+/// Arguments of `jira.addScreenTab`: Add screen tab.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddScreenTabArgs {
+    /// Screen id
+    #[serde(rename = "screenId")]
+    pub screen_id: i64,
+    /// Request body.
+    pub body: types::ScreenableTab,
+}
+impl ToolArgs for AddScreenTabArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/screens/");
+        request.push_path_param("screenId", &self.screen_id)?;
+        request.push_path("/tabs");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.deleteScreenTab`: Delete screen tab.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteScreenTabArgs {
+    /// Screen id
+    #[serde(rename = "screenId")]
+    pub screen_id: i64,
+    /// Screen tab id
+    #[serde(rename = "tabId")]
+    pub tab_id: i64,
+}
+impl ToolArgs for DeleteScreenTabArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/screens/");
+        request.push_path_param("screenId", &self.screen_id)?;
+        request.push_path("/tabs/");
+        request.push_path_param("tabId", &self.tab_id)?;
+        Ok(request)
+    }
+}
 /// Request body types reachable from this product's tools.
 pub mod types {
     use serde::{Deserialize, Serialize};
@@ -1823,6 +1944,14 @@ pub mod types {
             skip_serializing_if = "Option::is_none"
         )]
         pub translated_name: Option<String>,
+    }
+    /// A screen tab.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ScreenableTab {
+        /// The name of the screen tab. The maximum length is 255 characters.
+        #[serde(rename = "name")]
+        pub name: String,
     }
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub enum SearchDashboardsStatus {

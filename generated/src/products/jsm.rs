@@ -38,6 +38,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<ListServiceDesksArgs>,
     },
     ToolSpec {
@@ -63,6 +64,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: true,
+        hidden: false,
         build: build::<GetServiceDeskArgs>,
     },
     ToolSpec {
@@ -93,6 +95,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<ListRequestTypesArgs>,
     },
     ToolSpec {
@@ -118,6 +121,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: true,
+        hidden: false,
         build: build::<GetRequestTypeArgs>,
     },
     ToolSpec {
@@ -148,6 +152,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<ListQueuesArgs>,
     },
     ToolSpec {
@@ -178,6 +183,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<ListOrganizationsArgs>,
     },
     ToolSpec {
@@ -212,6 +218,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<ListServiceDeskOrganizationsArgs>,
     },
     ToolSpec {
@@ -237,6 +244,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: true,
+        hidden: false,
         build: build::<GetOrganizationArgs>,
     },
     ToolSpec {
@@ -264,6 +272,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<CreateRequestTypeArgs>,
     },
     ToolSpec {
@@ -289,6 +298,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<DeleteRequestTypeArgs>,
     },
     ToolSpec {
@@ -318,6 +328,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<CreateOrganizationArgs>,
     },
     ToolSpec {
@@ -345,6 +356,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<DeleteOrganizationArgs>,
     },
 ];

@@ -36,6 +36,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<ListOrgsArgs>,
     },
     ToolSpec {
@@ -59,6 +60,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: true,
+        hidden: false,
         build: build::<GetOrgArgs>,
     },
     ToolSpec {
@@ -91,6 +93,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<ListManagedAccountsArgs>,
     },
     ToolSpec {
@@ -121,6 +124,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<ListDomainsArgs>,
     },
     ToolSpec {
@@ -151,6 +155,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<ListDirectoriesArgs>,
     },
     ToolSpec {
@@ -181,6 +186,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: true,
+        hidden: false,
         build: build::<SearchAuditEventsArgs>,
     },
     ToolSpec {
@@ -213,6 +219,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: false,
+        hidden: false,
         build: build::<GetUserLastActiveDatesArgs>,
     },
 ];

@@ -38,6 +38,7 @@ pub static TOOLS: &[ToolSpec] = &[
             max_limit: 100u32,
         }),
         trims: false,
+        hidden: false,
         build: build::<GetAttachmentLabelsArgs>,
     },
     ToolSpec {
@@ -61,6 +62,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<ParseJqlArgs>,
     },
 ];

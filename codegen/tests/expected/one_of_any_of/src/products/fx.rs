@@ -32,6 +32,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<SubmitEntityArgs>,
     },
     ToolSpec {
@@ -61,6 +62,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<SubmitDeploymentsHiddenArgs>,
     },
     ToolSpec {
@@ -90,6 +92,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<SubmitDeploymentsLooseArgs>,
     },
 ];

@@ -30,6 +30,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<GetUserArgs>,
     },
 ];

@@ -32,6 +32,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<FindComponentsArgs>,
     },
     ToolSpec {
@@ -57,6 +58,7 @@ pub static TOOLS: &[ToolSpec] = &[
         cache_ttl_s: None,
         pagination: None,
         trims: false,
+        hidden: false,
         build: build::<MatchClausesArgs>,
     },
 ];
