@@ -107,11 +107,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tools => {
             for tool in catalog.tools.values() {
                 println!(
-                    "{:<40} {:<26} {:<6} {}",
+                    "{:<40} {:<26} {:<6} {}{}",
                     tool.spec.name,
                     tool.spec.group,
                     tool.spec.method.as_str(),
-                    tool.spec.path
+                    tool.spec.path,
+                    if tool.spec.hidden {
+                        "  (hidden: a revert's inverse, never listed)"
+                    } else {
+                        ""
+                    }
                 );
             }
             for tool in gojira_runtime::builtin::ALL {
