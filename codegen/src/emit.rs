@@ -123,7 +123,7 @@ fn products_mod(catalog: &Catalog) -> TokenStream {
     );
     quote! {
         #module_doc
-        use gojira_runtime::catalog::{Access, AuthKind, Group, Product, ToolSpec};
+        use gojira_catalog_types::{Access, AuthKind, Group, Product, ToolSpec};
         #(#mods)*
         /// Every product the catalog covers, in key order.
         pub static PRODUCTS: &[Product] = &[#(#products),*];
@@ -206,7 +206,7 @@ fn product_module(p: &ProductDef) -> TokenStream {
     quote! {
         #doc
         #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
-        use gojira_runtime::catalog::{build, Annotations, ArgsError, Method, #paging_imports ToolArgs, ToolSpec, UpstreamRequest};
+        use gojira_catalog_types::{build, Annotations, ArgsError, Method, #paging_imports ToolArgs, ToolSpec, UpstreamRequest};
         use serde::Deserialize;
 
         /// The tools of this product, in tools.yaml order.

@@ -6,12 +6,10 @@
 #[rustfmt::skip]
 mod products;
 
+/// The generated statics the runtime indexes, with
+/// `gojira_runtime::Catalog::new(PRODUCTS, GROUPS, TOOLSETS)` (this crate
+/// does not depend on the runtime, so that a runtime edit does not rebuild it).
 pub use products::{GROUPS, PRODUCTS, TOOLSETS};
-
-/// Indexes the generated catalog for the runtime.
-pub fn catalog() -> Result<gojira_runtime::Catalog, gojira_runtime::catalog::CatalogError> {
-    gojira_runtime::Catalog::new(PRODUCTS, GROUPS, TOOLSETS)
-}
 
 /// Per-product modules, for tests and documentation.
 pub mod tools {
@@ -21,8 +19,8 @@ pub mod tools {
 /// The Atlassian endpoints gojira's identity checks use (the runtime names
 /// no product): the current user (`gojira.bindApiToken` checks a token with
 /// it) and a user's organization role assignments (the org-admin gate).
-pub const IDENTITY_ENDPOINTS: gojira_runtime::identity::IdentityEndpoints =
-    gojira_runtime::identity::IdentityEndpoints {
+pub const IDENTITY_ENDPOINTS: gojira_catalog_types::IdentityEndpoints =
+    gojira_catalog_types::IdentityEndpoints {
         myself_base: "{jira}",
         myself_path: "/rest/api/3/myself",
         org_role_assignments: "/v2/orgs/{orgId}/directories/-/users/{accountId}/role-assignments",

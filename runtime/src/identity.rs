@@ -35,20 +35,9 @@ use crate::upstream::{CallCredential, UpstreamResponse};
 /// How long an org-admin check is trusted.
 const ORG_ADMIN_CHECK_TTL: Duration = Duration::from_secs(60);
 
-/// Atlassian endpoints the identity checks use. The binary supplies them
-/// (the runtime names no product).
-#[derive(Debug, Clone, Copy)]
-pub struct IdentityEndpoints {
-    /// Base-URL template of the current-user operation (a site variable, e.g. `{site}`).
-    pub myself_base: &'static str,
-    /// Path of the current-user operation; its answer has `accountId`.
-    pub myself_path: &'static str,
-    /// Path below the org-admin product's base URL of a user's role
-    /// assignments, with `{orgId}` and `{accountId}`.
-    pub org_role_assignments: &'static str,
-    /// The role that makes a user an org admin.
-    pub org_admin_role: &'static str,
-}
+/// Atlassian endpoints the identity checks use (the binary supplies them;
+/// defined with the other types generated code fills in).
+pub use gojira_catalog_types::IdentityEndpoints;
 
 /// The OAuth side: the authorization server and the per-user secrets.
 #[derive(Debug)]

@@ -122,7 +122,7 @@ pub fn offered_scopes(catalog: &Catalog, enabled: &BTreeSet<String>) -> Vec<Stri
     gojira_auth::scopes::canonical(scope_map(catalog, enabled).into_values())
 }
 
-/// The scope a catalog tool needs: its group's (`Access::scope`), except
+/// The scope a catalog tool needs: its group's (`access_scope`), except
 /// that a destructive tool in a `write` group needs `gojira:delete`, and a
 /// tool whose group is unknown needs the most powerful scope (fail closed).
 pub fn catalog_scope(catalog: &Catalog, tool: &CatalogTool) -> &'static str {
@@ -132,7 +132,7 @@ pub fn catalog_scope(catalog: &Catalog, tool: &CatalogTool) -> &'static str {
     match access {
         Some(crate::catalog::Access::Utility) if read_only => scopes::READ,
         Some(crate::catalog::Access::Utility) => scopes::WRITE,
-        Some(access) => match access.scope() {
+        Some(access) => match crate::catalog::access_scope(access) {
             Some(scopes::WRITE) if tool.spec.annotations.destructive && !read_only => {
                 scopes::DELETE
             }

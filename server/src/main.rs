@@ -101,7 +101,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Ok(_) | Err(dotenvy::Error::Io(_)) => {}
         Err(err) => return Err(err).context(".env could not be read"),
     }
-    let catalog = gojira_generated::catalog().context("the generated catalog is invalid")?;
+    let catalog = gojira_runtime::Catalog::new(
+        gojira_generated::PRODUCTS,
+        gojira_generated::GROUPS,
+        gojira_generated::TOOLSETS,
+    )
+    .context("the generated catalog is invalid")?;
     let command = cli.command.unwrap_or(Command::Serve { sandbox: false });
     let (sandbox, stdio) = match command {
         Command::Tools => {

@@ -106,14 +106,35 @@ mod tests {
                 "openapiv3",
             ],
         );
-        // generated depends on the runtime and serde only.
+        // generated depends on the catalog types and serde only: not on the
+        // runtime, so that a runtime edit does not rebuild it.
         let generated = &deps["gojira-generated"];
         for dep in generated {
             assert!(
-                ["gojira-runtime", "serde", "serde_json"].contains(&dep.as_str()),
+                ["gojira-catalog-types", "serde", "serde_json"].contains(&dep.as_str()),
                 "gojira-generated must not depend on {dep}"
             );
         }
+        // the catalog types are a leaf both sides share: no runtime, generator,
+        // generated code, async runtime, MCP or JSON Schema.
+        assert_none_of(
+            &deps,
+            "gojira-catalog-types",
+            &[
+                "gojira-runtime",
+                "gojira-codegen",
+                "gojira-generated",
+                "tokio",
+                "rmcp",
+                "jsonschema",
+            ],
+        );
+        assert!(
+            deps["gojira-runtime"]
+                .iter()
+                .any(|d| d == "gojira-catalog-types"),
+            "gojira-runtime depends on gojira-catalog-types (ARCHITECTURE.md)"
+        );
     }
 
     #[test]
@@ -148,9 +169,13 @@ mod tests {
 
     #[test]
     fn runtime_names_no_atlassian_product() {
-        let src = crate::project_root().join("runtime/src");
+        // The catalog types are the runtime's too (it re-exports them).
+        let root = crate::project_root();
+        let files = rust_files(&root.join("runtime/src"))
+            .into_iter()
+            .chain(rust_files(&root.join("catalog-types/src")));
         // Subdirectories too (`builtin/`).
-        for path in rust_files(&src) {
+        for path in files {
             let text = std::fs::read_to_string(&path).expect("source");
             for product in [
                 "/rest/api/",

@@ -3,7 +3,7 @@
 
 //! Jira Software: tools over Jira Software Cloud API (jira-software.json, info.version 1001.0.0).
 #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
-use gojira_runtime::catalog::{
+use gojira_catalog_types::{
     build, Annotations, ArgsError, Method, PageStyle, Pagination, ToolArgs, ToolSpec,
     UpstreamRequest,
 };

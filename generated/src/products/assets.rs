@@ -3,7 +3,7 @@
 
 //! Assets: tools over REST (assets.json, info.version 1).
 #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
-use gojira_runtime::catalog::{
+use gojira_catalog_types::{
     build, Annotations, ArgsError, Method, PageStyle, Pagination, ToolArgs, ToolSpec,
     UpstreamRequest,
 };

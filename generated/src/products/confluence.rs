@@ -3,7 +3,7 @@
 
 //! Confluence: tools over The Confluence Cloud REST API v2 (confluence-v2.json, info.version 2.0.0).
 #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
-use gojira_runtime::catalog::{
+use gojira_catalog_types::{
     build, Annotations, ArgsError, Method, PageStyle, Pagination, ToolArgs, ToolSpec,
     UpstreamRequest,
 };

@@ -3,7 +3,7 @@
 
 //! Jira Cloud platform: tools over The Jira Cloud platform REST API (jira-platform.json, info.version 1001.0.0-SNAPSHOT-532ed230ff9aa83f9c3039b776559e831302b5dd).
 #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
-use gojira_runtime::catalog::{
+use gojira_catalog_types::{
     build, Annotations, ArgsError, Method, PageStyle, Pagination, ToolArgs, ToolSpec,
     UpstreamRequest,
 };

@@ -3,7 +3,7 @@
 
 //! Jira Service Management: tools over Service Management Public REST API (jsm.json, info.version 1001.0.0-SNAPSHOT-36b93cc31b7ef4f1f8db54dc53a0cbcef31cbbbb).
 #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
-use gojira_runtime::catalog::{
+use gojira_catalog_types::{
     build, Annotations, ArgsError, Method, PageStyle, Pagination, ToolArgs, ToolSpec,
     UpstreamRequest,
 };

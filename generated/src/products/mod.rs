@@ -2,7 +2,7 @@
 // Do not edit by hand: edit tools.yaml (or the generator) and run `cargo xtask regen`.
 
 //! The generated catalog: products, permission groups and one module of tools per product.
-use gojira_runtime::catalog::{Access, AuthKind, Group, Product, ToolSpec};
+use gojira_catalog_types::{Access, AuthKind, Group, Product, ToolSpec};
 /// Jira Software: 6 tools from `jira-software.json`.
 pub mod agile;
 /// Assets: 10 tools from `assets.json`.

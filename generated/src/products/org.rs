@@ -3,7 +3,7 @@
 
 //! Atlassian organization admin: tools over API for Atlassian Access (org-admin.json, info.version 1.0).
 #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
-use gojira_runtime::catalog::{
+use gojira_catalog_types::{
     build, Annotations, ArgsError, Method, PageStyle, Pagination, ToolArgs, ToolSpec,
     UpstreamRequest,
 };

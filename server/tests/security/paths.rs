@@ -138,7 +138,12 @@ async fn a_path_parameter_never_leaves_its_template() {
         .into_iter()
         .map(|t| t.name.to_string())
         .collect();
-    let catalog = gojira_generated::catalog().expect("catalog");
+    let catalog = gojira_runtime::Catalog::new(
+        gojira_generated::PRODUCTS,
+        gojira_generated::GROUPS,
+        gojira_generated::TOOLSETS,
+    )
+    .expect("catalog");
     let templates: BTreeMap<&str, String> = catalog
         .tools
         .values()

@@ -105,7 +105,12 @@ impl Harness {
                 .map_or(0, |d| d.as_nanos())
         ));
         std::fs::create_dir_all(&dir).expect("a temp dir for the store");
-        let catalog = gojira_generated::catalog().expect("the generated catalog loads");
+        let catalog = gojira_runtime::Catalog::new(
+            gojira_generated::PRODUCTS,
+            gojira_generated::GROUPS,
+            gojira_generated::TOOLSETS,
+        )
+        .expect("the generated catalog loads");
         let mut groups: BTreeSet<String> = catalog.groups.keys().map(|g| (*g).to_owned()).collect();
         groups.insert(builtin::GROUP.to_owned());
         let groups_var = groups.iter().cloned().collect::<Vec<_>>().join(",");

@@ -14,7 +14,12 @@ use crate::{json, panics};
 fn catalog() -> &'static (Catalog, Vec<&'static str>) {
     static CATALOG: OnceLock<(Catalog, Vec<&'static str>)> = OnceLock::new();
     CATALOG.get_or_init(|| {
-        let catalog = gojira_generated::catalog().expect("the generated catalog loads");
+        let catalog = gojira_runtime::Catalog::new(
+            gojira_generated::PRODUCTS,
+            gojira_generated::GROUPS,
+            gojira_generated::TOOLSETS,
+        )
+        .expect("the generated catalog loads");
         let names = catalog.tools.keys().copied().collect();
         (catalog, names)
     })

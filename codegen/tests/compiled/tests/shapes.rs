@@ -4,8 +4,8 @@
 //! draft 7) agrees with the Rust type.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use gojira_catalog_types::ToolSpec;
 use gojira_codegen_compiled as fixtures;
-use gojira_runtime::catalog::ToolSpec;
 use serde_json::{Value, json};
 
 fn tool(tools: &'static [ToolSpec], name: &str) -> &'static ToolSpec {

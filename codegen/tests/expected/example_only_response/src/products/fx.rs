@@ -3,7 +3,7 @@
 
 //! Fixture: tools over Fixture: JSON responses with an example but no schema (example_only_response.json, info.version 1).
 #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
-use gojira_runtime::catalog::{
+use gojira_catalog_types::{
     build, Annotations, ArgsError, Method, ToolArgs, ToolSpec, UpstreamRequest,
 };
 use serde::Deserialize;

@@ -3,7 +3,7 @@
 
 //! Fixture: tools over Fixture: non-JSON request bodies and */* responses (non_json_bodies.json, info.version 1).
 #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
-use gojira_runtime::catalog::{
+use gojira_catalog_types::{
     build, Annotations, ArgsError, Method, ToolArgs, ToolSpec, UpstreamRequest,
 };
 use serde::Deserialize;

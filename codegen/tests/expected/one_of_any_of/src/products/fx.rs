@@ -3,7 +3,7 @@
 
 //! Fixture: tools over Fixture: oneOf and anyOf (one_of_any_of.json, info.version 1).
 #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
-use gojira_runtime::catalog::{
+use gojira_catalog_types::{
     build, Annotations, ArgsError, Method, ToolArgs, ToolSpec, UpstreamRequest,
 };
 use serde::Deserialize;

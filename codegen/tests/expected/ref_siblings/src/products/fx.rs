@@ -3,7 +3,7 @@
 
 //! Fixture: tools over Fixture: keys beside $ref (ref_siblings.json, info.version 1).
 #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
-use gojira_runtime::catalog::{
+use gojira_catalog_types::{
     build, Annotations, ArgsError, Method, ToolArgs, ToolSpec, UpstreamRequest,
 };
 use serde::Deserialize;

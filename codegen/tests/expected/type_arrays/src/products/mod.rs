@@ -2,7 +2,7 @@
 // Do not edit by hand: edit tools.yaml (or the generator) and run `cargo xtask regen`.
 
 //! The generated catalog: products, permission groups and one module of tools per product.
-use gojira_runtime::catalog::{Access, AuthKind, Group, Product, ToolSpec};
+use gojira_catalog_types::{Access, AuthKind, Group, Product, ToolSpec};
 /// Fixture: 2 tools from `type_arrays.json`.
 pub mod fx;
 /// Every product the catalog covers, in key order.
