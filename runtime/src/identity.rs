@@ -357,6 +357,17 @@ pub async fn send(
     result
 }
 
+/// The base URL a call of `product` goes to for the caller (`None` when
+/// the caller cannot call it).
+pub async fn base_url_of_call(
+    state: &ServerState,
+    ctx: &CallContext,
+    product: &Product,
+) -> Option<String> {
+    let credential = credential(state, ctx, product).await.ok()?;
+    state.upstream().base_url_for(product, &credential).ok()
+}
+
 /// The credential for a call of `product`, after the pin and org-admin checks.
 async fn credential(
     state: &ServerState,

@@ -86,6 +86,10 @@ pub struct Intent {
 pub enum Status {
     /// Recorded, not yet completed (only in views: never written).
     Pending,
+    /// Atlassian accepted it as an asynchronous task that has not ended
+    /// yet; a later outcome (appended when `gojira.task.get` sees the task
+    /// end) says how it ended.
+    Running,
     /// Atlassian accepted it.
     Completed,
     /// Atlassian refused it, or it was never sent.
@@ -120,8 +124,43 @@ pub struct Outcome {
     /// For `unknown` outcomes: what the comparison with the live state found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<String>,
+    /// For writes Atlassian ran as an asynchronous task: the task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskRef>,
     /// When (ms since the epoch).
     pub at_ms: u64,
+}
+
+/// An upstream asynchronous task, as journaled and as kept behind a handle.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRef {
+    /// The opaque handle `gojira.task.get` takes.
+    pub handle: String,
+    /// Atlassian's task id, when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The product (catalog name) the task runs in.
+    pub product: String,
+}
+
+/// What a task handle stands for (kept in the store, never shown): whose
+/// it is and where Atlassian answers its progress.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRecord {
+    /// The principal that started it; only they may poll it.
+    pub principal: String,
+    /// The write tool that started it (its product's base URL and
+    /// credentials are the poll's).
+    pub tool: String,
+    /// The task's path below the product's base URL (validated when kept).
+    pub path: String,
+    /// Atlassian's task id, when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The journal entry (intent) of the write.
+    pub journal_id: JournalId,
 }
 
 /// What an entry records.
@@ -292,6 +331,22 @@ impl Journal {
         let id = self.append(principal, Record::Outcome(outcome)).await?;
         self.put_index(&format!("outcome:{of}"), &id).await?;
         Ok(id)
+    }
+
+    /// Keeps what task handle `handle` stands for.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn put_task(&self, handle: &str, task: &TaskRecord) -> Result<(), JournalError> {
+        self.put_index(&format!("task:{handle}"), task).await
+    }
+
+    /// What task handle `handle` stands for, if gojira issued it.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn task(&self, handle: &str) -> Result<Option<TaskRecord>, JournalError> {
+        self.get_index(&format!("task:{handle}")).await
     }
 
     async fn append(&self, principal: &str, record: Record) -> Result<JournalId, JournalError> {
@@ -698,6 +753,7 @@ mod tests {
             after: None,
             error: None,
             resolution: None,
+            task: None,
             at_ms: now_ms(),
         }
     }
@@ -758,6 +814,46 @@ mod tests {
             "bob's intent is newer than the cutoff"
         );
         assert_eq!(j.pending(2500).await.unwrap().len(), 1);
+    }
+
+    /// An asynchronous write: `running` first, then the task's end is a
+    /// new outcome appended (nothing rewritten), which the view then shows;
+    /// recovery leaves a running write alone.
+    #[tokio::test]
+    async fn a_running_write_ends_with_an_appended_outcome() {
+        let (j, _store, _dir) = journal().await;
+        let a = j
+            .record_intent(intent("alice", "t.delete", 1))
+            .await
+            .unwrap();
+        let task = TaskRef {
+            handle: "gt_0123456789abcdef0123456789abcdef".into(),
+            id: Some("10001".into()),
+            product: "p".into(),
+        };
+        let mut running = outcome(a, Status::Running);
+        running.task = Some(task.clone());
+        let first = j.record_outcome("alice", running).await.unwrap();
+        assert_eq!(j.get(a).await.unwrap().unwrap().status, Status::Running);
+        assert!(j.pending(u64::MAX).await.unwrap().is_empty());
+        let mut done = outcome(a, Status::Completed);
+        done.task = Some(task.clone());
+        let second = j.record_outcome("alice", done).await.unwrap();
+        assert!(second > first);
+        let op = j.get(a).await.unwrap().unwrap();
+        assert_eq!(op.status, Status::Completed);
+        assert_eq!(op.outcome.unwrap().task, Some(task));
+        assert!(j.verify().await.unwrap().ok);
+        let record = TaskRecord {
+            principal: "alice".into(),
+            tool: "t.delete".into(),
+            path: "/task/10001".into(),
+            id: Some("10001".into()),
+            journal_id: a,
+        };
+        j.put_task("gt_x", &record).await.unwrap();
+        assert_eq!(j.task("gt_x").await.unwrap(), Some(record));
+        assert_eq!(j.task("gt_y").await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -871,6 +871,34 @@ impl ServerState {
         Ok((status, request_id, as_object(response)))
     }
 
+    /// Sends `request` as the caller, as [`Self::send`] does, and also
+    /// answers the product and the upstream `Location` header (where an
+    /// asynchronous operation's task can be polled).
+    pub(crate) async fn send_located(
+        &self,
+        ctx: &CallContext,
+        tool: &CatalogTool,
+        request: &UpstreamRequest,
+    ) -> Result<(u16, Option<String>, Option<String>, Value), ToolError> {
+        let product = self.product_of(tool)?;
+        let response = crate::identity::send(self, ctx, tool, product, request).await?;
+        let status = response.status;
+        let request_id = response.request_id.clone();
+        let location = response.location.clone();
+        Ok((status, request_id, location, as_object(response)))
+    }
+
+    /// The product base URL a call of `tool` goes to for the caller (the
+    /// prefix an upstream task URL is made relative to).
+    pub(crate) async fn base_url_of_call(
+        &self,
+        ctx: &CallContext,
+        tool: &CatalogTool,
+    ) -> Option<String> {
+        let product = self.product_of(tool).ok()?;
+        crate::identity::base_url_of_call(self, ctx, product).await
+    }
+
     /// The site a call goes to (for the journal): the cloudId in OAuth
     /// mode, else the product's configured base URL.
     pub(crate) fn site_of(&self, ctx: &CallContext, tool: &CatalogTool) -> Option<String> {

@@ -47,6 +47,8 @@ pub struct UpstreamResponse {
     pub body: Option<Value>,
     /// Atlassian's request/trace id, when sent.
     pub request_id: Option<String>,
+    /// The `Location` header (an asynchronous operation's task), when sent.
+    pub location: Option<String>,
 }
 
 /// The credential one call uses toward Atlassian (org-admin products always
@@ -140,6 +142,7 @@ struct Answer {
     body: Option<Value>,
     request_id: Option<String>,
     retry_after: Option<String>,
+    location: Option<String>,
     signals: Signals,
 }
 
@@ -373,6 +376,7 @@ impl Upstream {
                             status: answer.status,
                             body: answer.body,
                             request_id: answer.request_id,
+                            location: answer.location,
                         });
                     }
                     let min_wait = answer.signals.retry_after.unwrap_or(Duration::ZERO);
@@ -549,7 +553,9 @@ impl Upstream {
         }
         let mut body = if bytes.is_empty() {
             // Atlassian answers some long-running operations with 303 and a task URL.
-            location.map(|l| serde_json::json!({ "status": status, "location": l }))
+            location
+                .clone()
+                .map(|l| serde_json::json!({ "status": status, "location": l }))
         } else {
             Some(serde_json::from_slice::<Value>(&bytes).unwrap_or_else(|_| {
                 // Redacted whole before it is cut, so no secret is cut in half.
@@ -565,6 +571,7 @@ impl Upstream {
             body,
             request_id,
             retry_after,
+            location,
             signals,
         })
     }

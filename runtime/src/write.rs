@@ -333,7 +333,7 @@ pub(crate) async fn perform(
         tool = tool.spec.name,
         "write journaled; sending"
     );
-    let sent = state.send(ctx, tool, &plan.request).await;
+    let sent = state.send_located(ctx, tool, &plan.request).await;
     let mut outcome = Outcome {
         of: id,
         status: Status::Completed,
@@ -343,17 +343,39 @@ pub(crate) async fn perform(
         after: None,
         error: None,
         resolution: None,
+        task: None,
         at_ms: 0,
     };
     let answer = match sent {
-        Ok((status, request_id, value)) => {
+        Ok((status, request_id, location, value)) => {
             outcome.upstream_status = Some(status);
             outcome.request_id = request_id;
             outcome.result = Some(value.clone());
-            if let Some(s) = &safety.snapshot {
-                outcome.after = read_snapshot(state, ctx, s, &plan.args).await.ok();
+            // Accepted as an asynchronous task: not completed until the
+            // task ends (gojira.task.get appends the final outcome).
+            match crate::builtin::task::accepted(
+                state,
+                ctx,
+                tool,
+                id,
+                status,
+                location.as_deref(),
+                &value,
+            )
+            .await
+            {
+                Some(accepted) => {
+                    outcome.status = accepted.status;
+                    outcome.task = accepted.task;
+                    Ok(accepted.answer)
+                }
+                None => {
+                    if let Some(s) = &safety.snapshot {
+                        outcome.after = read_snapshot(state, ctx, s, &plan.args).await.ok();
+                    }
+                    Ok(value)
+                }
             }
-            Ok(value)
         }
         Err(e) => {
             outcome.status = match (e.code, e.status) {
@@ -768,6 +790,7 @@ pub async fn recover(state: &ServerState, ctx_for: impl Fn(&str) -> CallContext,
             after,
             error: Some("the server stopped before the outcome was recorded".into()),
             resolution: Some(resolution.clone()),
+            task: None,
             at_ms: journal::now_ms(),
         };
         match state

@@ -12,8 +12,8 @@ use crate::write;
 pub(super) static LIST: Builtin = Builtin {
     name: "gojira.journal.list",
     title: "List journaled writes",
-    description: "Your writes made through gojira, oldest first: id, time, tool, status (pending, completed, failed, unknown). Filter by tool, status, since/until (RFC 3339). Operators may pass allUsers (and principal).",
-    input_schema: r#"{"type":"object","properties":{"tool":{"type":"string"},"status":{"enum":["pending","completed","failed","unknown"]},"since":{"type":"string","format":"date-time"},"until":{"type":"string","format":"date-time"},"allUsers":{"type":"boolean","description":"Operators only (GOJIRA_JOURNAL_OPERATORS): every user's writes; audited"},"principal":{"type":"string","description":"With allUsers: one user's writes (oauth:<accountId>)"},"cursor":{"type":"string"},"limit":{"type":"integer","minimum":1,"maximum":100}},"additionalProperties":false}"#,
+    description: "Your writes made through gojira, oldest first: id, time, tool, status (pending, running, completed, failed, unknown). Filter by tool, status, since/until (RFC 3339). Operators may pass allUsers (and principal).",
+    input_schema: r#"{"type":"object","properties":{"tool":{"type":"string"},"status":{"enum":["pending","running","completed","failed","unknown"]},"since":{"type":"string","format":"date-time"},"until":{"type":"string","format":"date-time"},"allUsers":{"type":"boolean","description":"Operators only (GOJIRA_JOURNAL_OPERATORS): every user's writes; audited"},"principal":{"type":"string","description":"With allUsers: one user's writes (oauth:<accountId>)"},"cursor":{"type":"string"},"limit":{"type":"integer","minimum":1,"maximum":100}},"additionalProperties":false}"#,
     read_only: true,
     destructive: false,
     scope: gojira_auth::scopes::READ,
@@ -130,6 +130,7 @@ pub(super) async fn list(
     let status = match args.get("status").and_then(Value::as_str) {
         None => None,
         Some("pending") => Some(Status::Pending),
+        Some("running") => Some(Status::Running),
         Some("completed") => Some(Status::Completed),
         Some("failed") => Some(Status::Failed),
         Some(_) => Some(Status::Unknown),

@@ -9,6 +9,7 @@
 
 mod bind_api_token;
 mod journal;
+pub(crate) mod task;
 mod whoami;
 
 use serde_json::{Map, Value};
@@ -45,6 +46,7 @@ pub static ALL: &[&Builtin] = &[
     &journal::LIST,
     &journal::VERIFY,
     &journal::REVERT,
+    &task::GET,
     &whoami::TOOL,
 ];
 
@@ -61,6 +63,7 @@ pub async fn call(
         n if n == journal::GET.name => journal::get(state, ctx, args).await,
         n if n == journal::VERIFY.name => journal::verify(state, ctx, args).await,
         n if n == journal::REVERT.name => journal::revert(state, ctx, args).await,
+        n if n == task::GET.name => task::get(state, ctx, args).await,
         n if n == whoami::TOOL.name => whoami::call(state, ctx, args).await,
         other => Err(ToolError::internal(format!(
             "built-in tool {other} has no handler"

@@ -92,6 +92,50 @@ impl Fault {
         }
     }
 
+    /// Faults that make `operation` run as an asynchronous task, as
+    /// Atlassian's long-running operations do: it answers `status` (202 or
+    /// 303) with a `Location` header of `location` (the task) and a
+    /// task body (`TaskProgressBean`: `self`, `id`, `status: ENQUEUED`);
+    /// the task's endpoint, operation `poll_operation`, then answers
+    /// `RUNNING` once and `COMPLETE` after that. Inject them in order.
+    pub fn accepted_task(
+        status: u16,
+        operation: &str,
+        location: &str,
+        poll_operation: &str,
+    ) -> Vec<Self> {
+        let id = location.rsplit('/').next().unwrap_or_default();
+        let task = |state: &str, progress: u32| {
+            serde_json::json!({
+                "self": location,
+                "id": id,
+                "description": "Asynchronous task",
+                "status": state,
+                "progress": progress,
+                "submitted": 1_700_000_000_000_u64,
+                "lastUpdate": 1_700_000_000_000_u64,
+            })
+        };
+        let mut done = task("COMPLETE", 100);
+        done["result"] = serde_json::json!({"ok": true});
+        vec![
+            Self::status(status)
+                .on_operation(operation)
+                .with_header("Location", location)
+                .with_body(task("ENQUEUED", 0))
+                .times(1),
+            Self::status(200)
+                .on_method("GET")
+                .on_operation(poll_operation)
+                .with_body(task("RUNNING", 40))
+                .times(1),
+            Self::status(200)
+                .on_method("GET")
+                .on_operation(poll_operation)
+                .with_body(done),
+        ]
+    }
+
     /// Only requests with this method.
     #[must_use]
     pub fn on_method(mut self, method: &str) -> Self {
