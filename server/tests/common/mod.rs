@@ -20,6 +20,8 @@ use rmcp::transport::StreamableHttpClientTransport;
 use serde_json::{Map, Value, json};
 
 pub mod oauth;
+/// The test Redis (shared with the store's tests).
+#[path = "../../../store/tests/support/redis.rs"]
 pub mod redis;
 
 /// Path of the binary under test.
