@@ -65,6 +65,8 @@ pub use identity::{
     FakeSite, FakeUser, IssuedToken, ORG_ADMIN_PRINCIPAL,
 };
 pub use record::RecordedRequest;
+/// The built-in seed files (name, text) that [`FakeAtlassian::with_seed`] merges.
+pub use seed::BUILTIN as BUILTIN_SEEDS;
 pub use server::FakeHandle;
 pub use spec::{KNOWN_SPECS, SpecFile};
 
@@ -221,7 +223,9 @@ impl FakeAtlassian {
     /// # Errors
     /// [`FakeError::InvalidSeed`] if the built-in seed does not parse (a test guards it).
     pub fn with_seed(self) -> Result<Self, FakeError> {
-        self.with_seed_text(seed::BUILTIN)
+        let seed = seed::Seed::parse_all(seed::BUILTIN)?;
+        self.engine.set_seed(Arc::new(seed));
+        Ok(self)
     }
 
     /// [`FakeAtlassian::with_seed`] from another seed file's text (the same

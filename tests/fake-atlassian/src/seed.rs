@@ -2,7 +2,7 @@
 //! reset), plus the few bits of data that tie paths together so that the
 //! seeded resources behave like a site's.
 //!
-//! Everything product-specific lives in the seed file (`seed/tenant.json`),
+//! Everything product-specific lives in the seed files (`seed/*.json`, one per area, listed in `BUILTIN`),
 //! not here: this module only knows collections of records, *views* (a list
 //! path that answers the records of another collection, optionally those
 //! whose field equals a path segment, searchable by query parameters, with
@@ -17,8 +17,10 @@ use serde_json::{Map, Value};
 
 use crate::FakeError;
 
-/// The tenant `serve --sandbox` starts with (see [`crate::FakeAtlassian::with_seed`]).
-pub(crate) const BUILTIN: &str = include_str!("../seed/tenant.json");
+/// The tenant `serve --sandbox` starts with (see [`crate::FakeAtlassian::with_seed`]):
+/// one file per area (file name, text), merged by [`Seed::parse_all`]. An
+/// area adds its own file here rather than growing another's.
+pub const BUILTIN: &[(&str, &str)] = &[("tenant.json", include_str!("../seed/tenant.json"))];
 
 /// A parsed seed file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -192,6 +194,56 @@ impl Seed {
         Ok(seed)
     }
 
+    /// Several seed files' texts (name, text) merged into one tenant: lists
+    /// (views, actions, documents, paging) are concatenated in order; keyed
+    /// members (collections, envelopes, defaults, ids) must not repeat a key
+    /// across files, so two areas cannot silently overwrite each other.
+    ///
+    /// # Errors
+    /// [`FakeError::InvalidSeed`] naming the file, for a file that does not
+    /// parse or a key two files both define.
+    pub(crate) fn parse_all(files: &[(&str, &str)]) -> Result<Self, FakeError> {
+        fn disjoint<V>(
+            into: &mut BTreeMap<String, V>,
+            from: BTreeMap<String, V>,
+            member: &str,
+            file: &str,
+        ) -> Result<(), FakeError> {
+            for (key, value) in from {
+                if into.insert(key.clone(), value).is_some() {
+                    return Err(FakeError::InvalidSeed {
+                        reason: format!(
+                            "{file}: {member} `{key}` is already defined by another seed file"
+                        ),
+                    });
+                }
+            }
+            Ok(())
+        }
+        let mut all = Self::default();
+        for (file, text) in files {
+            let seed = Self::parse(text).map_err(|e| match e {
+                FakeError::InvalidSeed { reason } => FakeError::InvalidSeed {
+                    reason: format!("{file}: {reason}"),
+                },
+                other => other,
+            })?;
+            if !seed.about.is_empty() {
+                all.about.push_str(&seed.about);
+                all.about.push('\n');
+            }
+            disjoint(&mut all.collections, seed.collections, "collection", file)?;
+            disjoint(&mut all.envelopes, seed.envelopes, "envelope", file)?;
+            disjoint(&mut all.defaults, seed.defaults, "defaults of", file)?;
+            disjoint(&mut all.ids, seed.ids, "ids of", file)?;
+            all.views.extend(seed.views);
+            all.actions.extend(seed.actions);
+            all.documents.extend(seed.documents);
+            all.paging.extend(seed.paging);
+        }
+        Ok(all)
+    }
+
     /// The view answering `method path`, with the segment its `{}` matched.
     pub(crate) fn view(&self, method: &str, path: &str) -> Option<(&View, Option<String>)> {
         self.views.iter().find_map(|v| {
@@ -325,12 +377,28 @@ fn match_pattern(pattern: &str, path: &str) -> Option<Vec<String>> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn seed_files_merge_and_a_key_two_files_define_is_refused() {
+        let a = r#"{"collections": {"/a": [{"id": "1"}]}, "views": [{"method": "GET", "path": "/v", "collection": "/a"}]}"#;
+        let b = r#"{"collections": {"/b": [{"id": "2"}]}, "views": [{"method": "GET", "path": "/w", "collection": "/b"}]}"#;
+        let merged = Seed::parse_all(&[("a.json", a), ("b.json", b)]).unwrap();
+        assert_eq!(merged.collections.len(), 2);
+        assert_eq!(merged.views.len(), 2);
+        let clash = Seed::parse_all(&[("a.json", a), ("again.json", a)]).unwrap_err();
+        assert!(
+            clash
+                .to_string()
+                .contains("again.json: collection `/a` is already defined"),
+            "{clash}"
+        );
+    }
     use super::*;
     use serde_json::json;
 
     #[test]
     fn the_builtin_seed_parses() {
-        let seed = Seed::parse(BUILTIN).unwrap();
+        let seed = Seed::parse_all(BUILTIN).unwrap();
         assert!(seed.collections.contains_key("/rest/api/3/project"));
     }
 
