@@ -13,7 +13,7 @@
 //! - [`state`]: what every step shares: [`ServerState`] and the call's [`CallContext`];
 //! - foundations every layer may use: [`catalog`] (`ToolSpec` and friends, filled by `gojira-generated`; the indexed catalog, argument validation), [`config`] (environment configuration, validated at start-up), [`error`] (stable codes, next steps), [`redact`] (one redaction for results, errors, the journal and the audit log), [`digest`] (canonical JSON digests), [`telemetry`] (tracing to stderr).
 //!
-//! Layering (checked by `layering` in xtask's `tidy`): foundations import no
+//! Layering (checked by `runtime_layering_holds`, a `tidy` test in xtask): foundations import no
 //! other module; `upstream`, `writes::journal` and `writes::safety` import
 //! only foundations; `state` and `identity` nothing above them; `writes` and
 //! `builtin` nothing from `mcp`.

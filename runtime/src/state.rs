@@ -5,7 +5,7 @@
 //! The bottom of the call path: `mcp` builds the state (`ServerState::new`,
 //! in [`crate::mcp::server`]) and dispatches; `identity`, `writes` and
 //! `builtin` read it. Nothing here imports `mcp`, `writes` (beyond its
-//! journal and safety declarations) or `builtin` (`layering` in xtask).
+//! journal and safety declarations) or `builtin` (`runtime_layering_holds` in xtask).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -5,8 +5,9 @@
 //! limits) and stdio, and [`server`] is the `rmcp` handler that dispatches a
 //! call: to a built-in tool, to [`crate::writes`], or to a read through
 //! [`crate::identity`] and [`crate::upstream`]. [`native_consent`] asks the
-//! client for a write's consent where the protocol allows. All `rmcp` model
-//! types are used here, nowhere else.
+//! client for a write's consent where the protocol allows. `rmcp` is used
+//! here and, for the served tool list and the consent codec it holds, in
+//! [`crate::state`]; nowhere else.
 
 pub mod inbound;
 pub mod listener;

@@ -1,6 +1,6 @@
 //! The MCP server: one hand-written `ServerHandler` over the generated
-//! catalog. All `rmcp` model types are used here and in `transport`, nowhere
-//! else. Trait methods stay short and delegate to `*_impl` functions.
+//! catalog. `rmcp` model types are used in `mcp/` (and named by the state it
+//! builds), nowhere else. Trait methods stay short and delegate to `*_impl` functions.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
