@@ -1,5 +1,5 @@
 // The filters, tests and functions the runtime registers in the minijinja
-// Environment that evaluates safety mappings (runtime/src/safety.rs:
+// Environment that evaluates safety mappings (runtime/src/writes/safety.rs:
 // `Environment::new()` with the workspace's minijinja features). codegen
 // (src/safety.rs) refuses a mapping that uses any other name, which would fail
 // on every call. The runtime's test `registers_exactly_the_names_codegen_allows`

@@ -1,6 +1,6 @@
 // The placeholders of a product's `base_url` in tools.yaml, and the
 // configuration that fills each one at run time (runtime/src/config.rs builds
-// the values, runtime/src/upstream.rs `base_url_for` expands them). codegen
+// the values, runtime/src/upstream/mod.rs `base_url_for` expands them). codegen
 // (src/products.rs) refuses a base URL with any other placeholder, which no
 // configuration variable would fill. The runtime's test
 // `fills_exactly_the_placeholders_codegen_allows` include!s this file and

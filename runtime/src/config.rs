@@ -70,11 +70,11 @@ pub struct Config {
     pub journal_retention: Duration,
     /// Limits on MCP requests per principal and per client
     /// (`GOJIRA_INBOUND_RATE`, `GOJIRA_INBOUND_CLIENT_RATE`).
-    pub inbound: crate::inbound::InboundLimits,
+    pub inbound: InboundLimits,
     /// The HTTP listener's timeouts and connection cap
     /// (`GOJIRA_HTTP_HEADER_TIMEOUT_MS`, `GOJIRA_HTTP_IDLE_TIMEOUT_MS`,
     /// `GOJIRA_HTTP_BODY_TIMEOUT_MS`, `GOJIRA_MAX_CONNECTIONS`).
-    pub listener: crate::listener::ListenerLimits,
+    pub listener: ListenerLimits,
     /// `TOKEN_ENCRYPTION_KEY` (base64 of 32 bytes), checked by the store's keyring.
     pub encryption_key: Option<Secret>,
     /// `TOKEN_ENCRYPTION_KEYS_OLD`: retired keys that still decrypt.
@@ -322,12 +322,10 @@ fn millis(
     }
 }
 
-/// The HTTP listener's limits (see [`crate::listener`]).
-fn listener_limits(
-    get: &impl Fn(&str) -> Option<String>,
-) -> Result<crate::listener::ListenerLimits, ConfigError> {
-    let defaults = crate::listener::ListenerLimits::default();
-    Ok(crate::listener::ListenerLimits {
+/// The HTTP listener's limits (see [`crate::mcp::listener`]).
+fn listener_limits(get: &impl Fn(&str) -> Option<String>) -> Result<ListenerLimits, ConfigError> {
+    let defaults = ListenerLimits::default();
+    Ok(ListenerLimits {
         header_timeout: millis(
             get,
             "GOJIRA_HTTP_HEADER_TIMEOUT_MS",
@@ -358,7 +356,7 @@ fn listener_limits(
                         "GOJIRA_MAX_CONNECTIONS",
                         format!(
                             "{text:?} must be how many HTTP connections may be open at once, from 1 to 1000000 (default: three quarters of the open-file limit, at most {})",
-                            crate::listener::DEFAULT_MAX_CONNECTIONS
+                            DEFAULT_MAX_CONNECTIONS
                         ),
                     ));
                 }
@@ -640,7 +638,7 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
             }
         },
     };
-    let inbound = crate::inbound::InboundLimits {
+    let inbound = InboundLimits {
         principal: inbound_rate(&get, "GOJIRA_INBOUND_RATE", 20.0)?,
         client: inbound_rate(&get, "GOJIRA_INBOUND_CLIENT_RATE", 200.0)?,
     };
@@ -724,6 +722,45 @@ fn parse_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
 /// Upstream URLs must be https, except loopback (tests and the sandbox).
 fn upstream_url(var: &'static str, value: &str) -> Result<String, ConfigError> {
     gojira_auth::config::base_url(var, value).map_err(|e| err(var, e.message))
+}
+
+/// The listener's (`mcp::listener`) timeouts and connection cap (`GOJIRA_HTTP_*_TIMEOUT_MS`,
+/// `GOJIRA_MAX_CONNECTIONS`; read here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerLimits {
+    /// How long a request head may take: from a new connection, or from the
+    /// first byte of a next request on a kept-alive one.
+    pub header_timeout: Duration,
+    /// How long a kept-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+    /// How long a request body may take to arrive after its head.
+    pub body_timeout: Duration,
+    /// Connections open at once; `None` derives it from the open-file limit.
+    pub max_connections: Option<usize>,
+}
+
+impl Default for ListenerLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(30),
+            max_connections: None,
+        }
+    }
+}
+
+/// The default cap when `GOJIRA_MAX_CONNECTIONS` is not set (and the
+/// open-file limit allows it): memory, not descriptors, bounds it then.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// Inbound bucket shapes (`mcp::inbound`); `None` turns that limit off.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InboundLimits {
+    /// Per principal (the person behind the bearer, or the configured credential).
+    pub principal: Option<gojira_store::BucketSpec>,
+    /// Per MCP client id (OAuth client; `local` without OAuth).
+    pub client: Option<gojira_store::BucketSpec>,
 }
 
 #[cfg(test)]

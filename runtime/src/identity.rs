@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use crate::catalog::{AuthKind, Method, Product, Tool as CatalogTool, UpstreamRequest};
 use crate::config::Secret;
 use crate::error::{ErrorCode, ToolError};
-use crate::server::{CallContext, ServerState};
+use crate::state::{CallContext, ServerState};
 use crate::upstream::{CallCredential, UpstreamResponse};
 
 /// How long an org-admin check is trusted.
@@ -692,7 +692,7 @@ fn rfc3339(time: SystemTime) -> String {
     let ms = time
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    crate::pacing::format_timestamp_millis(ms)
+    crate::upstream::pacing::format_timestamp_millis(ms)
 }
 
 #[cfg(test)]

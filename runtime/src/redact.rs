@@ -27,7 +27,6 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use crate::error::ToolError;
-use crate::journal::{Intent, Outcome};
 
 /// What a redacted value becomes.
 pub const MARKER: &str = "[redacted]";
@@ -240,45 +239,6 @@ pub fn error(error: &mut ToolError, known: &Known) {
     }
     if let Some(details) = &mut error.details {
         strings(details, known);
-    }
-}
-
-/// An intent as it may be journaled: arguments, request (query and body),
-/// site and snapshot redacted with [`fields`].
-pub fn intent(intent: &mut Intent, known: &Known) {
-    fields_of_map(&mut intent.args, known);
-    fields(&mut intent.request, known);
-    if let Some(site) = &mut intent.site
-        && let Cow::Owned(clean) = text(site, known)
-    {
-        *site = clean;
-    }
-    if let Some(snapshot) = &mut intent.snapshot {
-        fields(snapshot, known);
-    }
-}
-
-/// An outcome as it may be journaled: result, state after, error and
-/// resolution redacted.
-pub fn outcome(outcome: &mut Outcome, known: &Known) {
-    for value in [&mut outcome.result, &mut outcome.after]
-        .into_iter()
-        .flatten()
-    {
-        fields(value, known);
-    }
-    for message in [&mut outcome.error, &mut outcome.resolution]
-        .into_iter()
-        .flatten()
-    {
-        if let Cow::Owned(clean) = text(message, known) {
-            *message = clean;
-        }
-    }
-    if let Some(id) = &mut outcome.request_id
-        && let Cow::Owned(clean) = text(id, known)
-    {
-        *id = clean;
     }
 }
 

@@ -194,4 +194,97 @@ mod tests {
             }
         }
     }
+
+    /// The layer of a runtime module, bottom (0) to top, as ARCHITECTURE.md's
+    /// map walks a call: foundations; the leaves the state holds (`upstream`,
+    /// the journal and the safety declarations); the state and who a call acts
+    /// for; the call's paths (`writes`, `builtin`); `mcp`, where calls arrive.
+    /// `None`: not a canonical module path (an old alias such as
+    /// `crate::server` or `crate::journal`, kept in lib.rs for other crates).
+    fn runtime_layer(module: &str) -> Option<u8> {
+        let top = module.split("::").next().unwrap_or_default();
+        match top {
+            "catalog" | "config" | "digest" | "error" | "redact" | "telemetry" => Some(0),
+            "upstream" => Some(1),
+            "writes" if module.starts_with("writes::journal") => Some(1),
+            "writes" if module.starts_with("writes::safety") => Some(1),
+            "state" | "identity" => Some(2),
+            "writes" | "builtin" => Some(3),
+            "mcp" => Some(4),
+            _ => None,
+        }
+    }
+
+    /// Every `crate::` path named in the code of `text` (comments skipped).
+    fn crate_paths(text: &str) -> Vec<(usize, String)> {
+        let mut out = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for (i, _) in line.match_indices("crate::") {
+                let rest = &line[i + "crate::".len()..];
+                if rest.starts_with('{') {
+                    out.push((n + 1, "{".to_owned()));
+                    continue;
+                }
+                let path: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                    .collect();
+                let path = path.trim_end_matches(':').to_owned();
+                out.push((n + 1, path));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn runtime_layering_holds() {
+        // A module imports only its own layer or the layers below: no module
+        // below the state reaches up into `writes`, `builtin` or `mcp`.
+        let root = crate::project_root();
+        let src = root.join("runtime/src");
+        let mut problems = Vec::new();
+        for path in rust_files(&src) {
+            let relative = path.strip_prefix(&src).expect("below src");
+            let module = relative
+                .with_extension("")
+                .to_string_lossy()
+                .replace('/', "::")
+                .trim_end_matches("::mod")
+                .to_owned();
+            if module == "lib" {
+                continue;
+            }
+            let own = runtime_layer(&module).unwrap_or_else(|| {
+                panic!(
+                    "runtime/src/{} has no layer in runtime_layer",
+                    relative.display()
+                )
+            });
+            let text = std::fs::read_to_string(&path).expect("source");
+            for (line, used) in crate_paths(&text) {
+                let at = format!("runtime/src/{}:{line}", relative.display());
+                if used == "{" {
+                    problems.push(format!(
+                        "{at}: `crate::{{...}}`: name each module (`use crate::a::b;`)"
+                    ));
+                    continue;
+                }
+                match runtime_layer(&used) {
+                    None => problems.push(format!("{at}: `crate::{used}` is not a canonical path (see lib.rs)")),
+                    Some(layer) if layer > own => problems.push(format!(
+                        "{at}: {module} (layer {own}) uses `crate::{used}` (layer {layer}), above it"
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "runtime layering broken:\n{}",
+            problems.join("\n")
+        );
+    }
 }

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::Builtin;
 use crate::error::ToolError;
-use crate::server::{CallContext, ServerState};
+use crate::state::{CallContext, ServerState};
 
 pub(super) static TOOL: Builtin = Builtin {
     name: "gojira.bindApiToken",

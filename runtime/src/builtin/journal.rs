@@ -5,9 +5,9 @@ use serde_json::{Map, Value, json};
 
 use super::Builtin;
 use crate::error::{ErrorCode, ToolError};
-use crate::journal::{Filter, Operation, Status};
-use crate::server::{CallContext, ServerState};
-use crate::write;
+use crate::state::{CallContext, ServerState};
+use crate::writes;
+use crate::writes::journal::{Filter, Operation, Status};
 
 pub(super) static LIST: Builtin = Builtin {
     name: "gojira.journal.list",
@@ -49,7 +49,7 @@ pub(super) static REVERT: Builtin = Builtin {
     scope: gojira_auth::scopes::WRITE,
 };
 
-fn journal_error(e: crate::journal::JournalError) -> ToolError {
+fn journal_error(e: crate::writes::journal::JournalError) -> ToolError {
     ToolError::with_code(
         ErrorCode::JournalUnavailable,
         format!("{e}. Next: try again when the server's store answers"),
@@ -98,7 +98,7 @@ fn visibility(
 fn summary(op: &Operation) -> Value {
     let mut v = json!({
         "id": op.id,
-        "at": crate::pacing::format_timestamp(op.intent.at_ms),
+        "at": crate::upstream::pacing::format_timestamp(op.intent.at_ms),
         "principal": op.intent.principal,
         "tool": op.intent.tool,
         "status": op.status,
@@ -176,7 +176,7 @@ pub(super) async fn get(
         Some(op) => {
             let mut v =
                 serde_json::to_value(&op).map_err(|e| ToolError::internal(e.to_string()))?;
-            v["at"] = json!(crate::pacing::format_timestamp(op.intent.at_ms));
+            v["at"] = json!(crate::upstream::pacing::format_timestamp(op.intent.at_ms));
             Ok(v)
         }
         None => Err(ToolError::new(
@@ -218,5 +218,5 @@ pub(super) async fn revert(
         .and_then(Value::as_str)
         .map(str::to_owned);
     let force = args.get("force").and_then(Value::as_bool) == Some(true);
-    write::revert(state, ctx, ids, commit, digest, force).await
+    writes::revert(state, ctx, ids, commit, digest, force).await
 }

@@ -15,7 +15,7 @@ mod whoami;
 use serde_json::{Map, Value};
 
 use crate::error::ToolError;
-use crate::server::{CallContext, ServerState};
+use crate::state::{CallContext, ServerState};
 
 /// The group every built-in tool belongs to.
 pub const GROUP: &str = "utility";

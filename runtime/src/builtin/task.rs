@@ -26,8 +26,8 @@ use crate::catalog::{Method, Tool as CatalogTool, UpstreamRequest};
 use crate::error::{ErrorCode, ToolError};
 use gojira_store::JournalId;
 
-use crate::journal::{self, Outcome, Status, TaskRecord, TaskRef};
-use crate::server::{CallContext, ServerState};
+use crate::state::{CallContext, ServerState};
+use crate::writes::journal::{self, Outcome, Status, TaskRecord, TaskRef};
 
 pub(super) static GET: Builtin = Builtin {
     name: "gojira.task.get",

@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 
 use super::Builtin;
 use crate::error::ToolError;
-use crate::server::{CallContext, ServerState};
+use crate::state::{CallContext, ServerState};
 
 pub(super) static TOOL: Builtin = Builtin {
     name: "gojira.whoami",

@@ -44,7 +44,7 @@ pub fn principal(config: &crate::config::UpstreamConfig) -> String {
 /// of the canonical JSON (keys sorted) of `parts`, a JSON array, so no two
 /// different requests encode alike.
 fn digest(parts: &Value) -> String {
-    crate::write::digest(parts)
+    crate::digest::digest(parts)
 }
 
 /// The id of one cached answer: the principal, product, generation and the

@@ -1,5 +1,5 @@
 //! The one HTTP client toward Atlassian: base-URL expansion, upstream auth,
-//! pacing within Atlassian's rate limits ([`crate::pacing`]), retries of
+//! pacing within Atlassian's rate limits ([`crate::upstream::pacing`]), retries of
 //! idempotent requests, a deadline on every call, and Atlassian error bodies
 //! turned into messages a person (or a model) can act on.
 //!
@@ -14,6 +14,10 @@
 //! answer or error, has the call's credentials and credential patterns
 //! redacted ([`crate::redact`]) before anyone sees it.
 
+pub mod cache;
+pub mod pacing;
+pub mod shape;
+
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -26,8 +30,8 @@ use tracing::debug;
 use crate::catalog::{AuthKind, Method, Product, UpstreamRequest};
 use crate::config::{Credential, SITE_VARS, Secret, UpstreamConfig};
 use crate::error::{ErrorCode, ToolError};
-use crate::pacing::{Class, Pacer, PacingLimits, Scope, Signals};
 use crate::redact::{self, Known};
+use crate::upstream::pacing::{Class, Pacer, PacingLimits, Scope, Signals};
 
 /// Largest upstream response body read (16 MiB); reading stops there.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
@@ -156,7 +160,7 @@ enum Failure {
 
 impl Upstream {
     /// Builds the pooled rustls client and the pacer (shared through
-    /// `store` when it is Redis; see [`crate::pacing`]).
+    /// `store` when it is Redis; see [`crate::upstream::pacing`]).
     pub fn new(
         config: UpstreamConfig,
         store: Option<gojira_store::Store>,
@@ -384,7 +388,7 @@ impl Upstream {
                         (answer.status == 429)
                             .then(|| {
                                 let paused = scope.paused_until_ms(refused_by.unwrap_or(home));
-                                let ms = paused.saturating_sub(crate::pacing::now_ms());
+                                let ms = paused.saturating_sub(crate::upstream::pacing::now_ms());
                                 (ms > 0).then(|| ms.div_ceil(1000).to_string())
                             })
                             .flatten()
@@ -700,7 +704,7 @@ mod tests {
     /// not depend on the runtime, nor the runtime on codegen: the list is one
     /// file both read).
     mod allowed {
-        include!("../../codegen/src/placeholders.rs");
+        include!("../../../codegen/src/placeholders.rs");
     }
 
     fn product_at(base_url: &str, auth: AuthKind) -> Product {

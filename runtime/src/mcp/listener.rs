@@ -52,35 +52,7 @@ use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 use tracing::{debug, info, warn};
 
-/// The listener's timeouts and connection cap (`GOJIRA_HTTP_*_TIMEOUT_MS`,
-/// `GOJIRA_MAX_CONNECTIONS`; see `config.rs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ListenerLimits {
-    /// How long a request head may take: from a new connection, or from the
-    /// first byte of a next request on a kept-alive one.
-    pub header_timeout: Duration,
-    /// How long a kept-alive connection may wait for its next request.
-    pub idle_timeout: Duration,
-    /// How long a request body may take to arrive after its head.
-    pub body_timeout: Duration,
-    /// Connections open at once; `None` derives it from the open-file limit.
-    pub max_connections: Option<usize>,
-}
-
-impl Default for ListenerLimits {
-    fn default() -> Self {
-        Self {
-            header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
-            body_timeout: Duration::from_secs(30),
-            max_connections: None,
-        }
-    }
-}
-
-/// The default cap when `GOJIRA_MAX_CONNECTIONS` is not set (and the
-/// open-file limit allows it): memory, not descriptors, bounds it then.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+pub use crate::config::{DEFAULT_MAX_CONNECTIONS, ListenerLimits};
 
 /// Descriptors kept free of connections for everything else the process
 /// opens (store, upstream and Redis sockets, logs, the listener itself).

@@ -13,16 +13,9 @@ use std::time::{Duration, Instant};
 use gojira_store::{BucketSpec, Key, Kind, Store};
 use tracing::warn;
 
-use crate::pacing::{LocalBucket, lock};
+use crate::upstream::pacing::{LocalBucket, lock};
 
-/// Bucket shapes; `None` turns that limit off.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct InboundLimits {
-    /// Per principal (the person behind the bearer, or the configured credential).
-    pub principal: Option<BucketSpec>,
-    /// Per MCP client id (OAuth client; `local` without OAuth).
-    pub client: Option<BucketSpec>,
-}
+pub use crate::config::InboundLimits;
 
 /// Who is asking, as far as the limits care.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,19 +20,22 @@
 //! [`revert`] plans and performs inverses of journaled writes, and
 //! [`recover`] resolves writes a crash left without an outcome.
 
+pub mod journal;
+pub mod safety;
+
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use crate::catalog::{Method, Tool as CatalogTool, UpstreamRequest};
+pub use crate::digest::digest;
 use crate::error::{ErrorCode, ToolError};
-use crate::journal::{self, Intent, Outcome, Status};
 use crate::redact;
-use crate::safety::{self, Consent, Revert, Safety};
-use crate::server::{CallContext, ServerState};
-use crate::shape;
+use crate::state::{CallContext, ServerState};
+use crate::upstream::shape;
+use crate::writes::journal::{Intent, Outcome, Status};
+use crate::writes::safety::{Consent, Revert, Safety};
 
 /// A planned write: what would be sent, and to what.
 #[derive(Debug, Clone)]
@@ -123,27 +126,6 @@ fn revert_summary(safety: &Safety) -> Value {
         }),
         Revert::Irreversible { reason } => json!({"possible": false, "reason": reason}),
     }
-}
-
-/// SHA-256 of the canonical (key-sorted) JSON of `value`, hex, 32 characters.
-pub fn digest(value: &Value) -> String {
-    fn canonical(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                Value::Object(
-                    keys.into_iter()
-                        .map(|k| (k.clone(), canonical(&m[k])))
-                        .collect(),
-                )
-            }
-            Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
-            other => other.clone(),
-        }
-    }
-    let bytes = serde_json::to_vec(&canonical(value)).unwrap_or_default();
-    hex::encode(&Sha256::digest(&bytes)[..16])
 }
 
 /// Deep merge of `patch` into `base` (objects merge, anything else replaces).
@@ -320,7 +302,7 @@ pub(crate) async fn perform(
         revert_of,
         at_ms: journal::now_ms(),
     };
-    redact::intent(&mut intent, &known);
+    journal::redact_intent(&mut intent, &known);
     let id = state.journal().record_intent(intent).await.map_err(|e| {
         ToolError::with_code(
             ErrorCode::JournalUnavailable,
@@ -390,7 +372,7 @@ pub(crate) async fn perform(
         }
     };
     outcome.at_ms = journal::now_ms();
-    redact::outcome(&mut outcome, &known);
+    journal::redact_outcome(&mut outcome, &known);
     let status = outcome.status;
     if let Err(e) = state
         .journal()

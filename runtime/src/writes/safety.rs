@@ -213,7 +213,7 @@ mod tests {
     /// The names codegen lets a mapping use (codegen may not depend on the
     /// runtime, nor the runtime on codegen: the list is one file both read).
     mod allowed {
-        include!("../../codegen/src/minijinja_names.rs");
+        include!("../../../codegen/src/minijinja_names.rs");
     }
 
     /// The names in one `name: [..]` list of the Environment's `Debug`

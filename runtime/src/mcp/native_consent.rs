@@ -27,9 +27,9 @@ use tracing::info;
 
 use crate::catalog::Tool as CatalogTool;
 use crate::error::{ErrorCode, ToolError};
-use crate::safety::Safety;
-use crate::server::{CallContext, ServerState};
-use crate::write;
+use crate::state::{CallContext, ServerState};
+use crate::writes;
+use crate::writes::safety::Safety;
 
 /// How long a sealed confirmation state is valid.
 const STATE_TTL: Duration = Duration::from_secs(600);
@@ -81,7 +81,7 @@ pub(crate) async fn decide(
         return Ok(Decision::TwoStep);
     }
     let binding =
-        write::digest(&json!({"principal": ctx.principal, "tool": tool.spec.name, "args": args}));
+        writes::digest(&json!({"principal": ctx.principal, "tool": tool.spec.name, "args": args}));
     if stateless(context) {
         let Some(codec) = state.consent_codec() else {
             return Ok(Decision::TwoStep);
@@ -89,7 +89,7 @@ pub(crate) async fn decide(
         if let Some(sealed) = &request.request_state {
             return resume(state, codec, &binding, sealed, request).await;
         }
-        let plan = write::plan(state, ctx, tool, safety, args.clone()).await?;
+        let plan = writes::plan(state, ctx, tool, safety, args.clone()).await?;
         let nonce = gojira_store::crypto::generate_key();
         let payload = json!({"digest": plan.digest, "nonce": nonce}).to_string();
         let sealed = codec.seal_with(
@@ -112,7 +112,7 @@ pub(crate) async fn decide(
         ))));
     }
     // A 2025 session: ask while the call waits.
-    let plan = write::plan(state, ctx, tool, safety, args.clone()).await?;
+    let plan = writes::plan(state, ctx, tool, safety, args.clone()).await?;
     info!(
         tool = tool.spec.name,
         "asking the user to confirm a write (elicitation)"

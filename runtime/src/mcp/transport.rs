@@ -17,8 +17,9 @@ pub use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::config::Config;
-use crate::inbound::{Caller, InboundLimiter};
-use crate::server::{GojiraServer, ServerState};
+use crate::mcp::inbound::{Caller, InboundLimiter};
+use crate::mcp::server::GojiraServer;
+use crate::state::ServerState;
 
 /// Errors starting or running a transport.
 #[derive(Debug, thiserror::Error)]
@@ -441,7 +442,7 @@ pub async fn serve_http(
 }
 
 /// [`serve_http`] on a listener already bound (see [`bind`]): our own
-/// accept loop (see [`crate::listener`]: header, idle and body timeouts, a
+/// accept loop (see [`crate::mcp::listener`]: header, idle and body timeouts, a
 /// connection cap below the open-file limit, `TCP_NODELAY`, the client's
 /// address as `ConnectInfo<SocketAddr>`), with a declared body over
 /// [`MAX_BODY_BYTES`] refused before it is read. Requests in progress get
@@ -454,14 +455,14 @@ pub async fn serve_listener(
     on_ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<(), TransportError> {
     let local = listener.local_addr()?;
-    let cap = crate::listener::connection_cap(config.listener.max_connections);
-    crate::listener::log_limits(&config.listener, &cap);
+    let cap = crate::mcp::listener::connection_cap(config.listener.max_connections);
+    crate::mcp::listener::log_limits(&config.listener, &cap);
     let app = router(config, state, shutdown.clone(), local.port())
         .layer(middleware::from_fn(refuse_oversized_body));
     info!(%local, "gojira-mcp listening (MCP at /mcp, health at /health)");
     on_ready(local);
     let stop = shutdown.clone();
-    crate::listener::serve(
+    crate::mcp::listener::serve(
         listener,
         app,
         config.listener,
@@ -472,7 +473,7 @@ pub async fn serve_listener(
                 _ = tokio::signal::ctrl_c() => {}
             }
         },
-        crate::listener::Shutdown {
+        crate::mcp::listener::Shutdown {
             grace: config.tool_timeout + std::time::Duration::from_secs(2),
             streams: shutdown.clone(),
         },

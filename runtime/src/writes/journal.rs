@@ -20,6 +20,7 @@
 //! outcome; the server then compares the live state with the snapshot to
 //! say whether the write happened ([`Journal::pending`]).
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gojira_store::{JournalEntry, JournalId, Key, Kind, Store, StoreError};
@@ -27,6 +28,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tracing::warn;
+
+use crate::redact::{Known, fields, fields_of_map, text};
 
 /// The store log the journal lives in.
 const LOG: &str = "ops";
@@ -311,7 +314,7 @@ impl Journal {
     /// The store failed or the chain stayed locked: the write must not be sent.
     pub async fn record_intent(&self, mut intent: Intent) -> Result<JournalId, JournalError> {
         // The journal is append-only: a secret written here could never be removed.
-        crate::redact::intent(&mut intent, &crate::redact::Known::new());
+        redact_intent(&mut intent, &crate::redact::Known::new());
         let principal = intent.principal.clone();
         let id = self.append(&principal, Record::Intent(intent)).await?;
         Ok(id)
@@ -326,7 +329,7 @@ impl Journal {
         principal: &str,
         mut outcome: Outcome,
     ) -> Result<JournalId, JournalError> {
-        crate::redact::outcome(&mut outcome, &crate::redact::Known::new());
+        redact_outcome(&mut outcome, &crate::redact::Known::new());
         let of = outcome.of;
         let id = self.append(principal, Record::Outcome(outcome)).await?;
         self.put_index(&format!("outcome:{of}"), &id).await?;
@@ -687,6 +690,45 @@ impl Journal {
             Some(before) if before > 1 => Ok(self.store.journal_truncate(LOG, before).await?),
             _ => Ok(0),
         }
+    }
+}
+
+/// An intent as it may be journaled: arguments, request (query and body),
+/// site and snapshot redacted with [`fields`].
+pub fn redact_intent(intent: &mut Intent, known: &Known) {
+    fields_of_map(&mut intent.args, known);
+    fields(&mut intent.request, known);
+    if let Some(site) = &mut intent.site
+        && let Cow::Owned(clean) = text(site, known)
+    {
+        *site = clean;
+    }
+    if let Some(snapshot) = &mut intent.snapshot {
+        fields(snapshot, known);
+    }
+}
+
+/// An outcome as it may be journaled: result, state after, error and
+/// resolution redacted.
+pub fn redact_outcome(outcome: &mut Outcome, known: &Known) {
+    for value in [&mut outcome.result, &mut outcome.after]
+        .into_iter()
+        .flatten()
+    {
+        fields(value, known);
+    }
+    for message in [&mut outcome.error, &mut outcome.resolution]
+        .into_iter()
+        .flatten()
+    {
+        if let Cow::Owned(clean) = text(message, known) {
+            *message = clean;
+        }
+    }
+    if let Some(id) = &mut outcome.request_id
+        && let Cow::Owned(clean) = text(id, known)
+    {
+        *id = clean;
     }
 }
 
