@@ -34,6 +34,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -126,10 +127,21 @@ enum Phase {
 }
 
 /// One connection's phase, shared by its I/O, its requests and its task.
+///
+/// The task is woken only when its timer would otherwise be wrong: a
+/// deadline that moves earlier (an idle connection starting a head) or a
+/// connection leaving a phase without a deadline while the task sleeps with
+/// none (`parked`). A request's own phase changes wake nobody: the timer
+/// rechecks the phase when it fires, so a busy keep-alive connection costs
+/// no extra poll per request.
 struct Conn {
     phase: Mutex<Phase>,
-    /// The phase changed: the task recomputes its deadline.
+    /// The deadline moved earlier, or the parked task has one again: the
+    /// task recomputes its deadline.
     changed: Notify,
+    /// The task sleeps without a deadline (the connection was busy when
+    /// its timer last fired).
+    parked: AtomicBool,
     /// Closed to make room for a new connection.
     evicted: Notify,
 }
@@ -139,6 +151,7 @@ impl Conn {
         Self {
             phase: Mutex::new(Phase::Head(Instant::now())),
             changed: Notify::new(),
+            parked: AtomicBool::new(false),
             evicted: Notify::new(),
         }
     }
@@ -147,9 +160,13 @@ impl Conn {
         *lock(&self.phase)
     }
 
+    /// A request's phase change: it moves no deadline earlier, so only a
+    /// task parked without a deadline needs waking.
     fn set(&self, phase: Phase) {
         *lock(&self.phase) = phase;
-        self.changed.notify_one();
+        if self.parked.swap(false, Ordering::AcqRel) {
+            self.changed.notify_one();
+        }
     }
 
     /// Bytes arrived: an idle connection starts a request head.
@@ -520,9 +537,20 @@ pub async fn serve(
                 let timer = tokio::time::sleep_until(never());
                 tokio::pin!(timer);
                 loop {
-                    timer
-                        .as_mut()
-                        .reset(conn.deadline(&limits).unwrap_or_else(never));
+                    let deadline = conn.deadline(&limits);
+                    conn.parked.store(deadline.is_none(), Ordering::Release);
+                    // A phase change between the read and the store is seen
+                    // again: with a deadline the timer rechecks when it
+                    // fires; without one the change found `parked` clear
+                    // only if it came before the store, so look once more.
+                    let deadline = match (deadline, conn.deadline(&limits)) {
+                        (None, Some(d)) => {
+                            conn.parked.store(false, Ordering::Release);
+                            Some(d)
+                        }
+                        (d, _) => d,
+                    };
+                    timer.as_mut().reset(deadline.unwrap_or_else(never));
                     tokio::select! {
                         result = &mut connection => {
                             if let Err(e) = result {

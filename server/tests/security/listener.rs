@@ -262,6 +262,30 @@ async fn an_open_event_stream_outlives_the_idle_timeout() {
         !closed,
         "the event stream is still open after 4 s, past the 1.5 s idle timeout"
     );
+
+    // Busy past the header timeout, then ended by closing the session: the
+    // connection is idle now and goes after the idle timeout like any other.
+    let deleted = http
+        .delete(server.mcp_url())
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    let ended = tokio::time::Instant::now();
+    let (_, closed) = read_until_closed(&mut stream, Duration::from_secs(6)).await;
+    eprintln!("closed after {:?}", ended.elapsed());
+    assert!(
+        closed,
+        "a connection whose event stream ended was still open 6 s later (idle timeout 1.5 s)"
+    );
+    // hyper's own timer (header + idle = 2.5 s) is only the backstop.
+    assert!(
+        (Duration::from_millis(1000)..Duration::from_millis(2200)).contains(&ended.elapsed()),
+        "closed {:?} after its stream ended; the idle timeout is 1.5 s",
+        ended.elapsed()
+    );
 }
 
 /// A request declaring a body larger than the cap is refused with 413 and
