@@ -956,3 +956,52 @@ async fn local_mode_without_a_credential_is_refused_at_start_up() {
     );
     client.cancel().await.ok();
 }
+
+/// The context budget (issue: tools/list ≤ 600 bytes a tool on average, input
+/// schema + description + annotations, as `cargo xtask bench` counts it), over
+/// the whole catalog as a client sees it with every group enabled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalog_keeps_its_context_budget() {
+    const BUDGET: f64 = 600.0;
+    let fake = start_fake().await;
+    let server = start_server(&fake_env(&fake, &all_groups()));
+    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    let mut sizes: Vec<(usize, String)> = tools
+        .iter()
+        .map(|t| {
+            let t = serde_json::to_value(t).unwrap();
+            let counted = json!({
+                "inputSchema": t["inputSchema"],
+                "description": t["description"],
+                "annotations": t["annotations"],
+            });
+            (
+                counted.to_string().len(),
+                t["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    sizes.sort();
+    let mean = sizes.iter().map(|(n, _)| *n as f64).sum::<f64>() / sizes.len() as f64;
+    let largest: Vec<String> = sizes
+        .iter()
+        .rev()
+        .take(5)
+        .map(|(n, name)| format!("{name} {n}"))
+        .collect();
+    eprintln!(
+        "context budget: {} tools, mean {mean:.0} bytes a tool (budget {BUDGET}); largest: {}",
+        sizes.len(),
+        largest.join(", ")
+    );
+    assert!(
+        mean <= BUDGET,
+        "tools/list averages {mean:.0} bytes a tool over {} tools, over the {BUDGET}-byte budget; \
+         largest: {}. Shorten descriptions, hide rarely needed optional parameters or override long \
+         parameter descriptions in tools.yaml",
+        sizes.len(),
+        largest.join(", ")
+    );
+    client.cancel().await.ok();
+}

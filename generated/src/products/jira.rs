@@ -524,7 +524,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.createCustomField",
         title: "Create custom field",
-        description: "Create a Jira custom field from a name, a type key (e.g. com.atlassian.jira.plugin.system.customfieldtypes:textfield) and a matching searcherKey.",
+        description: "Create a Jira custom field from a name, a type key (e.g. ...customfieldtypes:textfield) and a matching searcherKey.",
         group: "write_customfields",
         product: "jira",
         operation: "jira#createCustomField",
@@ -837,7 +837,7 @@ pub struct SearchProjectsArgs {
     /// Project keys (max 50)
     #[serde(default)]
     pub keys: Option<Vec<String>>,
-    /// Text matched against project key and name
+    /// Matches project key and name
     #[serde(default)]
     pub query: Option<String>,
     /// software, service_desk and/or business (comma-separated)
