@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
@@ -33,10 +33,10 @@ pub fn access_scope(access: Access) -> Option<&'static str> {
 pub struct Tool {
     /// The generated definition.
     pub spec: &'static ToolSpec,
-    /// Parsed input schema.
-    pub input_schema: serde_json::Map<String, Value>,
+    /// Parsed input schema, shared with the listed MCP tool (one copy in memory).
+    pub input_schema: Arc<serde_json::Map<String, Value>>,
     /// Parsed output schema.
-    pub output_schema: Option<serde_json::Map<String, Value>>,
+    pub output_schema: Option<Arc<serde_json::Map<String, Value>>>,
     validator: OnceLock<Result<jsonschema::Validator, String>>,
 }
 
@@ -136,10 +136,10 @@ impl Catalog {
     ) -> Result<Self, CatalogError> {
         let mut tools = BTreeMap::new();
         for spec in toolsets.iter().flat_map(|set| set.iter()) {
-            let input_schema = parse_object(spec.name, "input", spec.input_schema)?;
+            let input_schema = Arc::new(parse_object(spec.name, "input", spec.input_schema)?);
             let output_schema = spec
                 .output_schema
-                .map(|s| parse_object(spec.name, "output", s))
+                .map(|s| parse_object(spec.name, "output", s).map(Arc::new))
                 .transpose()?;
             tools.insert(
                 spec.name,

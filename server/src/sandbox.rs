@@ -150,7 +150,11 @@ fn routes(catalog: &Catalog) -> Vec<RouteDef> {
                 method: tool.spec.method.as_str().to_owned(),
                 path: format!("{base_path}{}", tool.spec.path),
                 operation: tool.spec.operation.to_owned(),
-                response_schema: tool.output_schema.clone().map(serde_json::Value::Object),
+                response_schema: tool
+                    .output_schema
+                    .as_deref()
+                    .cloned()
+                    .map(serde_json::Value::Object),
             })
         })
         .collect()

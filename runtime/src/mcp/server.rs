@@ -238,12 +238,12 @@ fn mcp_tool(tool: &CatalogTool) -> Tool {
     let mut mcp = Tool::new_with_raw(
         spec.name,
         Some(Cow::Borrowed(spec.description)),
-        Arc::new(tool.input_schema.clone()),
+        tool.input_schema.clone(),
     )
     .with_title(spec.title)
     .with_annotations(annotations);
     if let Some(output) = &tool.output_schema {
-        mcp = mcp.with_raw_output_schema(Arc::new(output.clone()));
+        mcp = mcp.with_raw_output_schema(output.clone());
     }
     mcp
 }

@@ -154,7 +154,7 @@ async fn a_path_parameter_never_leaves_its_template() {
     let mut failures = Vec::new();
     let (mut calls, mut sent, mut writes, mut path_params) = (0usize, 0usize, 0usize, 0usize);
     for tool in catalog.tools.values() {
-        let Value::Object(base_args) = minimal(&Value::Object(tool.input_schema.clone())) else {
+        let Value::Object(base_args) = minimal(&Value::Object((*tool.input_schema).clone())) else {
             panic!("{}: minimal arguments", tool.spec.name);
         };
         let own = &templates[tool.spec.name];
