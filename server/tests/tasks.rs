@@ -202,9 +202,11 @@ async fn a_read_atlassian_runs_as_a_task_answers_the_task_shape_and_is_pollable(
     let server = start_server(&fake_env(&fake, GROUPS));
     let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
 
-    let answer = ok(&call(&client, "jira.searchFields", json!({"type": ["custom"]}))
-        .await
-        .unwrap());
+    let answer = ok(
+        &call(&client, "jira.searchFields", json!({"type": ["custom"]}))
+            .await
+            .unwrap(),
+    );
     let task = &answer["task"];
     assert_eq!(task["status"], "running", "{answer}");
     assert_eq!(task["id"], "20002", "{answer}");
@@ -214,7 +216,10 @@ async fn a_read_atlassian_runs_as_a_task_answers_the_task_shape_and_is_pollable(
         .unwrap_or_else(|| panic!("a task handle: {answer}"))
         .to_owned();
     assert!(handle.starts_with("gt_"), "{answer}");
-    assert!(answer.get("journalId").is_none(), "a read is not journaled: {answer}");
+    assert!(
+        answer.get("journalId").is_none(),
+        "a read is not journaled: {answer}"
+    );
     assert!(
         answer["next"].as_str().unwrap().contains("gojira.task.get"),
         "{answer}"
@@ -237,9 +242,11 @@ async fn a_read_atlassian_runs_as_a_task_answers_the_task_shape_and_is_pollable(
         .await
         .unwrap());
     assert_eq!(listed["operations"], json!([]), "{listed}");
-    let again = ok(&call(&client, "jira.searchFields", json!({"type": ["custom"]}))
-        .await
-        .unwrap());
+    let again = ok(
+        &call(&client, "jira.searchFields", json!({"type": ["custom"]}))
+            .await
+            .unwrap(),
+    );
     assert!(again.get("task").is_none(), "{again}");
     assert_eq!(requests_to(&fake, READ_TASK).len(), 2);
 }
@@ -251,7 +258,8 @@ async fn the_server_finishes_unpolled_tasks_as_the_user_who_started_each() {
     let fake = strict_fake().await;
     fake.fake().add_user(FakeUser::new(BOB, BOB_EMAIL, "Bob"));
     for location in [ALICE_TASK, BOB_TASK] {
-        for fault in Fault::accepted_task(303, "deleteCustomField", location, "jira-platform#getTask")
+        for fault in
+            Fault::accepted_task(303, "deleteCustomField", location, "jira-platform#getTask")
         {
             fake.inject(fault);
         }
@@ -274,9 +282,16 @@ async fn the_server_finishes_unpolled_tasks_as_the_user_who_started_each() {
     for (client, write) in [(&alice_client, &alice_write), (&bob_client, &bob_write)] {
         let id = write["journalId"].as_u64().expect("journalId");
         let entry = journal_settled(client, id, within).await;
-        assert_eq!(entry["status"], "completed", "{entry}");
-        assert_eq!(entry["outcome"]["task"]["handle"], write["task"]["handle"], "{entry}");
-        assert_eq!(entry["outcome"]["result"]["result"], json!({"ok": true}), "{entry}");
+        assert_eq!(entry["status"], "completed", "{entry}\n{}", server.stderr());
+        assert_eq!(
+            entry["outcome"]["task"]["handle"], write["task"]["handle"],
+            "{entry}"
+        );
+        assert_eq!(
+            entry["outcome"]["result"]["result"],
+            json!({"ok": true}),
+            "{entry}"
+        );
     }
     // Each task was polled with its own user's credential, never the other's.
     for (location, who) in [(ALICE_TASK, DEFAULT_ACCOUNT_ID), (BOB_TASK, BOB)] {
@@ -313,6 +328,7 @@ async fn a_task_past_its_horizon_is_unknown_and_its_handle_not_found() {
     let mut env = fake_env(&fake, GROUPS);
     env.insert("GOJIRA_TASK_POLL_INTERVAL_MS".into(), "200".into());
     env.insert("GOJIRA_TASK_HORIZON_MS".into(), "1500".into());
+    env.insert("LOG_LEVEL".into(), "debug".into());
     let server = start_server(&env);
     let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
 
@@ -324,8 +340,17 @@ async fn a_task_past_its_horizon_is_unknown_and_its_handle_not_found() {
     )
     .await
     .unwrap();
-    assert_eq!(error_code(&unknown).as_deref(), Some("NOT_FOUND"), "{}", text(&unknown));
-    assert!(text(&unknown).contains("gojira.journal.get"), "{}", text(&unknown));
+    assert_eq!(
+        error_code(&unknown).as_deref(),
+        Some("NOT_FOUND"),
+        "{}",
+        text(&unknown)
+    );
+    assert!(
+        text(&unknown).contains("gojira.journal.get"),
+        "{}",
+        text(&unknown)
+    );
 
     let done = delete_field(&client).await;
     let handle = done["task"]["handle"].as_str().unwrap().to_owned();
@@ -337,15 +362,28 @@ async fn a_task_past_its_horizon_is_unknown_and_its_handle_not_found() {
 
     // Past the horizon: the server stops polling and says it does not know.
     let entry = journal_settled(&client, id, std::time::Duration::from_secs(8)).await;
-    assert_eq!(entry["status"], "unknown", "{entry}");
+    assert_eq!(entry["status"], "unknown", "{entry}\n{}", server.stderr());
     let reason = entry["outcome"]["error"].as_str().unwrap_or_default();
     assert!(reason.contains("horizon"), "{entry}");
     let expired = call(&client, "gojira.task.get", json!({"task": handle}))
         .await
         .unwrap();
-    assert_eq!(error_code(&expired).as_deref(), Some("NOT_FOUND"), "{}", text(&expired));
-    assert!(text(&expired).contains("gojira.journal.get"), "{}", text(&expired));
+    assert_eq!(
+        error_code(&expired).as_deref(),
+        Some("NOT_FOUND"),
+        "{}",
+        text(&expired)
+    );
+    assert!(
+        text(&expired).contains("gojira.journal.get"),
+        "{}",
+        text(&expired)
+    );
     let polls_then = requests_to(&fake, TASK).len();
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    assert_eq!(requests_to(&fake, TASK).len(), polls_then, "no poll after the horizon");
+    assert_eq!(
+        requests_to(&fake, TASK).len(),
+        polls_then,
+        "no poll after the horizon"
+    );
 }

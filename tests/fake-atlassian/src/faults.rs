@@ -7,9 +7,9 @@ use serde_json::Value;
 /// A canned answer for matching requests (see [`crate::FakeHandle::inject`]).
 ///
 /// A fault matches a request when every criterion that is set matches:
-/// `method` (case-insensitive), `path_prefix` (a prefix of the request path
-/// or of its path below `/ex/{product}/{cloudId}`, or equal to the operation
-/// label), `operation` (the full label such as
+/// `method` (case-insensitive), `path_prefix` (a prefix of the request path,
+/// or equal to the operation label), `route_prefix` (a prefix of the path
+/// below `/ex/{product}/{cloudId}`, or of the path off the gateway), `operation` (the full label such as
 /// `jira-platform#getProject`, or just the operationId). The first matching
 /// fault answers: after `delay`, with `status`, `headers` and `body`
 /// (default `{"errorMessages":["injected fault"]}`), or, for [`Fault::reset`],
@@ -26,6 +26,9 @@ pub struct Fault {
     pub method: Option<String>,
     /// Only paths starting with this (or the operation with this label).
     pub path_prefix: Option<String>,
+    /// Only requests whose path below `/ex/{product}/{cloudId}` (or whose
+    /// path, off the gateway) starts with this.
+    pub route_prefix: Option<String>,
     /// Only this operation (label or operationId).
     pub operation: Option<String>,
     /// Status to answer.
@@ -51,6 +54,7 @@ impl Default for Fault {
         Self {
             method: None,
             path_prefix: None,
+            route_prefix: None,
             operation: None,
             status: 500,
             headers: Vec::new(),
@@ -131,13 +135,13 @@ impl Fault {
             Self::status(200)
                 .on_method("GET")
                 .on_operation(poll_operation)
-                .on_path(location)
+                .on_route(location)
                 .with_body(task("RUNNING", 40))
                 .times(1),
             Self::status(200)
                 .on_method("GET")
                 .on_operation(poll_operation)
-                .on_path(location)
+                .on_route(location)
                 .with_body(done),
         ]
     }
@@ -153,6 +157,15 @@ impl Fault {
     #[must_use]
     pub fn on_path(mut self, prefix: &str) -> Self {
         self.path_prefix = Some(prefix.to_string());
+        self
+    }
+
+    /// Only requests whose path below `/ex/{product}/{cloudId}` (or whose
+    /// path, off the gateway) starts with `prefix`: the same resource
+    /// whichever route a credential takes.
+    #[must_use]
+    pub fn on_route(mut self, prefix: &str) -> Self {
+        self.route_prefix = Some(prefix.to_string());
         self
     }
 
@@ -200,11 +213,15 @@ impl Fault {
         let path_ok = self
             .path_prefix
             .as_deref()
-            .is_none_or(|p| path.starts_with(p) || route_path.starts_with(p) || label == Some(p));
+            .is_none_or(|p| path.starts_with(p) || label == Some(p));
+        let route_ok = self
+            .route_prefix
+            .as_deref()
+            .is_none_or(|p| route_path.starts_with(p));
         let op_ok = self.operation.as_deref().is_none_or(|o| {
             label.is_some_and(|l| l == o || l.rsplit_once('#').is_some_and(|(_, id)| id == o))
         });
-        method_ok && path_ok && op_ok && self.times != Some(0)
+        method_ok && path_ok && route_ok && op_ok && self.times != Some(0)
     }
 }
 
@@ -263,22 +280,64 @@ mod tests {
                 .on_method("get")
                 .times(2),
         );
-        assert!(faults.take("POST", "/rest/api/3/project", "/rest/api/3/project", None).is_none());
         assert!(
-            faults.take("GET", "/rest/api/3/project/ABC", "/rest/api/3/project/ABC", None)
+            faults
+                .take("POST", "/rest/api/3/project", "/rest/api/3/project", None)
+                .is_none()
+        );
+        assert!(
+            faults
+                .take(
+                    "GET",
+                    "/rest/api/3/project/ABC",
+                    "/rest/api/3/project/ABC",
+                    None
+                )
                 .is_some()
         );
-        assert!(faults.take("GET", "/rest/api/3/project", "/rest/api/3/project", None).is_some());
-        assert!(faults.take("GET", "/rest/api/3/project", "/rest/api/3/project", None).is_none());
+        assert!(
+            faults
+                .take("GET", "/rest/api/3/project", "/rest/api/3/project", None)
+                .is_some()
+        );
+        assert!(
+            faults
+                .take("GET", "/rest/api/3/project", "/rest/api/3/project", None)
+                .is_none()
+        );
         faults.push(Fault::status(429).on_operation("getProject"));
         assert!(
-            faults.take("GET", "/x", "/x", Some("jira-platform#getProject"))
+            faults
+                .take("GET", "/x", "/x", Some("jira-platform#getProject"))
                 .is_some()
         );
         assert!(
-            faults.take("GET", "/x", "/x", Some("jira-platform#getProjects"))
+            faults
+                .take("GET", "/x", "/x", Some("jira-platform#getProjects"))
                 .is_none()
         );
         assert!(faults.take("GET", "/x", "/x", None).is_none());
+        faults.clear();
+        faults.push(Fault::status(200).on_route("/rest/api/3/task/1"));
+        assert!(
+            faults
+                .take(
+                    "GET",
+                    "/ex/jira/c1/rest/api/3/task/2",
+                    "/rest/api/3/task/2",
+                    None
+                )
+                .is_none()
+        );
+        assert!(
+            faults
+                .take(
+                    "GET",
+                    "/ex/jira/c1/rest/api/3/task/1",
+                    "/rest/api/3/task/1",
+                    None
+                )
+                .is_some()
+        );
     }
 }
