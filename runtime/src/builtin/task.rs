@@ -245,7 +245,9 @@ pub(crate) async fn accepted(
         return None;
     }
     let link = task_link(location, body);
-    if status == 303 && link.is_none() {
+    // A 303 is a task only with its link; so is a read's 202 (a read
+    // without a task to follow answers its body as it is).
+    if (status == 303 || journal_id.is_none()) && link.is_none() {
         return None;
     }
     let task_state = State::of(body);
