@@ -433,7 +433,8 @@ fn poll_gap(interval: Duration, age_ms: u64) -> Duration {
 /// ([`poll_gap`], claimed in the store so instances share the work) is
 /// polled through [`poll`] as the principal who made the write
 /// (`ctx_for(principal, site)`), at most `poll_batch` of them; one past
-/// the horizon is journaled `unknown` instead. Answers how many it acted on.
+/// the horizon (or accepted without a task gojira can follow, which is only
+/// ended there) is journaled `unknown` instead. Answers how many it acted on.
 pub(crate) async fn follow_unpolled(
     state: &ServerState,
     ctx_for: impl Fn(&str, Option<&str>) -> CallContext,
@@ -458,16 +459,17 @@ pub(crate) async fn follow_unpolled(
             acted += 1;
             continue;
         }
+        // No task to follow: only its horizon ends it. A young one: its
+        // caller's gojira.task.get comes first.
+        let Some(task_ref) = task.task.as_ref() else {
+            continue;
+        };
         if age_ms < policy.poll_interval.as_millis() as u64 {
-            // Its caller's gojira.task.get comes first.
             continue;
         }
+        let handle = task_ref.handle.as_str();
         let gap = poll_gap(policy.poll_interval, age_ms);
-        match state
-            .journal()
-            .claim_task_poll(&task.task.handle, gap)
-            .await
-        {
+        match state.journal().claim_task_poll(handle, gap).await {
             Ok(true) => {}
             Ok(false) => continue,
             Err(e) => {
@@ -476,7 +478,7 @@ pub(crate) async fn follow_unpolled(
             }
         }
         acted += 1;
-        let record = match state.journal().task(&task.task.handle).await {
+        let record = match state.journal().task(handle).await {
             Ok(Some(r)) => r,
             Ok(None) => {
                 give_up(state, &task, policy.horizon).await;
@@ -500,7 +502,7 @@ pub(crate) async fn follow_unpolled(
             _ => None,
         };
         let ctx = ctx_for(&record.principal, site.as_deref());
-        match poll(state, &ctx, &task.task.handle, &record).await {
+        match poll(state, &ctx, handle, &record).await {
             Ok(answer) if answer.get("journalStatus").is_some() => {
                 info!(journal_id = task.journal_id, status = %answer["task"]["status"], "an asynchronous write's task ended")
             }
@@ -532,7 +534,7 @@ async fn give_up(state: &ServerState, task: &RunningTask, horizon: Duration) {
             "cannot tell: the task had not ended; check the resource in Atlassian before retrying"
                 .into(),
         ),
-        task: Some(task.task.clone()),
+        task: task.task.clone(),
         at_ms: journal::now_ms(),
     };
     match state

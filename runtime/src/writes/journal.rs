@@ -179,8 +179,9 @@ pub struct RunningTask {
     pub journal_id: JournalId,
     /// Who made the write.
     pub principal: String,
-    /// The task.
-    pub task: TaskRef,
+    /// The task; none when Atlassian gave no task gojira can follow (the
+    /// write is only ended at the horizon, `unknown`).
+    pub task: Option<TaskRef>,
     /// When the write was accepted as a task (ms since the epoch).
     pub since_ms: u64,
 }
@@ -444,7 +445,7 @@ impl Journal {
         Ok(Some(id))
     }
 
-    /// Writes whose latest outcome is `running` with a task, oldest first,
+    /// Writes whose latest outcome is `running`, oldest first,
     /// from the task checkpoint on; the checkpoint then moves to the oldest
     /// still running (or past the end).
     ///
@@ -461,9 +462,7 @@ impl Journal {
                 let Ok(Record::Outcome(outcome)) = Self::parse(entry) else {
                     continue;
                 };
-                let Some(task) = outcome.task.clone() else {
-                    continue;
-                };
+                let task = outcome.task.clone();
                 if outcome.status != Status::Running {
                     continue;
                 }
@@ -1132,14 +1131,29 @@ mod tests {
         j.record_outcome("bob", outcome(c, Status::Completed))
             .await
             .unwrap();
+        // Accepted without a task to follow: running too, until its horizon.
+        let d = j.record_intent(intent("bob", "t.move", 4)).await.unwrap();
+        j.record_outcome("bob", outcome(d, Status::Running))
+            .await
+            .unwrap();
         let listed = j.running_tasks().await.unwrap();
         let seen: Vec<_> = listed
             .iter()
-            .map(|t| (t.journal_id, t.principal.as_str(), t.task.handle.clone()))
+            .map(|t| {
+                (
+                    t.journal_id,
+                    t.principal.as_str(),
+                    t.task.clone().map(|t| t.handle),
+                )
+            })
             .collect();
         assert_eq!(
             seen,
-            vec![(a, "alice", task(1).handle), (b, "bob", task(2).handle)]
+            vec![
+                (a, "alice", Some(task(1).handle)),
+                (b, "bob", Some(task(2).handle)),
+                (d, "bob", None),
+            ]
         );
         // The end is recorded once, however many pollers see it.
         assert!(
@@ -1169,7 +1183,7 @@ mod tests {
             .into_iter()
             .map(|t| t.journal_id)
             .collect();
-        assert_eq!(left, vec![b]);
+        assert_eq!(left, vec![b, d]);
         assert!(j.verify().await.unwrap().ok);
     }
 
