@@ -68,6 +68,10 @@ pub struct Config {
     pub store: StoreConfig,
     /// How long journal entries are kept (`GOJIRA_JOURNAL_RETENTION_DAYS`, default 90).
     pub journal_retention: Duration,
+    /// How asynchronous tasks are followed when nobody polls them, and how
+    /// long a task handle lives (`GOJIRA_TASK_POLL_INTERVAL_MS`,
+    /// `GOJIRA_TASK_POLL_BATCH`, `GOJIRA_TASK_HORIZON_MS`).
+    pub tasks: TaskPolicy,
     /// Limits on MCP requests per principal and per client
     /// (`GOJIRA_INBOUND_RATE`, `GOJIRA_INBOUND_CLIENT_RATE`).
     pub inbound: InboundLimits,
@@ -638,6 +642,7 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
             }
         },
     };
+    let tasks = task_policy(&get, journal_retention)?;
     let inbound = InboundLimits {
         principal: inbound_rate(&get, "GOJIRA_INBOUND_RATE", 20.0)?,
         client: inbound_rate(&get, "GOJIRA_INBOUND_CLIENT_RATE", 200.0)?,
@@ -703,11 +708,95 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
         tool_timeout,
         store,
         journal_retention,
+        tasks,
         inbound,
         listener,
         encryption_key: get("TOKEN_ENCRYPTION_KEY").map(Secret::new),
         encryption_keys_old: get("TOKEN_ENCRYPTION_KEYS_OLD").map(Secret::new),
         auth,
+    })
+}
+
+/// How the server follows asynchronous tasks nobody polls, and how long a
+/// task handle lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskPolicy {
+    /// How often the server looks for running tasks, and the least time
+    /// between two of its polls of one task (`GOJIRA_TASK_POLL_INTERVAL_MS`).
+    /// A task younger than this is left to its caller's `gojira.task.get`.
+    pub poll_interval: Duration,
+    /// At most this many tasks polled per look (`GOJIRA_TASK_POLL_BATCH`).
+    pub poll_batch: usize,
+    /// How long a task is followed and its handle answers
+    /// (`GOJIRA_TASK_HORIZON_MS`); past it, a write's task still running is
+    /// journaled `unknown`. Never longer than the journal's retention.
+    pub horizon: Duration,
+}
+
+impl Default for TaskPolicy {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_secs(30),
+            poll_batch: 20,
+            horizon: Duration::from_secs(86_400),
+        }
+    }
+}
+
+fn task_policy(
+    get: &impl Fn(&str) -> Option<String>,
+    retention: Duration,
+) -> Result<TaskPolicy, ConfigError> {
+    let defaults = TaskPolicy::default();
+    let poll_interval = match get("GOJIRA_TASK_POLL_INTERVAL_MS") {
+        None => defaults.poll_interval,
+        Some(v) => match v.parse::<u64>() {
+            Ok(ms @ 100..=3_600_000) => Duration::from_millis(ms),
+            _ => {
+                return Err(err(
+                    "GOJIRA_TASK_POLL_INTERVAL_MS",
+                    format!(
+                        "{v:?} must be milliseconds from 100 to 3600000 between the server's polls of a running task (default 30000)"
+                    ),
+                ));
+            }
+        },
+    };
+    let poll_batch = match get("GOJIRA_TASK_POLL_BATCH") {
+        None => defaults.poll_batch,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n @ 1..=1000) => n,
+            _ => {
+                return Err(err(
+                    "GOJIRA_TASK_POLL_BATCH",
+                    format!(
+                        "{v:?} must be how many tasks the server may poll at each look, from 1 to 1000 (default 20)"
+                    ),
+                ));
+            }
+        },
+    };
+    let horizon = match get("GOJIRA_TASK_HORIZON_MS") {
+        None => defaults.horizon.min(retention),
+        Some(v) => match v.parse::<u64>() {
+            Ok(ms) if ms >= 1000 && Duration::from_millis(ms) <= retention => {
+                Duration::from_millis(ms)
+            }
+            _ => {
+                return Err(err(
+                    "GOJIRA_TASK_HORIZON_MS",
+                    format!(
+                        "{v:?} must be milliseconds from 1000 up to the journal's retention (GOJIRA_JOURNAL_RETENTION_DAYS, {} ms): how long a task is followed and its handle answers (default 86400000, a day)",
+                        retention.as_millis()
+                    ),
+                ));
+            }
+        },
+    };
+    Ok(TaskPolicy {
+        poll_interval,
+        poll_batch,
+        horizon,
     })
 }
 
@@ -798,6 +887,10 @@ mod tests {
             ("GOJIRA_INBOUND_RATE", "fast"),
             ("GOJIRA_INBOUND_CLIENT_RATE", "-1"),
             ("GOJIRA_JOURNAL_RETENTION_DAYS", "0"),
+            ("GOJIRA_TASK_POLL_INTERVAL_MS", "10"),
+            ("GOJIRA_TASK_POLL_BATCH", "0"),
+            ("GOJIRA_TASK_HORIZON_MS", "soon"),
+            ("GOJIRA_TASK_HORIZON_MS", "999999999999"),
             ("GOJIRA_HTTP_HEADER_TIMEOUT_MS", "10s"),
             ("GOJIRA_HTTP_HEADER_TIMEOUT_MS", "0"),
             ("GOJIRA_HTTP_IDLE_TIMEOUT_MS", "-1"),
@@ -810,6 +903,25 @@ mod tests {
             let e = from_vars(&v).unwrap_err();
             assert_eq!(e.var, var, "{e}");
         }
+    }
+
+    #[test]
+    fn task_policy_defaults_and_parses_within_the_retention() {
+        let mut v = vars(&[("GOJIRA_ENABLED_GROUPS", "read_projects")]);
+        assert_eq!(from_vars(&v).unwrap().tasks, TaskPolicy::default());
+        v.insert("GOJIRA_TASK_POLL_INTERVAL_MS".into(), "200".into());
+        v.insert("GOJIRA_TASK_POLL_BATCH".into(), "5".into());
+        v.insert("GOJIRA_TASK_HORIZON_MS".into(), "1500".into());
+        let t = from_vars(&v).unwrap().tasks;
+        assert_eq!(
+            (t.poll_interval, t.poll_batch, t.horizon),
+            (Duration::from_millis(200), 5, Duration::from_millis(1500))
+        );
+        // A handle may not outlive the journal entry it belongs to.
+        v.insert("GOJIRA_JOURNAL_RETENTION_DAYS".into(), "1".into());
+        v.insert("GOJIRA_TASK_HORIZON_MS".into(), "86400001".into());
+        let e = from_vars(&v).unwrap_err();
+        assert_eq!(e.var, "GOJIRA_TASK_HORIZON_MS", "{e}");
     }
 
     #[test]

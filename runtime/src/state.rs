@@ -77,6 +77,8 @@ pub struct ServerState {
     /// Principals who may read every user's journal (`GOJIRA_JOURNAL_OPERATORS`).
     pub(crate) journal_operators: BTreeSet<String>,
     pub(crate) identity: crate::identity::Identity,
+    /// How asynchronous tasks are followed and how long their handles live.
+    pub(crate) tasks: crate::config::TaskPolicy,
 }
 
 impl ServerState {
@@ -129,6 +131,19 @@ impl ServerState {
     pub fn with_identity(mut self, identity: crate::identity::Identity) -> Self {
         self.identity = identity;
         self
+    }
+
+    /// How asynchronous tasks nobody polls are followed, and how long a
+    /// task handle lives (the defaults otherwise).
+    #[must_use]
+    pub fn with_task_policy(mut self, tasks: crate::config::TaskPolicy) -> Self {
+        self.tasks = tasks;
+        self
+    }
+
+    /// How asynchronous tasks are followed.
+    pub(crate) fn task_policy(&self) -> &crate::config::TaskPolicy {
+        &self.tasks
     }
 
     /// Lets `operators` (principal ids) read every user's journal entries,

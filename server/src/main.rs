@@ -208,7 +208,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         gojira_runtime::cache::principal(&config.upstream),
     )
     .with_identity(identity)
-    .with_journal_operators(config.auth.journal_operators.clone());
+    .with_journal_operators(config.auth.journal_operators.clone())
+    .with_task_policy(config.tasks);
     if let Some(key) = &config.encryption_key {
         // Instances sharing a store share the key, so a confirmation asked
         // by one instance can be answered at another.

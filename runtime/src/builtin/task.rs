@@ -1,25 +1,34 @@
-//! Asynchronous operations: Atlassian answers some writes with `202
+//! Asynchronous operations: Atlassian answers some calls with `202
 //! Accepted` (or `303 See Other`) and a task to poll instead of the result.
-//! Whatever the product, gojira answers such a write in one shape,
+//! Whatever the product, and for a read as for a write, gojira answers in
+//! one shape,
 //!
 //! ```json
 //! {"task": {"handle", "id", "status": "running|complete|failed|cancelled",
 //!           "product", "progress"?, "result"?},
-//!  "journalId", "next": "call gojira.task.get with ..."}
+//!  "journalId" (writes only), "next": "call gojira.task.get with ..."}
 //! ```
 //!
-//! journals it `running` (never `completed`), and `gojira.task.get` polls
-//! the task and appends the final outcome to the journal when it ends.
+//! A write is journaled `running` (never `completed`) and its final
+//! outcome is appended, once, by [`poll`] when it sees the task end:
+//! through `gojira.task.get`, or through the server's own upkeep
+//! ([`follow_unpolled`]) when nobody polls, with the credential of the user
+//! who made the write. Past its horizon (`GOJIRA_TASK_POLL_*`,
+//! `GOJIRA_TASK_HORIZON_MS`) a task still running is journaled `unknown`
+//! and its handle answers `NOT_FOUND`. A read is not journaled.
 //!
 //! Where a task is polled comes from data, never from the model: the
 //! upstream's `Location` header (or the task's own link in the answer),
 //! made relative to the product's base URL, validated like a path
 //! parameter, and kept in the store behind a random handle bound to the
-//! principal that started it. The handle is all the model ever sees.
+//! principal that started it, for the horizon at most and never longer
+//! than its journal entry. The handle is all the model ever sees.
+
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use tracing::warn;
+use tracing::{debug, info, warn};
 
 use super::Builtin;
 use crate::catalog::{Method, Tool as CatalogTool, UpstreamRequest};
@@ -27,13 +36,13 @@ use crate::error::{ErrorCode, ToolError};
 use gojira_store::JournalId;
 
 use crate::state::{CallContext, ServerState};
-use crate::writes::journal::{self, Outcome, Status, TaskRecord, TaskRef};
+use crate::writes::journal::{self, Outcome, RunningTask, Status, TaskRecord, TaskRef};
 
 pub(super) static GET: Builtin = Builtin {
     name: "gojira.task.get",
     title: "Get an asynchronous task",
-    description: "Progress of an Atlassian task a write started (a write that answered with `task`): status running, complete, failed or cancelled, progress, and the result when it ended. Pass the task handle the write answered. Records the write's final outcome in the journal when the task ends.",
-    input_schema: r#"{"type":"object","properties":{"task":{"type":"string","description":"The task handle a write answered (task.handle)","pattern":"^gt_[0-9a-f]{32}$"}},"required":["task"],"additionalProperties":false}"#,
+    description: "Progress of an Atlassian task a call started (a call that answered with `task`): status running, complete, failed or cancelled, progress, and the result when it ended. Pass the task handle the call answered. Records a write's final outcome in the journal when the task ends.",
+    input_schema: r#"{"type":"object","properties":{"task":{"type":"string","description":"The task handle a call answered (task.handle)","pattern":"^gt_[0-9a-f]{32}$"}},"required":["task"],"additionalProperties":false}"#,
     read_only: true,
     destructive: false,
     scope: gojira_auth::scopes::READ,
@@ -179,7 +188,12 @@ fn task_json(task: Option<&TaskRef>, product: &str, state: State, body: &Value) 
     Value::Object(t)
 }
 
-fn next_for(handle: Option<&str>, state: State) -> String {
+fn next_for(handle: Option<&str>, state: State, write: bool) -> String {
+    let dont = if write {
+        "; do not repeat the write"
+    } else {
+        ""
+    };
     match (handle, state) {
         (_, State::Complete) => "The task is complete.".into(),
         (_, State::Failed) => {
@@ -187,9 +201,11 @@ fn next_for(handle: Option<&str>, state: State) -> String {
         }
         (_, State::Cancelled) => "The task was cancelled; nothing more will happen.".into(),
         (Some(h), State::Running) => format!(
-            "Atlassian runs this as a task that has not ended. Call gojira.task.get with {{\"task\": \"{h}\"}} in a few seconds to follow it; do not repeat the write."
+            "Atlassian runs this as a task that has not ended. Call gojira.task.get with {{\"task\": \"{h}\"}} in a few seconds to follow it{dont}."
         ),
-        (None, State::Running) => "Atlassian accepted this and runs it in the background, without a task gojira can follow. Check the resource in Atlassian later; do not repeat the write.".into(),
+        (None, State::Running) => format!(
+            "Atlassian accepted this and runs it in the background, without a task gojira can follow. Check the resource in Atlassian later{dont}."
+        ),
     }
 }
 
@@ -201,8 +217,8 @@ fn journal_status(state: State) -> Status {
     }
 }
 
-/// An asynchronous write's answer: what the journal records and what the
-/// caller is answered.
+/// An asynchronous answer: what the journal records (for a write) and
+/// what the caller is answered.
 pub(crate) struct Accepted {
     /// The journal status (`running` unless the answer says it ended).
     pub(crate) status: Status,
@@ -212,14 +228,15 @@ pub(crate) struct Accepted {
     pub(crate) answer: Value,
 }
 
-/// When the upstream answered a write asynchronously (202, or 303 with a
+/// When the upstream answered a call asynchronously (202, or 303 with a
 /// task), keeps the task behind a handle bound to the caller and answers
-/// it in gojira's task shape; `None` for an ordinary answer.
+/// it in gojira's task shape; `None` for an ordinary answer. `journal_id`
+/// is the write's journal entry; `None` for a read.
 pub(crate) async fn accepted(
     state: &ServerState,
     ctx: &CallContext,
     tool: &CatalogTool,
-    journal_id: JournalId,
+    journal_id: Option<JournalId>,
     status: u16,
     location: Option<&str>,
     body: &Value,
@@ -228,7 +245,9 @@ pub(crate) async fn accepted(
         return None;
     }
     let link = task_link(location, body);
-    if status == 303 && link.is_none() {
+    // A 303 is a task only with its link; so is a read's 202 (a read
+    // without a task to follow answers its body as it is).
+    if (status == 303 || journal_id.is_none()) && link.is_none() {
         return None;
     }
     let task_state = State::of(body);
@@ -248,14 +267,16 @@ pub(crate) async fn accepted(
         && !task_state.ended()
     {
         let handle = new_handle();
+        let horizon = state.task_policy().horizon;
         let record = TaskRecord {
             principal: ctx.principal.clone(),
             tool: tool.spec.name.to_owned(),
             path,
             id: id.clone(),
             journal_id,
+            expires_at_ms: Some(journal::now_ms().saturating_add(horizon.as_millis() as u64)),
         };
-        match state.journal().put_task(&handle, &record).await {
+        match state.journal().put_task(&handle, &record, horizon).await {
             Ok(()) => {
                 task = Some(TaskRef {
                     handle,
@@ -263,7 +284,9 @@ pub(crate) async fn accepted(
                     product: tool.spec.product.to_owned(),
                 })
             }
-            Err(e) => warn!(journal_id, error = %e, "could not keep an asynchronous task's handle"),
+            Err(e) => {
+                warn!(?journal_id, error = %e, "could not keep an asynchronous task's handle")
+            }
         }
     }
     let mut shown = task_json(task.as_ref(), tool.spec.product, task_state, body);
@@ -272,11 +295,17 @@ pub(crate) async fn accepted(
     {
         map.insert("id".into(), json!(id));
     }
-    let answer = json!({
+    let mut answer = json!({
         "task": shown,
-        "journalId": journal_id,
-        "next": next_for(task.as_ref().map(|t| t.handle.as_str()), task_state),
+        "next": next_for(
+            task.as_ref().map(|t| t.handle.as_str()),
+            task_state,
+            journal_id.is_some(),
+        ),
     });
+    if let Some(id) = journal_id {
+        answer["journalId"] = json!(id);
+    }
     Some(Accepted {
         status: journal_status(task_state),
         task,
@@ -287,7 +316,15 @@ pub(crate) async fn accepted(
 fn unknown_task() -> ToolError {
     ToolError::new(
         ErrorCode::NotFound,
-        "no such task: a task handle is valid only for the user whose write started it. Next: use the task.handle a write of yours answered, or find the write with gojira.journal.list",
+        "no such task: a task handle answers only for the user whose call started it, and only until the task's horizon (or while its journal entry is kept). Next: for a write, check its outcome with gojira.journal.get (its journalId; gojira.journal.list finds it); for a read, call the read again",
+    )
+}
+
+fn journal_err(e: journal::JournalError) -> ToolError {
+    ToolError::with_code(
+        ErrorCode::JournalUnavailable,
+        format!("{e}. Next: try again when the server's store answers"),
+        None,
     )
 }
 
@@ -299,20 +336,33 @@ pub(super) async fn get(
     let handle = args.get("task").and_then(Value::as_str).unwrap_or_default();
     if !valid_handle(handle) {
         return Err(ToolError::invalid_arguments(
-            "task must be a task handle a write answered (task.handle, gt_ and 32 hex digits)",
+            "task must be a task handle a call answered (task.handle, gt_ and 32 hex digits)",
         ));
     }
-    let journal_err = |e: journal::JournalError| {
-        ToolError::with_code(
-            ErrorCode::JournalUnavailable,
-            format!("{e}. Next: try again when the server's store answers"),
-            None,
-        )
-    };
-    let record = state.journal().task(handle).await.map_err(journal_err)?;
+    let record = state
+        .journal()
+        .live_task(handle, journal::now_ms())
+        .await
+        .map_err(journal_err)?;
     let Some(record) = record.filter(|r| r.principal == ctx.principal) else {
         return Err(unknown_task());
     };
+    poll(state, ctx, handle, &record).await
+}
+
+/// Polls the task behind `handle` as `ctx` (the principal who started it)
+/// and answers it in gojira's task shape; when it ended and started a
+/// write, appends the write's final outcome (once). The one path for
+/// `gojira.task.get` and for the server's own upkeep.
+async fn poll(
+    state: &ServerState,
+    ctx: &CallContext,
+    handle: &str,
+    record: &TaskRecord,
+) -> Result<Value, ToolError> {
+    if record.principal != ctx.principal {
+        return Err(unknown_task());
+    }
     let tool = state.catalog_tool(&record.tool).ok_or_else(|| {
         ToolError::internal(format!(
             "the tool that started this task, {}, is no longer in the catalog",
@@ -332,42 +382,175 @@ pub(super) async fn get(
         id: record.id.clone(),
         product: tool.spec.product.to_owned(),
     };
+    let write = record.journal_id.is_some();
     let mut answer = json!({
         "task": task_json(Some(&task), tool.spec.product, task_state, &body),
-        "journalId": record.journal_id,
-        "next": next_for(Some(handle), task_state),
+        "next": next_for(Some(handle), task_state, write),
     });
+    let Some(journal_id) = record.journal_id else {
+        return Ok(answer);
+    };
+    answer["journalId"] = json!(journal_id);
     if task_state.ended() {
-        let current = state
-            .journal()
-            .get(record.journal_id)
-            .await
-            .map_err(journal_err)?;
+        let outcome = Outcome {
+            of: journal_id,
+            status: journal_status(task_state),
+            upstream_status: Some(upstream_status),
+            request_id,
+            result: Some(body.clone()),
+            after: None,
+            error: (task_state != State::Complete)
+                .then(|| format!("the asynchronous task ended {}", task_state.as_str())),
+            resolution: None,
+            task: Some(task),
+            at_ms: journal::now_ms(),
+        };
         // Once: a later poll of an ended task appends nothing.
-        if current.is_some_and(|op| op.status == Status::Running) {
-            let outcome = Outcome {
-                of: record.journal_id,
-                status: journal_status(task_state),
-                upstream_status: Some(upstream_status),
-                request_id,
-                result: Some(body.clone()),
-                after: None,
-                error: (task_state != State::Complete)
-                    .then(|| format!("the asynchronous task ended {}", task_state.as_str())),
-                resolution: None,
-                task: Some(task),
-                at_ms: journal::now_ms(),
-            };
-            state
-                .journal()
-                .record_outcome(&ctx.principal, outcome)
-                .await
-                .map_err(journal_err)?;
+        if state
+            .journal()
+            .record_final_outcome(&ctx.principal, outcome)
+            .await
+            .map_err(journal_err)?
+            .is_some()
+        {
             state.invalidate_cache(ctx, tool).await;
         }
         answer["journalStatus"] = json!(journal_status(task_state));
     }
     Ok(answer)
+}
+
+/// The least time between two of the server's polls of a task `age_ms`
+/// old: a quarter of its age, from the poll interval up to five minutes
+/// (never below the interval).
+fn poll_gap(interval: Duration, age_ms: u64) -> Duration {
+    let ceiling = interval.max(Duration::from_secs(300));
+    Duration::from_millis(age_ms / 4).clamp(interval, ceiling)
+}
+
+/// One look of the server's upkeep at writes whose task nobody has seen
+/// end: each one at least a poll interval old and due for its next poll
+/// ([`poll_gap`], claimed in the store so instances share the work) is
+/// polled through [`poll`] as the principal who made the write
+/// (`ctx_for(principal, site)`), at most `poll_batch` of them; one past
+/// the horizon (or accepted without a task gojira can follow, which is only
+/// ended there) is journaled `unknown` instead. Answers how many it acted on.
+pub(crate) async fn follow_unpolled(
+    state: &ServerState,
+    ctx_for: impl Fn(&str, Option<&str>) -> CallContext,
+) -> usize {
+    let policy = *state.task_policy();
+    let running = match state.journal().running_tasks().await {
+        Ok(r) => r,
+        Err(e) => {
+            warn!(error = %e, "could not list running asynchronous tasks; will look again");
+            return 0;
+        }
+    };
+    let mut acted = 0;
+    for task in running {
+        if acted >= policy.poll_batch {
+            break;
+        }
+        let now = journal::now_ms();
+        let age_ms = now.saturating_sub(task.since_ms);
+        if age_ms >= policy.horizon.as_millis() as u64 {
+            give_up(state, &task, policy.horizon).await;
+            acted += 1;
+            continue;
+        }
+        // No task to follow: only its horizon ends it. A young one: its
+        // caller's gojira.task.get comes first.
+        let Some(task_ref) = task.task.as_ref() else {
+            continue;
+        };
+        if age_ms < policy.poll_interval.as_millis() as u64 {
+            continue;
+        }
+        let handle = task_ref.handle.as_str();
+        let gap = poll_gap(policy.poll_interval, age_ms);
+        match state.journal().claim_task_poll(handle, gap).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                warn!(error = %e, "could not claim a task poll; will look again");
+                return acted;
+            }
+        }
+        acted += 1;
+        let record = match state.journal().task(handle).await {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                give_up(state, &task, policy.horizon).await;
+                continue;
+            }
+            Err(e) => {
+                warn!(journal_id = task.journal_id, error = %e, "could not read a task's handle");
+                continue;
+            }
+        };
+        // Only the user who made the write: never another credential.
+        if record.principal != task.principal || record.journal_id != Some(task.journal_id) {
+            warn!(
+                journal_id = task.journal_id,
+                "a task handle does not match its journal entry; not polled"
+            );
+            continue;
+        }
+        let site = match state.journal().get(task.journal_id).await {
+            Ok(Some(op)) => op.intent.site,
+            _ => None,
+        };
+        let ctx = ctx_for(&record.principal, site.as_deref());
+        match poll(state, &ctx, handle, &record).await {
+            Ok(answer) if answer.get("journalStatus").is_some() => {
+                info!(journal_id = task.journal_id, status = %answer["task"]["status"], "an asynchronous write's task ended")
+            }
+            Ok(_) => {}
+            Err(e) => debug!(
+                journal_id = task.journal_id,
+                code = e.code.as_str(),
+                "polling an asynchronous write's task failed; will try again"
+            ),
+        }
+    }
+    acted
+}
+
+/// Journals a write whose task outlived its horizon as `unknown`.
+async fn give_up(state: &ServerState, task: &RunningTask, horizon: Duration) {
+    let outcome = Outcome {
+        of: task.journal_id,
+        status: Status::Unknown,
+        upstream_status: None,
+        request_id: None,
+        result: None,
+        after: None,
+        error: Some(format!(
+            "gojira stopped following the asynchronous task at its horizon ({} s, GOJIRA_TASK_HORIZON_MS) without seeing it end",
+            horizon.as_secs()
+        )),
+        resolution: Some(
+            "cannot tell: the task had not ended; check the resource in Atlassian before retrying"
+                .into(),
+        ),
+        task: task.task.clone(),
+        at_ms: journal::now_ms(),
+    };
+    match state
+        .journal()
+        .record_final_outcome(&task.principal, outcome)
+        .await
+    {
+        Ok(Some(_)) => info!(
+            journal_id = task.journal_id,
+            "an asynchronous write's task passed its horizon; journaled unknown"
+        ),
+        Ok(None) => {}
+        Err(e) => {
+            warn!(journal_id = task.journal_id, error = %e, "could not journal a task past its horizon")
+        }
+    }
 }
 
 #[cfg(test)]
@@ -418,6 +601,16 @@ mod tests {
         ] {
             assert_eq!(relative_path(bad, None), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn polls_slow_down_as_a_task_ages() {
+        let interval = Duration::from_secs(30);
+        assert_eq!(poll_gap(interval, 40_000), interval);
+        assert_eq!(poll_gap(interval, 200_000), Duration::from_secs(50));
+        assert_eq!(poll_gap(interval, 86_400_000), Duration::from_secs(300));
+        let short = Duration::from_millis(200);
+        assert_eq!(poll_gap(short, 1_000), Duration::from_millis(250));
     }
 
     #[test]

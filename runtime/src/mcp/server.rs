@@ -157,6 +157,7 @@ impl ServerState {
             hidden,
             journal_operators: BTreeSet::new(),
             identity: crate::identity::Identity::local(),
+            tasks: crate::config::TaskPolicy::default(),
         }
     }
 
@@ -517,7 +518,11 @@ async fn execute(
     };
     let request = build(tool, args)?;
     let product = state.product_of(tool)?;
-    let mut value = fetch(state, ctx, tool, product, &request).await?;
+    let mut value = match fetch(state, ctx, tool, product, &request).await? {
+        Fetched::Answer(value) => value,
+        // Atlassian runs the read as a task: the task shape, as is.
+        Fetched::Task(answer) => return Ok(answer),
+    };
     if let (Some(page), Value::Object(map)) = (&page, &mut value) {
         page.finish(map, raw);
     }
@@ -528,6 +533,15 @@ async fn execute(
     Ok(value)
 }
 
+/// What a read answers.
+enum Fetched {
+    /// The upstream's answer as an object.
+    Answer(Value),
+    /// Atlassian runs the read as an asynchronous task: gojira's task
+    /// shape (never cached).
+    Task(Value),
+}
+
 /// The upstream's answer as an object, from the read cache when the tool
 /// allows it (cached unshaped, so `raw` callers share the entry).
 async fn fetch(
@@ -536,7 +550,7 @@ async fn fetch(
     tool: &CatalogTool,
     product: &Product,
     request: &UpstreamRequest,
-) -> Result<Value, ToolError> {
+) -> Result<Fetched, ToolError> {
     let cache_ttl = tool
         .spec
         .cache_ttl_s
@@ -545,17 +559,23 @@ async fn fetch(
         && let Some(hit) = state.cache.get(&ctx.principal, product.key, request).await
     {
         tracing::debug!("read cache hit");
-        return Ok(hit);
+        return Ok(Fetched::Answer(hit));
     }
     let response = crate::identity::send(state, ctx, tool, product, request).await?;
+    let (status, location) = (response.status, response.location.clone());
     let value = as_object(response);
+    if let Some(task) =
+        builtin::task::accepted(state, ctx, tool, None, status, location.as_deref(), &value).await
+    {
+        return Ok(Fetched::Task(task.answer));
+    }
     if let Some(ttl) = cache_ttl {
         state
             .cache
             .put(&ctx.principal, product.key, request, &value, ttl)
             .await;
     }
-    Ok(value)
+    Ok(Fetched::Answer(value))
 }
 
 fn success_result(value: Value) -> CallToolResult {

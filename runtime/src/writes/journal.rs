@@ -162,8 +162,28 @@ pub struct TaskRecord {
     /// Atlassian's task id, when it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    /// The journal entry (intent) of the write.
+    /// The journal entry (intent) of the write; none for a read, which is
+    /// not journaled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_id: Option<JournalId>,
+    /// When the handle stops answering (ms since the epoch): the task's
+    /// horizon (`GOJIRA_TASK_HORIZON_MS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<u64>,
+}
+
+/// A write whose latest outcome is `running`, with its task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningTask {
+    /// The write's journal entry (intent).
     pub journal_id: JournalId,
+    /// Who made the write.
+    pub principal: String,
+    /// The task; none when Atlassian gave no task gojira can follow (the
+    /// write is only ended at the horizon, `unknown`).
+    pub task: Option<TaskRef>,
+    /// When the write was accepted as a task (ms since the epoch).
+    pub since_ms: u64,
 }
 
 /// What an entry records.
@@ -336,15 +356,53 @@ impl Journal {
         Ok(id)
     }
 
-    /// Keeps what task handle `handle` stands for.
+    /// Keeps what task handle `handle` stands for, for `ttl` at most (the
+    /// store forgets it then; [`Self::live_task`] also checks the time).
     ///
     /// # Errors
     /// The store failed.
-    pub async fn put_task(&self, handle: &str, task: &TaskRecord) -> Result<(), JournalError> {
-        self.put_index(&format!("task:{handle}"), task).await
+    pub async fn put_task(
+        &self,
+        handle: &str,
+        task: &TaskRecord,
+        ttl: Duration,
+    ) -> Result<(), JournalError> {
+        let bytes = gojira_store::records::encode(INDEX_VERSION, task)?;
+        self.store
+            .set(&index_key(&format!("task:{handle}")), &bytes, Some(ttl))
+            .await?;
+        Ok(())
     }
 
-    /// What task handle `handle` stands for, if gojira issued it.
+    /// What task handle `handle` stands for, if gojira issued it and it
+    /// still answers: before its horizon, and (for a write) while its
+    /// journal entry is kept. A handle never outlives its journal entry.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn live_task(
+        &self,
+        handle: &str,
+        now_ms: u64,
+    ) -> Result<Option<TaskRecord>, JournalError> {
+        let Some(record) = self
+            .get_index::<TaskRecord>(&format!("task:{handle}"))
+            .await?
+        else {
+            return Ok(None);
+        };
+        if record.expires_at_ms.is_some_and(|at| now_ms >= at) {
+            return Ok(None);
+        }
+        if let Some(id) = record.journal_id
+            && self.store.journal_get(LOG, id).await?.is_none()
+        {
+            return Ok(None);
+        }
+        Ok(Some(record))
+    }
+
+    /// What task handle `handle` stands for, as kept (expired or not).
     ///
     /// # Errors
     /// The store failed.
@@ -352,7 +410,108 @@ impl Journal {
         self.get_index(&format!("task:{handle}")).await
     }
 
+    /// Claims the next poll of task `handle` for `gap`: true for the one
+    /// caller (across instances) that may poll it now.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn claim_task_poll(&self, handle: &str, gap: Duration) -> Result<bool, JournalError> {
+        Ok(self
+            .store
+            .set_if_absent(&index_key(&format!("task-poll:{handle}")), b"1", gap)
+            .await?)
+    }
+
+    /// Records a running write's final outcome, once: under the chain lock,
+    /// and only while the write's latest outcome is still `running`
+    /// (`None` when it is not: someone else recorded the end first).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn record_final_outcome(
+        &self,
+        principal: &str,
+        mut outcome: Outcome,
+    ) -> Result<Option<JournalId>, JournalError> {
+        redact_outcome(&mut outcome, &crate::redact::Known::new());
+        let of = outcome.of;
+        let Some(id) = self
+            .append_if(principal, Record::Outcome(outcome), Some(of))
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.put_index(&format!("outcome:{of}"), &id).await?;
+        Ok(Some(id))
+    }
+
+    /// Writes whose latest outcome is `running`, oldest first,
+    /// from the task checkpoint on; the checkpoint then moves to the oldest
+    /// still running (or past the end).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn running_tasks(&self) -> Result<Vec<RunningTask>, JournalError> {
+        const PAGE: usize = 200;
+        let start: JournalId = self.get_index("task-checkpoint").await?.unwrap_or(1);
+        let mut cursor = start;
+        let mut out = Vec::new();
+        loop {
+            let entries = self.store.journal_range(LOG, cursor, PAGE).await?;
+            for entry in &entries {
+                let Ok(Record::Outcome(outcome)) = Self::parse(entry) else {
+                    continue;
+                };
+                let task = outcome.task.clone();
+                if outcome.status != Status::Running {
+                    continue;
+                }
+                // Still the latest outcome of its write? (No link yet: it
+                // was just appended, and its link is written after.)
+                let latest = self.outcome_of(outcome.of).await?;
+                if latest.is_none_or(|o| o.status == Status::Running) {
+                    out.push(RunningTask {
+                        journal_id: outcome.of,
+                        principal: entry.principal.clone(),
+                        task,
+                        since_ms: outcome.at_ms,
+                    });
+                }
+            }
+            match entries.last() {
+                Some(last) => {
+                    cursor = last.id + 1;
+                    if entries.len() < PAGE {
+                        break;
+                    }
+                }
+                None => break,
+            }
+        }
+        // The oldest still running (its intent; its outcome comes after),
+        // else past the end. Written only when it moves.
+        let checkpoint = out.first().map_or(cursor, |t| t.journal_id);
+        if checkpoint != start {
+            self.put_index("task-checkpoint", &checkpoint).await?;
+        }
+        Ok(out)
+    }
+
     async fn append(&self, principal: &str, record: Record) -> Result<JournalId, JournalError> {
+        match self.append_if(principal, record, None).await? {
+            Some(id) => Ok(id),
+            None => Err(JournalError::Busy),
+        }
+    }
+
+    /// Appends `record` under the chain lock; with `while_running`, only
+    /// while that write's latest outcome is `running` (`None` otherwise).
+    async fn append_if(
+        &self,
+        principal: &str,
+        record: Record,
+        while_running: Option<JournalId>,
+    ) -> Result<Option<JournalId>, JournalError> {
         let lock = index_key("lock");
         let owner = gojira_store::crypto::generate_key();
         let deadline = tokio::time::Instant::now() + LOCK_TTL;
@@ -369,7 +528,16 @@ impl Journal {
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let result = self.append_locked(principal, record).await;
+        let result = match while_running {
+            Some(of) => match self.outcome_of(of).await {
+                Ok(Some(o)) if o.status == Status::Running => {
+                    self.append_locked(principal, record).await.map(Some)
+                }
+                Ok(_) => Ok(None),
+                Err(e) => Err(e),
+            },
+            None => self.append_locked(principal, record).await.map(Some),
+        };
         if let Err(e) = self.store.compare_and_delete(&lock, owner.as_bytes()).await {
             warn!(error = %e, "could not release the journal lock; it expires by itself");
         }
@@ -891,11 +1059,132 @@ mod tests {
             tool: "t.delete".into(),
             path: "/task/10001".into(),
             id: Some("10001".into()),
-            journal_id: a,
+            journal_id: Some(a),
+            expires_at_ms: None,
         };
-        j.put_task("gt_x", &record).await.unwrap();
+        j.put_task("gt_x", &record, Duration::from_secs(60))
+            .await
+            .unwrap();
         assert_eq!(j.task("gt_x").await.unwrap(), Some(record));
         assert_eq!(j.task("gt_y").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_task_handle_ends_at_its_horizon_and_never_outlives_its_entry() {
+        let (j, _store, _dir) = journal().await;
+        let a = j
+            .record_intent(intent("alice", "t.delete", 1_000))
+            .await
+            .unwrap();
+        let now = now_ms();
+        let record = |journal_id, expires_at_ms| TaskRecord {
+            principal: "alice".into(),
+            tool: "t.delete".into(),
+            path: "/task/1".into(),
+            id: None,
+            journal_id,
+            expires_at_ms: Some(expires_at_ms),
+        };
+        let ttl = Duration::from_secs(60);
+        j.put_task("gt_write", &record(Some(a), now + 60_000), ttl)
+            .await
+            .unwrap();
+        j.put_task("gt_read", &record(None, now + 60_000), ttl)
+            .await
+            .unwrap();
+        j.put_task("gt_old", &record(Some(a), now - 1), ttl)
+            .await
+            .unwrap();
+        assert!(j.live_task("gt_write", now).await.unwrap().is_some());
+        assert!(j.live_task("gt_read", now).await.unwrap().is_some());
+        assert_eq!(
+            j.live_task("gt_old", now).await.unwrap(),
+            None,
+            "past its horizon"
+        );
+        assert_eq!(j.live_task("gt_none", now).await.unwrap(), None);
+        // Retention deletes the write's entry: its handle goes with it.
+        assert!(j.expire(now).await.unwrap() > 0);
+        assert_eq!(j.live_task("gt_write", now).await.unwrap(), None);
+        assert!(j.live_task("gt_read", now).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_final_outcome_is_appended_once_and_only_running_tasks_are_listed() {
+        let (j, _store, _dir) = journal().await;
+        let task = |n: u8| TaskRef {
+            handle: format!("gt_{n:032x}"),
+            id: None,
+            product: "p".into(),
+        };
+        let a = j
+            .record_intent(intent("alice", "t.delete", 1))
+            .await
+            .unwrap();
+        let b = j.record_intent(intent("bob", "t.delete", 2)).await.unwrap();
+        let c = j.record_intent(intent("bob", "t.update", 3)).await.unwrap();
+        for (id, who, n) in [(a, "alice", 1), (b, "bob", 2)] {
+            let mut running = outcome(id, Status::Running);
+            running.task = Some(task(n));
+            j.record_outcome(who, running).await.unwrap();
+        }
+        j.record_outcome("bob", outcome(c, Status::Completed))
+            .await
+            .unwrap();
+        // Accepted without a task to follow: running too, until its horizon.
+        let d = j.record_intent(intent("bob", "t.move", 4)).await.unwrap();
+        j.record_outcome("bob", outcome(d, Status::Running))
+            .await
+            .unwrap();
+        let listed = j.running_tasks().await.unwrap();
+        let seen: Vec<_> = listed
+            .iter()
+            .map(|t| {
+                (
+                    t.journal_id,
+                    t.principal.as_str(),
+                    t.task.clone().map(|t| t.handle),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (a, "alice", Some(task(1).handle)),
+                (b, "bob", Some(task(2).handle)),
+                (d, "bob", None),
+            ]
+        );
+        // The end is recorded once, however many pollers see it.
+        assert!(
+            j.record_final_outcome("alice", outcome(a, Status::Completed))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            j.record_final_outcome("alice", outcome(a, Status::Failed))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            j.record_final_outcome("bob", outcome(c, Status::Unknown))
+                .await
+                .unwrap(),
+            None,
+            "not running"
+        );
+        assert_eq!(j.get(a).await.unwrap().unwrap().status, Status::Completed);
+        let left: Vec<_> = j
+            .running_tasks()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.journal_id)
+            .collect();
+        assert_eq!(left, vec![b, d]);
+        assert!(j.verify().await.unwrap().ok);
     }
 
     #[tokio::test]

@@ -339,7 +339,7 @@ pub(crate) async fn perform(
                 state,
                 ctx,
                 tool,
-                id,
+                Some(id),
                 status,
                 location.as_deref(),
                 &value,
@@ -703,33 +703,49 @@ fn revert_preview(steps: &[Step<'_>], digest: &str) -> Value {
     })
 }
 
-/// Starts the journal's upkeep: [`recover`] at start, again once `grace`
-/// has passed (an intent younger than a call's deadline may still be in
-/// flight), then every minute; and every hour, deletion of entries older
-/// than `retention`.
-pub fn spawn_maintenance(state: std::sync::Arc<ServerState>, grace: Duration, retention: Duration) {
-    // The journal keeps the principal id; an OAuth user's stored Atlassian
-    // credential is found by account id, which is what the id carries.
-    let ctx_for = |p: &str| CallContext {
-        principal: p.to_owned(),
-        user: p
+/// Who the server's own upkeep acts for on behalf of `principal` (the
+/// journal keeps the principal id; an OAuth user's stored Atlassian
+/// credential is found by the account id it carries), at `site` (the
+/// cloudId the user's write went to, as journaled).
+pub(crate) fn upkeep_context(principal: &str, site: Option<&str>) -> CallContext {
+    CallContext {
+        principal: principal.to_owned(),
+        user: principal
             .strip_prefix("oauth:")
             .map(|account| gojira_auth::Principal {
                 account_id: account.to_owned(),
-                client_id: "gojira-recovery".to_owned(),
+                client_id: "gojira-upkeep".to_owned(),
                 scopes: Vec::new(),
-                cloud_ids: Vec::new(),
+                cloud_ids: site.map(str::to_owned).into_iter().collect(),
                 email: None,
             }),
         upstream_status: Default::default(),
-    };
+    }
+}
+
+/// Starts the journal's upkeep: [`recover`] at start, again once `grace`
+/// has passed (an intent younger than a call's deadline may still be in
+/// flight), then every minute; every task poll interval, the writes whose
+/// asynchronous task nobody has seen end are followed
+/// ([`crate::builtin::task::follow_unpolled`]); and every hour, deletion of
+/// entries older than `retention`.
+pub fn spawn_maintenance(state: std::sync::Arc<ServerState>, grace: Duration, retention: Duration) {
     let recovering = state.clone();
     tokio::spawn(async move {
-        recover(&recovering, ctx_for, grace).await;
+        recover(&recovering, upkeep_context, grace).await;
         tokio::time::sleep(grace).await;
         loop {
-            recover(&recovering, ctx_for, grace).await;
+            recover(&recovering, upkeep_context, grace).await;
             tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+    });
+    let following = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(following.task_policy().poll_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            crate::builtin::task::follow_unpolled(&following, upkeep_context).await;
         }
     });
     tokio::spawn(async move {
@@ -751,7 +767,11 @@ pub fn spawn_maintenance(state: std::sync::Arc<ServerState>, grace: Duration, re
 /// At start-up: intents older than `grace` without an outcome (the process
 /// died between sending and recording) get an `unknown` outcome whose
 /// resolution compares the live state with the snapshot.
-pub async fn recover(state: &ServerState, ctx_for: impl Fn(&str) -> CallContext, grace: Duration) {
+pub async fn recover(
+    state: &ServerState,
+    ctx_for: impl Fn(&str, Option<&str>) -> CallContext,
+    grace: Duration,
+) {
     let cutoff = journal::now_ms().saturating_sub(grace.as_millis() as u64);
     let pending = match state.journal().pending(cutoff).await {
         Ok(p) => p,
@@ -761,7 +781,7 @@ pub async fn recover(state: &ServerState, ctx_for: impl Fn(&str) -> CallContext,
         }
     };
     for op in pending {
-        let ctx = ctx_for(&op.intent.principal);
+        let ctx = ctx_for(&op.intent.principal, op.intent.site.as_deref());
         let (after, resolution) = resolve(state, &ctx, &op.intent).await;
         let outcome = Outcome {
             of: op.id,

@@ -243,8 +243,14 @@ impl Engine {
         let method = recorded.method.as_str();
         let label = recorded.operation.as_deref();
 
-        let fault = lock(&self.faults).take(method, &req.path, label);
+        let fault = lock(&self.faults).take(method, &req.path, route_path, label);
         let (mut out, violation) = if let Some(fault) = fault {
+            // Who sent it is recorded as for a routed request; the
+            // injected answer does not depend on it.
+            let admin_path = route_path.starts_with("/admin/") || route_path.starts_with("/users/");
+            let auth = lock(&self.identity).authenticate(authorization.as_deref(), admin_path);
+            recorded.credential_kind = auth.kind;
+            recorded.principal = auth.result.ok().map(|who| who.principal);
             if !fault.delay.is_zero() {
                 tokio::time::sleep(fault.delay).await;
             }

@@ -8,7 +8,8 @@ use serde_json::Value;
 ///
 /// A fault matches a request when every criterion that is set matches:
 /// `method` (case-insensitive), `path_prefix` (a prefix of the request path,
-/// or equal to the operation label), `operation` (the full label such as
+/// or equal to the operation label), `route_prefix` (a prefix of the path
+/// below `/ex/{product}/{cloudId}`, or of the path off the gateway), `operation` (the full label such as
 /// `jira-platform#getProject`, or just the operationId). The first matching
 /// fault answers: after `delay`, with `status`, `headers` and `body`
 /// (default `{"errorMessages":["injected fault"]}`), or, for [`Fault::reset`],
@@ -17,12 +18,17 @@ use serde_json::Value;
 /// request's `Authorization` header (as a careless upstream or proxy
 /// might). `times` counts down;
 /// `None` keeps the fault until [`crate::FakeHandle::clear_faults`].
+/// A request answered by a fault is recorded with the principal and
+/// credential kind its `Authorization` header authenticates as.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
     /// Only this HTTP method (any when `None`).
     pub method: Option<String>,
     /// Only paths starting with this (or the operation with this label).
     pub path_prefix: Option<String>,
+    /// Only requests whose path below `/ex/{product}/{cloudId}` (or whose
+    /// path, off the gateway) starts with this.
+    pub route_prefix: Option<String>,
     /// Only this operation (label or operationId).
     pub operation: Option<String>,
     /// Status to answer.
@@ -48,6 +54,7 @@ impl Default for Fault {
         Self {
             method: None,
             path_prefix: None,
+            route_prefix: None,
             operation: None,
             status: 500,
             headers: Vec::new(),
@@ -96,8 +103,9 @@ impl Fault {
     /// Atlassian's long-running operations do: it answers `status` (202 or
     /// 303) with a `Location` header of `location` (the task) and a
     /// task body (`TaskProgressBean`: `self`, `id`, `status: ENQUEUED`);
-    /// the task's endpoint, operation `poll_operation`, then answers
-    /// `RUNNING` once and `COMPLETE` after that. Inject them in order.
+    /// the task's endpoint (operation `poll_operation` at path `location`,
+    /// so several tasks can run at once) then answers `RUNNING` once and
+    /// `COMPLETE` after that. Inject them in order.
     pub fn accepted_task(
         status: u16,
         operation: &str,
@@ -127,11 +135,13 @@ impl Fault {
             Self::status(200)
                 .on_method("GET")
                 .on_operation(poll_operation)
+                .on_route(location)
                 .with_body(task("RUNNING", 40))
                 .times(1),
             Self::status(200)
                 .on_method("GET")
                 .on_operation(poll_operation)
+                .on_route(location)
                 .with_body(done),
         ]
     }
@@ -147,6 +157,15 @@ impl Fault {
     #[must_use]
     pub fn on_path(mut self, prefix: &str) -> Self {
         self.path_prefix = Some(prefix.to_string());
+        self
+    }
+
+    /// Only requests whose path below `/ex/{product}/{cloudId}` (or whose
+    /// path, off the gateway) starts with `prefix`: the same resource
+    /// whichever route a credential takes.
+    #[must_use]
+    pub fn on_route(mut self, prefix: &str) -> Self {
+        self.route_prefix = Some(prefix.to_string());
         self
     }
 
@@ -186,7 +205,7 @@ impl Fault {
     }
 
     /// Whether this fault applies to the request.
-    fn matches(&self, method: &str, path: &str, label: Option<&str>) -> bool {
+    fn matches(&self, method: &str, path: &str, route_path: &str, label: Option<&str>) -> bool {
         let method_ok = self
             .method
             .as_deref()
@@ -195,10 +214,14 @@ impl Fault {
             .path_prefix
             .as_deref()
             .is_none_or(|p| path.starts_with(p) || label == Some(p));
+        let route_ok = self
+            .route_prefix
+            .as_deref()
+            .is_none_or(|p| route_path.starts_with(p));
         let op_ok = self.operation.as_deref().is_none_or(|o| {
             label.is_some_and(|l| l == o || l.rsplit_once('#').is_some_and(|(_, id)| id == o))
         });
-        method_ok && path_ok && op_ok && self.times != Some(0)
+        method_ok && path_ok && route_ok && op_ok && self.times != Some(0)
     }
 }
 
@@ -219,12 +242,19 @@ impl Faults {
         self.list.clear();
     }
 
-    /// The first fault matching the request, counting down its `times`.
-    pub(crate) fn take(&mut self, method: &str, path: &str, label: Option<&str>) -> Option<Fault> {
+    /// The first fault matching the request (`route_path`: its path below
+    /// `/ex/{product}/{cloudId}`, or the path), counting down its `times`.
+    pub(crate) fn take(
+        &mut self,
+        method: &str,
+        path: &str,
+        route_path: &str,
+        label: Option<&str>,
+    ) -> Option<Fault> {
         let index = self
             .list
             .iter()
-            .position(|f| f.matches(method, path, label))?;
+            .position(|f| f.matches(method, path, route_path, label))?;
         let fault = self.list.get_mut(index)?;
         let answer = fault.clone();
         if let Some(n) = fault.times.as_mut() {
@@ -250,25 +280,64 @@ mod tests {
                 .on_method("get")
                 .times(2),
         );
-        assert!(faults.take("POST", "/rest/api/3/project", None).is_none());
         assert!(
             faults
-                .take("GET", "/rest/api/3/project/ABC", None)
+                .take("POST", "/rest/api/3/project", "/rest/api/3/project", None)
+                .is_none()
+        );
+        assert!(
+            faults
+                .take(
+                    "GET",
+                    "/rest/api/3/project/ABC",
+                    "/rest/api/3/project/ABC",
+                    None
+                )
                 .is_some()
         );
-        assert!(faults.take("GET", "/rest/api/3/project", None).is_some());
-        assert!(faults.take("GET", "/rest/api/3/project", None).is_none());
+        assert!(
+            faults
+                .take("GET", "/rest/api/3/project", "/rest/api/3/project", None)
+                .is_some()
+        );
+        assert!(
+            faults
+                .take("GET", "/rest/api/3/project", "/rest/api/3/project", None)
+                .is_none()
+        );
         faults.push(Fault::status(429).on_operation("getProject"));
         assert!(
             faults
-                .take("GET", "/x", Some("jira-platform#getProject"))
+                .take("GET", "/x", "/x", Some("jira-platform#getProject"))
                 .is_some()
         );
         assert!(
             faults
-                .take("GET", "/x", Some("jira-platform#getProjects"))
+                .take("GET", "/x", "/x", Some("jira-platform#getProjects"))
                 .is_none()
         );
-        assert!(faults.take("GET", "/x", None).is_none());
+        assert!(faults.take("GET", "/x", "/x", None).is_none());
+        faults.clear();
+        faults.push(Fault::status(200).on_route("/rest/api/3/task/1"));
+        assert!(
+            faults
+                .take(
+                    "GET",
+                    "/ex/jira/c1/rest/api/3/task/2",
+                    "/rest/api/3/task/2",
+                    None
+                )
+                .is_none()
+        );
+        assert!(
+            faults
+                .take(
+                    "GET",
+                    "/ex/jira/c1/rest/api/3/task/1",
+                    "/rest/api/3/task/1",
+                    None
+                )
+                .is_some()
+        );
     }
 }
