@@ -26,6 +26,7 @@ pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod identity;
+pub mod impact;
 pub mod inbound;
 pub mod journal;
 pub mod listener;
