@@ -14,7 +14,7 @@ use crate::catalog::Tool as CatalogTool;
 use crate::error::{ErrorCode, ToolError};
 use crate::safety::{self, Impact};
 use crate::server::{CallContext, ServerState};
-use crate::shape::{self, Page};
+use crate::shape;
 
 /// Pages of the listing read followed at most.
 const MAX_PAGES: usize = 10;
@@ -75,14 +75,7 @@ pub(crate) async fn read(
         if let Some(c) = &cursor {
             page_args.insert("cursor".into(), Value::String(c.clone()));
         }
-        let page = match &lister.spec.pagination {
-            Some(p) => Some(Page::prepare(p, &mut page_args)?),
-            None => None,
-        };
-        let mut response = read_one(state, ctx, lister, page_args).await?;
-        if let (Some(page), Value::Object(map)) = (&page, &mut response) {
-            page.finish(map, false);
-        }
+        let response = read_one(state, ctx, lister, page_args).await?;
         cursor = response
             .get("nextCursor")
             .and_then(Value::as_str)
@@ -147,7 +140,7 @@ async fn read_one(
     args: Map<String, Value>,
 ) -> Result<Value, ToolError> {
     let mut response = state
-        .read_fresh(ctx, reader, args)
+        .read_fresh_page(ctx, reader, args)
         .await
         .map_err(|e| ToolError {
             message: format!(
@@ -173,9 +166,9 @@ pub(crate) fn refusal(tool: &str, impact: &Impact, impacted: &Impacted) -> Optio
         " (at least; gojira did not read every page)"
     };
     let next = match &impact.resolve_with {
-        Some(resolve) => format!(
-            "move each of them to another one first with {resolve}, then call {tool} again"
-        ),
+        Some(resolve) => {
+            format!("move each of them to another one first with {resolve}, then call {tool} again")
+        }
         None => format!("move each of them to another one first, then call {tool} again"),
     };
     Some(ToolError::with_code(
@@ -231,8 +224,16 @@ mod tests {
         };
         let e = refusal("t.delete", &impact(true), &impacted).unwrap();
         assert_eq!(e.code, ErrorCode::InUse);
-        assert!(e.message.contains("in use by 3: ABC (Alpha), Beta, 3."), "{}", e.message);
-        assert!(e.message.contains("with t.move, then call t.delete again"), "{}", e.message);
+        assert!(
+            e.message.contains("in use by 3: ABC (Alpha), Beta, 3."),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.contains("with t.move, then call t.delete again"),
+            "{}",
+            e.message
+        );
         assert!(refusal("t.update", &impact(false), &impacted).is_none());
         let unused = Impacted {
             used_by: Vec::new(),

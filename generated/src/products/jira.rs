@@ -814,6 +814,240 @@ pub static TOOLS: &[ToolSpec] = &[
         hidden: true,
         build: build::<DeleteScreenTabArgs>,
     },
+    ToolSpec {
+        name: "jira.getProjectPermissionScheme",
+        title: "Get project permission scheme",
+        description: "Get the permission scheme a Jira project uses (id, name). Use before jira.assignPermissionScheme.",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getAssignedPermissionScheme",
+        method: Method::Get,
+        path: "/rest/api/3/project/{projectKeyOrId}/permissionscheme",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getProjectPermissionScheme.input.json"
+        ),
+        output_schema: Some(
+            include_str!(
+                "../../schemas/jira/jira.getProjectPermissionScheme.output.json"
+            ),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<GetProjectPermissionSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.listPermissionGrants",
+        title: "List permission grants",
+        description: "List the grants of a Jira permission scheme: grant id, permission key and holder. Grant ids feed jira.removePermissionGrant.",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getPermissionSchemeGrants",
+        method: Method::Get,
+        path: "/rest/api/3/permissionscheme/{schemeId}/permission",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listPermissionGrants.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.listPermissionGrants.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<ListPermissionGrantsArgs>,
+    },
+    ToolSpec {
+        name: "jira.createPermissionScheme",
+        title: "Create permission scheme",
+        description: "Create a Jira permission scheme, optionally with its grants (permission key + holder). Used by no project until jira.assignPermissionScheme.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#createPermissionScheme",
+        method: Method::Post,
+        path: "/rest/api/3/permissionscheme",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.createPermissionScheme.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.createPermissionScheme.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jira.deletePermissionScheme\",\"args\":{\"schemeId\":\"result.id\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<CreatePermissionSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.updatePermissionScheme",
+        title: "Rename permission scheme",
+        description: "Rename or re-describe a Jira permission scheme (grants: jira.addPermissionGrant/removePermissionGrant). The preview lists the projects using it.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#updatePermissionScheme",
+        method: Method::Put,
+        path: "/rest/api/3/permissionscheme/{schemeId}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.updatePermissionScheme.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.updatePermissionScheme.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getPermissionScheme\",\"args\":{\"schemeId\":\"args.schemeId\"}},\"revert\":{\"tool\":{\"tool\":\"jira.updatePermissionScheme\",\"args\":{\"body\":{\"name\":\"snapshot.name\",\"description\":\"snapshot.description if args.body.description is defined\"},\"schemeId\":\"args.schemeId\"}}},\"impact\":{\"tool\":\"jira.searchProjects\",\"args\":{\"limit\":50},\"pick\":\"response['values']\",\"each\":{\"tool\":\"jira.getProjectPermissionScheme\",\"args\":{\"project\":\"item.key\"},\"keep\":\"response.id == args.schemeId\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<UpdatePermissionSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.deletePermissionScheme",
+        title: "Delete permission scheme",
+        description: "Delete a Jira permission scheme no project uses; refused (IN_USE) while projects use it, listing them. Revert re-creates it with a new id.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#deletePermissionScheme",
+        method: Method::Delete,
+        path: "/rest/api/3/permissionscheme/{schemeId}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.deletePermissionScheme.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getPermissionScheme\",\"args\":{\"schemeId\":\"args.schemeId\"}},\"revert\":{\"tool\":{\"tool\":\"jira.createPermissionScheme\",\"args\":{\"body\":{\"name\":\"snapshot.name\",\"description\":\"snapshot.description\",\"permissions\":\"snapshot.permissions\"}}}},\"impact\":{\"tool\":\"jira.searchProjects\",\"args\":{\"limit\":50},\"pick\":\"response['values']\",\"each\":{\"tool\":\"jira.getProjectPermissionScheme\",\"args\":{\"project\":\"item.key\"},\"keep\":\"response.id == args.schemeId\"},\"refuse_when_used\":true,\"resolve_with\":\"jira.assignPermissionScheme\"}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<DeletePermissionSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.addPermissionGrant",
+        title: "Add permission grant",
+        description: "Grant a permission (key from a scheme, e.g. BROWSE_PROJECTS) to a holder (group, projectRole, user, reporter...) in a Jira permission scheme. The preview lists the projects it affects.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#createPermissionGrant",
+        method: Method::Post,
+        path: "/rest/api/3/permissionscheme/{schemeId}/permission",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.addPermissionGrant.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.addPermissionGrant.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"revert\":{\"tool\":{\"tool\":\"jira.removePermissionGrant\",\"args\":{\"permissionId\":\"result.id\",\"schemeId\":\"args.schemeId\"}}},\"impact\":{\"tool\":\"jira.searchProjects\",\"args\":{\"limit\":50},\"pick\":\"response['values']\",\"each\":{\"tool\":\"jira.getProjectPermissionScheme\",\"args\":{\"project\":\"item.key\"},\"keep\":\"response.id == args.schemeId\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<AddPermissionGrantArgs>,
+    },
+    ToolSpec {
+        name: "jira.removePermissionGrant",
+        title: "Remove permission grant",
+        description: "Remove one grant (id from jira.listPermissionGrants) from a Jira permission scheme. The preview lists the projects it affects; revert re-adds it with a new id.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#deletePermissionSchemeEntity",
+        method: Method::Delete,
+        path: "/rest/api/3/permissionscheme/{schemeId}/permission/{permissionId}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.removePermissionGrant.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listPermissionGrants\",\"args\":{\"schemeId\":\"args.schemeId\"},\"pick\":\"response.permissions | selectattr('id', 'equalto', args.permissionId) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.addPermissionGrant\",\"args\":{\"body\":{\"permission\":\"snapshot.permission\",\"holder\":\"snapshot.holder\"},\"schemeId\":\"args.schemeId\"}}},\"impact\":{\"tool\":\"jira.searchProjects\",\"args\":{\"limit\":50},\"pick\":\"response['values']\",\"each\":{\"tool\":\"jira.getProjectPermissionScheme\",\"args\":{\"project\":\"item.key\"},\"keep\":\"response.id == args.schemeId\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<RemovePermissionGrantArgs>,
+    },
+    ToolSpec {
+        name: "jira.assignPermissionScheme",
+        title: "Assign permission scheme",
+        description: "Switch a Jira project to another permission scheme (changes who can see and do what in it at once).",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#assignPermissionScheme",
+        method: Method::Put,
+        path: "/rest/api/3/project/{projectKeyOrId}/permissionscheme",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.assignPermissionScheme.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.assignPermissionScheme.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getProjectPermissionScheme\",\"args\":{\"project\":\"args.project\"}},\"revert\":{\"tool\":{\"tool\":\"jira.assignPermissionScheme\",\"args\":{\"body\":{\"id\":\"snapshot.id\"},\"project\":\"args.project\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<AssignPermissionSchemeArgs>,
+    },
 ];
 /// Arguments of `jira.searchProjects`: Search projects.
 #[derive(Debug, Deserialize)]
@@ -1462,6 +1696,149 @@ impl ToolArgs for DeleteScreenTabArgs {
         Ok(request)
     }
 }
+/// Arguments of `jira.getProjectPermissionScheme`: Get project permission scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetProjectPermissionSchemeArgs {
+    /// Project key (e.g. ABC) or numeric id
+    pub project: String,
+}
+impl ToolArgs for GetProjectPermissionSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/project/");
+        request.push_path_param("project", &self.project)?;
+        request.push_path("/permissionscheme");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listPermissionGrants`: List permission grants.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListPermissionGrantsArgs {
+    /// Permission scheme id from jira.listPermissionSchemes
+    #[serde(rename = "schemeId")]
+    pub scheme_id: i64,
+}
+impl ToolArgs for ListPermissionGrantsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/permissionscheme/");
+        request.push_path_param("schemeId", &self.scheme_id)?;
+        request.push_path("/permission");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.createPermissionScheme`: Create permission scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePermissionSchemeArgs {
+    /// Request body.
+    pub body: types::PermissionScheme,
+}
+impl ToolArgs for CreatePermissionSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/permissionscheme");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.updatePermissionScheme`: Rename permission scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePermissionSchemeArgs {
+    /// Permission scheme id
+    #[serde(rename = "schemeId")]
+    pub scheme_id: i64,
+    /// Request body.
+    pub body: types::PermissionScheme,
+}
+impl ToolArgs for UpdatePermissionSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/permissionscheme/");
+        request.push_path_param("schemeId", &self.scheme_id)?;
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.deletePermissionScheme`: Delete permission scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeletePermissionSchemeArgs {
+    /// Permission scheme id
+    #[serde(rename = "schemeId")]
+    pub scheme_id: i64,
+}
+impl ToolArgs for DeletePermissionSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/permissionscheme/");
+        request.push_path_param("schemeId", &self.scheme_id)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.addPermissionGrant`: Add permission grant.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddPermissionGrantArgs {
+    /// Permission scheme id
+    #[serde(rename = "schemeId")]
+    pub scheme_id: i64,
+    /// Request body.
+    pub body: types::PermissionGrant,
+}
+impl ToolArgs for AddPermissionGrantArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/permissionscheme/");
+        request.push_path_param("schemeId", &self.scheme_id)?;
+        request.push_path("/permission");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.removePermissionGrant`: Remove permission grant.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemovePermissionGrantArgs {
+    /// Permission scheme id
+    #[serde(rename = "schemeId")]
+    pub scheme_id: i64,
+    /// Grant id
+    #[serde(rename = "permissionId")]
+    pub permission_id: i64,
+}
+impl ToolArgs for RemovePermissionGrantArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/permissionscheme/");
+        request.push_path_param("schemeId", &self.scheme_id)?;
+        request.push_path("/permission/");
+        request.push_path_param("permissionId", &self.permission_id)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.assignPermissionScheme`: Assign permission scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignPermissionSchemeArgs {
+    /// Project key (e.g. ABC) or numeric id
+    pub project: String,
+    /// Request body.
+    pub body: types::IdBean,
+}
+impl ToolArgs for AssignPermissionSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/project/");
+        request.push_path_param("project", &self.project)?;
+        request.push_path("/permissionscheme");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
 /// Request body types reachable from this product's tools.
 pub mod types {
     use serde::{Deserialize, Serialize};
@@ -1909,6 +2286,67 @@ pub mod types {
         #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
         pub name: Option<String>,
     }
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct IdBean {
+        /// The ID of the permission scheme to associate with the project. Use the [Get all permission schemes](#api-rest-api-3-permissionscheme-get) resource to get a list of permission scheme IDs.
+        #[serde(rename = "id")]
+        pub id: i64,
+    }
+    /// Details about a permission granted to a user or group.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct PermissionGrant {
+        /// The user or group being granted the permission. It consists of a `type`, a type-dependent `parameter` and a type-dependent `value`. See [Holder object](../api-group-permission-schemes/#holder-object) in *Get all permission schemes* for more information.
+        #[serde(rename = "holder", default, skip_serializing_if = "Option::is_none")]
+        pub holder: Option<PermissionHolder>,
+        /// The permission to grant. This permission can be one of the built-in permissions or a custom permission added by an app. See [Built-in permissions](../api-group-permission-schemes/#built-in-permissions) in *Get all permission schemes* for more information about the built-in permissions. See the [project permission](https://developer.atlassian.com/cloud/jira/platform/modules/project-permission/) and [global permission](https://developer.atlassian.com/cloud/jira/platform/modules/global-permission/) module documentation for more information about custom permissions.
+        #[serde(rename = "permission", default, skip_serializing_if = "Option::is_none")]
+        pub permission: Option<String>,
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    /// Details of a user, group, field, or project role that holds a permission. See [Holder object](../api-group-permission-schemes/#holder-object) in *Get all permission schemes* for more information.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct PermissionHolder {
+        /// As a group's name can change, use of `value` is recommended. The identifier associated withthe `type` value that defines the holder of the permission.
+        #[serde(rename = "parameter", default, skip_serializing_if = "Option::is_none")]
+        pub parameter: Option<String>,
+        /// The type of permission holder.
+        #[serde(rename = "type")]
+        pub type_: String,
+        /// The identifier associated with the `type` value that defines the holder of the permission.
+        #[serde(rename = "value", default, skip_serializing_if = "Option::is_none")]
+        pub value: Option<String>,
+    }
+    /// Details of a permission scheme.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct PermissionScheme {
+        /// A description for the permission scheme.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The name of the permission scheme. Must be unique.
+        #[serde(rename = "name")]
+        pub name: String,
+        /// The permission scheme to create or update. See [About permission schemes and grants](../api-group-permission-schemes/#about-permission-schemes-and-grants) for more information.
+        #[serde(
+            rename = "permissions",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub permissions: Option<Vec<PermissionGrant>>,
+        /// The scope of the permission scheme.
+        #[serde(rename = "scope", default, skip_serializing_if = "Option::is_none")]
+        pub scope: Option<Scope>,
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
     /// Details about a project.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -1944,6 +2382,13 @@ pub mod types {
             skip_serializing_if = "Option::is_none"
         )]
         pub translated_name: Option<String>,
+    }
+    /// The projects the item is associated with. Indicated for items associated with [next-gen projects](https://confluence.atlassian.com/x/loMyO).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Scope {
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
     }
     /// A screen tab.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
