@@ -212,6 +212,19 @@ mod tests {
         }
     }
 
+    /// The per-item test tools.yaml uses for issue type schemes (a project's
+    /// scheme is nested in a page of associations).
+    #[test]
+    fn a_dotted_attribute_map_reaches_nested_ids() {
+        let keep = "args.issueTypeSchemeId | string in (response['values'] | default([]) | map(attribute='issueTypeScheme.id') | list)";
+        let used = json!({"response": {"values": [{"issueTypeScheme": {"id": "10001"}, "projectIds": ["10000"]}]}, "args": {"issueTypeSchemeId": 10001}});
+        assert_eq!(safety::eval(keep, &used).unwrap(), Some(json!(true)));
+        let other = json!({"response": {"values": [{"issueTypeScheme": {"id": "10002"}}]}, "args": {"issueTypeSchemeId": 10001}});
+        assert_eq!(safety::eval(keep, &other).unwrap(), Some(json!(false)));
+        let empty = json!({"response": {}, "args": {"issueTypeSchemeId": 10001}});
+        assert_eq!(safety::eval(keep, &empty).unwrap(), Some(json!(false)));
+    }
+
     #[test]
     fn a_refusal_names_every_user_and_the_tool_that_moves_it() {
         let impacted = Impacted {

@@ -316,3 +316,206 @@ async fn permission_scheme_and_grants_round_trip() {
     );
     assert_eq!(at_the_fake(&fake, &path).await.0, 404);
 }
+
+/// Workflow schemes: create → read back → rename → revert → delete (the
+/// revert of the create); a used scheme's delete is refused naming its
+/// projects (the usage read gives project ids only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflow_scheme_round_trip() {
+    let (fake, _server, client) = start().await;
+    let refused = call(&client, "jira.deleteWorkflowScheme", json!({"id": 10001}))
+        .await
+        .unwrap();
+    let error = &answer(&refused)["error"];
+    assert_eq!(error["code"], "IN_USE", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("in use by 2: 10003, 10004"),
+        "{error}"
+    );
+    assert!(writes(&fake).is_empty(), "{:?}", writes(&fake));
+
+    let created = ok(&call(
+        &client,
+        "jira.createWorkflowScheme",
+        json!({"body": {"name": "Hardware bring-up", "description": "Boards", "defaultWorkflow": "jira"}}),
+    )
+    .await
+    .unwrap());
+    let id = created["id"].as_u64().expect("workflow scheme id");
+    let create_journal = created["journalId"].as_u64().unwrap();
+    let read = ok(&call(&client, "jira.getWorkflowScheme", json!({"id": id}))
+        .await
+        .unwrap());
+    assert_eq!(read["name"], "Hardware bring-up", "{read}");
+
+    let (plan, updated) = preview_and_commit(
+        &client,
+        "jira.updateWorkflowScheme",
+        json!({"id": id, "body": {"name": "Hardware bring-up v2", "defaultWorkflow": "Software Simplified Workflow for Project ROBO"}}),
+    )
+    .await;
+    assert_eq!(plan["impact"]["count"], 0, "{plan}");
+    let update_journal = ok(&updated)["journalId"].as_u64().unwrap();
+    let path = format!("/rest/api/3/workflowscheme/{id}");
+    assert_eq!(
+        at_the_fake(&fake, &path).await.1["name"],
+        "Hardware bring-up v2"
+    );
+    revert(&client, update_journal).await;
+    let (_, state) = at_the_fake(&fake, &path).await;
+    assert_eq!(state["name"], "Hardware bring-up", "{state}");
+    assert_eq!(state["defaultWorkflow"], "jira", "{state}");
+    assert_eq!(state["description"], "Boards", "{state}");
+
+    let (plan, _) = revert(&client, create_journal).await;
+    assert_eq!(
+        plan["steps"][0]["tool"], "jira.deleteWorkflowScheme",
+        "{plan}"
+    );
+    assert_eq!(at_the_fake(&fake, &path).await.0, 404);
+}
+
+/// Issue type schemes: create → read back → update → revert → delete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_type_scheme_round_trip() {
+    let (fake, _server, client) = start().await;
+    let created = ok(&call(
+        &client,
+        "jira.createIssueTypeScheme",
+        json!({"body": {"name": "Firmware lite", "description": "Stories and bugs", "issueTypeIds": ["10001", "10004"], "defaultIssueTypeId": "10001"}}),
+    )
+    .await
+    .unwrap());
+    let id: u64 = created["issueTypeSchemeId"]
+        .as_str()
+        .expect("issueTypeSchemeId")
+        .parse()
+        .unwrap();
+    let create_journal = created["journalId"].as_u64().unwrap();
+    let listed = ok(
+        &call(&client, "jira.listIssueTypeSchemes", json!({"id": [id]}))
+            .await
+            .unwrap(),
+    );
+    assert!(listed.to_string().contains("Firmware lite"), "{listed}");
+
+    let (plan, updated) = preview_and_commit(
+        &client,
+        "jira.updateIssueTypeScheme",
+        json!({"issueTypeSchemeId": id, "body": {"name": "Firmware (lite)", "defaultIssueTypeId": "10004"}}),
+    )
+    .await;
+    assert_eq!(plan["before"]["name"], "Firmware lite", "{plan}");
+    assert_eq!(plan["impact"]["count"], 0, "{plan}");
+    let update_journal = ok(&updated)["journalId"].as_u64().unwrap();
+    let path = format!("/rest/api/3/issuetypescheme/{id}");
+    let (_, state) = at_the_fake(&fake, "/rest/api/3/issuetypescheme").await;
+    assert!(state.to_string().contains("Firmware (lite)"), "{state}");
+    revert(&client, update_journal).await;
+    let (_, state) = at_the_fake(&fake, "/rest/api/3/issuetypescheme").await;
+    let record = state["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == json!(id.to_string()))
+        .cloned()
+        .unwrap_or_else(|| panic!("{state}"));
+    assert_eq!(record["name"], "Firmware lite", "{record}");
+    assert_eq!(record["defaultIssueTypeId"], "10001", "{record}");
+
+    let (plan, _) = revert(&client, create_journal).await;
+    assert_eq!(
+        plan["steps"][0]["tool"], "jira.deleteIssueTypeScheme",
+        "{plan}"
+    );
+    assert_eq!(writes(&fake).last().unwrap(), &("DELETE".to_owned(), path));
+    let (_, state) = at_the_fake(&fake, "/rest/api/3/issuetypescheme").await;
+    assert!(!state.to_string().contains("Firmware lite"), "{state}");
+}
+
+/// Issue type screen schemes: the reverse lookup names the projects (key and
+/// name) in previews and refusals; create → read back → rename → revert →
+/// delete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_type_screen_scheme_round_trip() {
+    let (fake, _server, client) = start().await;
+    let refused = call(
+        &client,
+        "jira.deleteIssueTypeScreenScheme",
+        json!({"issueTypeScreenSchemeId": "10001"}),
+    )
+    .await
+    .unwrap();
+    let error = &answer(&refused)["error"];
+    assert_eq!(error["code"], "IN_USE", "{error}");
+    let message = error["message"].as_str().unwrap();
+    for part in [
+        "ITS (IT Service Desk)",
+        "HR (People Operations)",
+        "jira.assignIssueTypeScreenScheme",
+    ] {
+        assert!(message.contains(part), "{part:?} missing in {message}");
+    }
+    let plan = ok(&call(
+        &client,
+        "jira.updateIssueTypeScreenScheme",
+        json!({"issueTypeScreenSchemeId": "10000", "body": {"description": "d"}}),
+    )
+    .await
+    .unwrap());
+    assert_eq!(used_by_keys(&plan), ["ROBO"], "{plan}");
+    assert!(writes(&fake).is_empty(), "{:?}", writes(&fake));
+
+    let created = ok(&call(
+        &client,
+        "jira.createIssueTypeScreenScheme",
+        json!({"body": {"name": "Hardware screens", "description": "Boards", "issueTypeMappings": [{"issueTypeId": "default", "screenSchemeId": "1"}]}}),
+    )
+    .await
+    .unwrap());
+    let id = created["id"].as_str().expect("id").to_owned();
+    let create_journal = created["journalId"].as_u64().unwrap();
+    let listed = ok(&call(
+        &client,
+        "jira.listIssueTypeScreenSchemes",
+        json!({"id": [id.parse::<u64>().unwrap()]}),
+    )
+    .await
+    .unwrap());
+    assert!(listed.to_string().contains("Hardware screens"), "{listed}");
+
+    let (plan, updated) = preview_and_commit(
+        &client,
+        "jira.updateIssueTypeScreenScheme",
+        json!({"issueTypeScreenSchemeId": id, "body": {"name": "Hardware screens v2"}}),
+    )
+    .await;
+    assert_eq!(plan["before"]["name"], "Hardware screens", "{plan}");
+    assert_eq!(plan["impact"]["count"], 0, "{plan}");
+    let update_journal = ok(&updated)["journalId"].as_u64().unwrap();
+    let list_path = "/rest/api/3/issuetypescreenscheme";
+    assert!(
+        at_the_fake(&fake, list_path)
+            .await
+            .1
+            .to_string()
+            .contains("Hardware screens v2")
+    );
+    revert(&client, update_journal).await;
+    let (_, state) = at_the_fake(&fake, list_path).await;
+    assert!(
+        state.to_string().contains("\"Hardware screens\"") && !state.to_string().contains("v2"),
+        "{state}"
+    );
+
+    let (plan, _) = revert(&client, create_journal).await;
+    assert_eq!(
+        plan["steps"][0]["tool"], "jira.deleteIssueTypeScreenScheme",
+        "{plan}"
+    );
+    let (_, state) = at_the_fake(&fake, list_path).await;
+    assert!(!state.to_string().contains("Hardware screens"), "{state}");
+}
