@@ -1010,7 +1010,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: Some(
-            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listPermissionGrants\",\"args\":{\"schemeId\":\"args.schemeId\"},\"pick\":\"response.permissions | selectattr('id', 'equalto', args.permissionId) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.addPermissionGrant\",\"args\":{\"body\":{\"permission\":\"snapshot.permission\",\"holder\":\"snapshot.holder\"},\"schemeId\":\"args.schemeId\"}}},\"impact\":{\"tool\":\"jira.searchProjects\",\"args\":{\"limit\":50},\"pick\":\"response['values']\",\"each\":{\"tool\":\"jira.getProjectPermissionScheme\",\"args\":{\"project\":\"item.key\"},\"keep\":\"response.id == args.schemeId\"}}}",
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listPermissionGrants\",\"args\":{\"schemeId\":\"args.schemeId\"},\"pick\":\"response.permissions | default([]) | selectattr('id', 'equalto', args.permissionId) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.addPermissionGrant\",\"args\":{\"body\":{\"permission\":\"snapshot.permission\",\"holder\":\"snapshot.holder\"},\"schemeId\":\"args.schemeId\"}}},\"impact\":{\"tool\":\"jira.searchProjects\",\"args\":{\"limit\":50},\"pick\":\"response['values']\",\"each\":{\"tool\":\"jira.getProjectPermissionScheme\",\"args\":{\"project\":\"item.key\"},\"keep\":\"response.id == args.schemeId\"}}}",
         ),
         cache_ttl_s: None,
         pagination: None,
@@ -1071,12 +1071,7 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: Some(60u32),
-        pagination: Some(Pagination {
-            style: PageStyle::Offset,
-            cursor_arg: "startAt",
-            limit_arg: Some("maxResults"),
-            max_limit: 100u32,
-        }),
+        pagination: None,
         trims: true,
         hidden: false,
         build: build::<ListNotificationSchemesArgs>,
@@ -1134,12 +1129,7 @@ pub static TOOLS: &[ToolSpec] = &[
         },
         safety: None,
         cache_ttl_s: None,
-        pagination: Some(Pagination {
-            style: PageStyle::Offset,
-            cursor_arg: "startAt",
-            limit_arg: Some("maxResults"),
-            max_limit: 100u32,
-        }),
+        pagination: None,
         trims: true,
         hidden: false,
         build: build::<ListNotificationSchemeProjectsArgs>,
@@ -1604,7 +1594,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: Some(
-            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getProjectWorkflowSchemes\",\"args\":{\"projectId\":\"[args.body.projectId | int]\"},\"pick\":\"response['values'] | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.assignWorkflowScheme\",\"args\":{\"body\":{\"projectId\":\"args.body.projectId\",\"workflowSchemeId\":\"snapshot.workflowScheme.id | string if snapshot.workflowScheme.id is defined\"}}}}}",
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getProjectWorkflowSchemes\",\"args\":{\"projectId\":\"[args.body.projectId | int]\"},\"pick\":\"response['values'] | default([]) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.assignWorkflowScheme\",\"args\":{\"body\":{\"projectId\":\"args.body.projectId\",\"workflowSchemeId\":\"snapshot.workflowScheme.id | string if snapshot.workflowScheme.id is defined\"}}}}}",
         ),
         cache_ttl_s: None,
         pagination: None,
@@ -1662,7 +1652,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: Some(
-            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listIssueTypeSchemes\",\"args\":{\"id\":\"[args.issueTypeSchemeId]\"},\"pick\":\"response['values'] | selectattr('id', 'equalto', args.issueTypeSchemeId | string) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.updateIssueTypeScheme\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"description\":\"snapshot.description if args.body.description is defined\",\"defaultIssueTypeId\":\"snapshot.defaultIssueTypeId if args.body.defaultIssueTypeId is defined\"},\"issueTypeSchemeId\":\"args.issueTypeSchemeId\"}}},\"impact\":{\"tool\":\"jira.searchProjects\",\"args\":{\"limit\":50},\"pick\":\"response['values']\",\"each\":{\"tool\":\"jira.getIssueTypeSchemeForProjects\",\"args\":{\"projectId\":\"[item.id | int]\"},\"keep\":\"args.issueTypeSchemeId | string in (response['values'] | default([]) | map(attribute='issueTypeScheme.id') | list)\"}}}",
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listIssueTypeSchemes\",\"args\":{\"id\":\"[args.issueTypeSchemeId]\"},\"pick\":\"response['values'] | default([]) | selectattr('id', 'equalto', args.issueTypeSchemeId | string) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.updateIssueTypeScheme\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"description\":\"snapshot.description if args.body.description is defined\",\"defaultIssueTypeId\":\"snapshot.defaultIssueTypeId if args.body.defaultIssueTypeId is defined\"},\"issueTypeSchemeId\":\"args.issueTypeSchemeId\"}}},\"impact\":{\"tool\":\"jira.searchProjects\",\"args\":{\"limit\":50},\"pick\":\"response['values']\",\"each\":{\"tool\":\"jira.getIssueTypeSchemeForProjects\",\"args\":{\"projectId\":\"[item.id | int]\"},\"keep\":\"args.issueTypeSchemeId | string in (response['values'] | default([]) | map(attribute='issueTypeScheme.id') | list)\"}}}",
         ),
         cache_ttl_s: None,
         pagination: None,
@@ -1690,7 +1680,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: Some(
-            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listIssueTypeSchemes\",\"args\":{\"id\":\"[args.issueTypeSchemeId]\"},\"pick\":\"response['values'] | selectattr('id', 'equalto', args.issueTypeSchemeId | string) | first\"},\"revert\":{\"irreversible\":{\"reason\":\"the list of issue types is not in the snapshot; re-create the scheme with jira.createIssueTypeScheme (its name and default are in this journal entry's snapshot).\"}},\"impact\":{\"tool\":\"jira.searchProjects\",\"args\":{\"limit\":50},\"pick\":\"response['values']\",\"each\":{\"tool\":\"jira.getIssueTypeSchemeForProjects\",\"args\":{\"projectId\":\"[item.id | int]\"},\"keep\":\"args.issueTypeSchemeId | string in (response['values'] | default([]) | map(attribute='issueTypeScheme.id') | list)\"},\"refuse_when_used\":true,\"resolve_with\":\"jira.assignIssueTypeScheme\"}}",
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listIssueTypeSchemes\",\"args\":{\"id\":\"[args.issueTypeSchemeId]\"},\"pick\":\"response['values'] | default([]) | selectattr('id', 'equalto', args.issueTypeSchemeId | string) | first\"},\"revert\":{\"irreversible\":{\"reason\":\"the list of issue types is not in the snapshot; re-create the scheme with jira.createIssueTypeScheme (its name and default are in this journal entry's snapshot).\"}},\"impact\":{\"tool\":\"jira.searchProjects\",\"args\":{\"limit\":50},\"pick\":\"response['values']\",\"each\":{\"tool\":\"jira.getIssueTypeSchemeForProjects\",\"args\":{\"projectId\":\"[item.id | int]\"},\"keep\":\"args.issueTypeSchemeId | string in (response['values'] | default([]) | map(attribute='issueTypeScheme.id') | list)\"},\"refuse_when_used\":true,\"resolve_with\":\"jira.assignIssueTypeScheme\"}}",
         ),
         cache_ttl_s: None,
         pagination: None,
@@ -1718,7 +1708,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: Some(
-            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getIssueTypeSchemeForProjects\",\"args\":{\"projectId\":\"[args.body.projectId | int]\"},\"pick\":\"response['values'] | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.assignIssueTypeScheme\",\"args\":{\"body\":{\"projectId\":\"args.body.projectId\",\"issueTypeSchemeId\":\"snapshot.issueTypeScheme.id\"}}}}}",
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getIssueTypeSchemeForProjects\",\"args\":{\"projectId\":\"[args.body.projectId | int]\"},\"pick\":\"response['values'] | default([]) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.assignIssueTypeScheme\",\"args\":{\"body\":{\"projectId\":\"args.body.projectId\",\"issueTypeSchemeId\":\"snapshot.issueTypeScheme.id\"}}}}}",
         ),
         cache_ttl_s: None,
         pagination: None,
@@ -1778,7 +1768,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: Some(
-            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listIssueTypeScreenSchemes\",\"args\":{\"id\":\"[args.issueTypeScreenSchemeId | int]\"},\"pick\":\"response['values'] | selectattr('id', 'equalto', args.issueTypeScreenSchemeId) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.updateIssueTypeScreenScheme\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"description\":\"snapshot.description if args.body.description is defined\"},\"issueTypeScreenSchemeId\":\"args.issueTypeScreenSchemeId\"}}},\"impact\":{\"tool\":\"jira.listIssueTypeScreenSchemeProjects\",\"args\":{\"issueTypeScreenSchemeId\":\"args.issueTypeScreenSchemeId | int\"},\"pick\":\"response['values']\"}}",
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listIssueTypeScreenSchemes\",\"args\":{\"id\":\"[args.issueTypeScreenSchemeId | int]\"},\"pick\":\"response['values'] | default([]) | selectattr('id', 'equalto', args.issueTypeScreenSchemeId) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.updateIssueTypeScreenScheme\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"description\":\"snapshot.description if args.body.description is defined\"},\"issueTypeScreenSchemeId\":\"args.issueTypeScreenSchemeId\"}}},\"impact\":{\"tool\":\"jira.listIssueTypeScreenSchemeProjects\",\"args\":{\"issueTypeScreenSchemeId\":\"args.issueTypeScreenSchemeId | int\"},\"pick\":\"response['values']\"}}",
         ),
         cache_ttl_s: None,
         pagination: None,
@@ -1806,7 +1796,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: Some(
-            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listIssueTypeScreenSchemes\",\"args\":{\"id\":\"[args.issueTypeScreenSchemeId | int]\"},\"pick\":\"response['values'] | selectattr('id', 'equalto', args.issueTypeScreenSchemeId) | first\"},\"revert\":{\"irreversible\":{\"reason\":\"its issue type mappings are not in the snapshot; re-create it with jira.createIssueTypeScreenScheme (name and description are in this journal entry's snapshot).\"}},\"impact\":{\"tool\":\"jira.listIssueTypeScreenSchemeProjects\",\"args\":{\"issueTypeScreenSchemeId\":\"args.issueTypeScreenSchemeId | int\"},\"pick\":\"response['values']\",\"refuse_when_used\":true,\"resolve_with\":\"jira.assignIssueTypeScreenScheme\"}}",
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listIssueTypeScreenSchemes\",\"args\":{\"id\":\"[args.issueTypeScreenSchemeId | int]\"},\"pick\":\"response['values'] | default([]) | selectattr('id', 'equalto', args.issueTypeScreenSchemeId) | first\"},\"revert\":{\"irreversible\":{\"reason\":\"its issue type mappings are not in the snapshot; re-create it with jira.createIssueTypeScreenScheme (name and description are in this journal entry's snapshot).\"}},\"impact\":{\"tool\":\"jira.listIssueTypeScreenSchemeProjects\",\"args\":{\"issueTypeScreenSchemeId\":\"args.issueTypeScreenSchemeId | int\"},\"pick\":\"response['values']\",\"refuse_when_used\":true,\"resolve_with\":\"jira.assignIssueTypeScreenScheme\"}}",
         ),
         cache_ttl_s: None,
         pagination: None,
@@ -1834,7 +1824,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: Some(
-            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getIssueTypeScreenSchemeForProjects\",\"args\":{\"projectId\":\"[args.body.projectId | int]\"},\"pick\":\"response['values'] | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.assignIssueTypeScreenScheme\",\"args\":{\"body\":{\"projectId\":\"args.body.projectId\",\"issueTypeScreenSchemeId\":\"snapshot.issueTypeScreenScheme.id\"}}}}}",
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getIssueTypeScreenSchemeForProjects\",\"args\":{\"projectId\":\"[args.body.projectId | int]\"},\"pick\":\"response['values'] | default([]) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.assignIssueTypeScreenScheme\",\"args\":{\"body\":{\"projectId\":\"args.body.projectId\",\"issueTypeScreenSchemeId\":\"snapshot.issueTypeScreenScheme.id\"}}}}}",
         ),
         cache_ttl_s: None,
         pagination: None,
@@ -2637,14 +2627,6 @@ impl ToolArgs for AssignPermissionSchemeArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListNotificationSchemesArgs {
-    /// The index of the first item to return in a page of results (page offset).
-    #[serde(rename = "startAt")]
-    #[serde(default)]
-    pub start_at: Option<String>,
-    /// The maximum number of items to return per page.
-    #[serde(rename = "maxResults")]
-    #[serde(default)]
-    pub max_results: Option<String>,
     /// Notification scheme ids
     #[serde(default)]
     pub id: Option<Vec<String>>,
@@ -2660,8 +2642,6 @@ impl ToolArgs for ListNotificationSchemesArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Get);
         request.push_path("/rest/api/3/notificationscheme");
-        request.query("startAt", &self.start_at, true)?;
-        request.query("maxResults", &self.max_results, true)?;
         request.query("id", &self.id, true)?;
         request.query("projectId", &self.project_id, true)?;
         request.query("expand", &self.expand, true)?;
@@ -2691,14 +2671,6 @@ impl ToolArgs for GetNotificationSchemeArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListNotificationSchemeProjectsArgs {
-    /// The index of the first item to return in a page of results (page offset).
-    #[serde(rename = "startAt")]
-    #[serde(default)]
-    pub start_at: Option<String>,
-    /// The maximum number of items to return per page.
-    #[serde(rename = "maxResults")]
-    #[serde(default)]
-    pub max_results: Option<String>,
     /// Notification scheme ids
     #[serde(rename = "notificationSchemeId")]
     #[serde(default)]
@@ -2712,8 +2684,6 @@ impl ToolArgs for ListNotificationSchemeProjectsArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Get);
         request.push_path("/rest/api/3/notificationscheme/project");
-        request.query("startAt", &self.start_at, true)?;
-        request.query("maxResults", &self.max_results, true)?;
         request.query("notificationSchemeId", &self.notification_scheme_id, true)?;
         request.query("projectId", &self.project_id, true)?;
         Ok(request)
