@@ -847,7 +847,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.listPermissionGrants",
         title: "List permission grants",
-        description: "List the grants of a Jira permission scheme: grant id, permission key and holder. Grant ids feed jira.removePermissionGrant.",
+        description: "List a Jira permission scheme's grants: id, permission key, holder.",
         group: "read_schemes",
         product: "jira",
         operation: "jira#getPermissionSchemeGrants",
@@ -875,7 +875,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.createPermissionScheme",
         title: "Create permission scheme",
-        description: "Create a Jira permission scheme, optionally with its grants (permission key + holder). Used by no project until jira.assignPermissionScheme.",
+        description: "Create a Jira permission scheme, optionally with grants; no project uses it until jira.assignPermissionScheme.",
         group: "write_schemes",
         product: "jira",
         operation: "jira#createPermissionScheme",
@@ -905,7 +905,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.updatePermissionScheme",
         title: "Rename permission scheme",
-        description: "Rename or re-describe a Jira permission scheme (grants: jira.addPermissionGrant/removePermissionGrant). The preview lists the projects using it.",
+        description: "Rename or re-describe a Jira permission scheme; the preview lists the projects using it.",
         group: "write_schemes",
         product: "jira",
         operation: "jira#updatePermissionScheme",
@@ -935,7 +935,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.deletePermissionScheme",
         title: "Delete permission scheme",
-        description: "Delete a Jira permission scheme no project uses; refused (IN_USE) while projects use it, listing them. Revert re-creates it with a new id.",
+        description: "Delete a Jira permission scheme; refused (IN_USE), listing them, while projects use it. Revert re-creates it.",
         group: "write_schemes",
         product: "jira",
         operation: "jira#deletePermissionScheme",
@@ -963,7 +963,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.addPermissionGrant",
         title: "Add permission grant",
-        description: "Grant a permission (key from a scheme, e.g. BROWSE_PROJECTS) to a holder (group, projectRole, user, reporter...) in a Jira permission scheme. The preview lists the projects it affects.",
+        description: "Grant a permission (e.g. BROWSE_PROJECTS) to a holder in a Jira permission scheme; the preview lists the projects affected.",
         group: "write_schemes",
         product: "jira",
         operation: "jira#createPermissionGrant",
@@ -993,7 +993,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.removePermissionGrant",
         title: "Remove permission grant",
-        description: "Remove one grant (id from jira.listPermissionGrants) from a Jira permission scheme. The preview lists the projects it affects; revert re-adds it with a new id.",
+        description: "Remove a grant (id from jira.listPermissionGrants) from a Jira permission scheme; the preview lists the projects affected.",
         group: "write_schemes",
         product: "jira",
         operation: "jira#deletePermissionSchemeEntity",
@@ -1051,7 +1051,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.listNotificationSchemes",
         title: "List notification schemes",
-        description: "List Jira notification schemes, paginated, optionally by id or project id; expand=all adds each event's recipients.",
+        description: "List Jira notification schemes by id or project; expand=all adds each event's recipients.",
         group: "read_schemes",
         product: "jira",
         operation: "jira#getNotificationSchemes",
@@ -1107,7 +1107,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.listNotificationSchemeProjects",
         title: "List notification scheme projects",
-        description: "List which Jira projects use which notification scheme (scheme id, project id pairs), paginated, by scheme or project ids.",
+        description: "List which Jira projects use which notification scheme (id pairs), by scheme or project ids.",
         group: "read_schemes",
         product: "jira",
         operation: "jira#getNotificationSchemeToProjectMappings",
@@ -1193,7 +1193,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.getWorkflowSchemeProjectUsages",
         title: "Get workflow scheme project usages",
-        description: "List the ids of the Jira projects using a workflow scheme, paginated. Check before changing or deleting it.",
+        description: "List the ids of the Jira projects using a workflow scheme, paginated.",
         group: "read_schemes",
         product: "jira",
         operation: "jira#getProjectUsagesForWorkflowScheme",
@@ -1228,7 +1228,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.listScreens",
         title: "List screens",
-        description: "List Jira screens, paginated, by id, name text or scope: id, name, description. Use to find a screen id.",
+        description: "List Jira screens, paginated, by id or name: id, name, description.",
         group: "read_schemes",
         product: "jira",
         operation: "jira#getScreens",
@@ -1384,7 +1384,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.listIssueTypeScreenSchemes",
         title: "List issue type screen schemes",
-        description: "List Jira issue type screen schemes (which screen scheme each issue type uses), paginated, by id or name.",
+        description: "List Jira issue type screen schemes, paginated, by id or name.",
         group: "read_schemes",
         product: "jira",
         operation: "jira#getIssueTypeScreenSchemes",
@@ -1489,7 +1489,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.createWorkflowScheme",
         title: "Create workflow scheme",
-        description: "Create a Jira workflow scheme: default workflow plus issue type id to workflow name mappings. Used by no project until assigned.",
+        description: "Create a Jira workflow scheme: a default workflow and issue type id -> workflow name mappings.",
         group: "write_schemes",
         product: "jira",
         operation: "jira#createWorkflowScheme",
@@ -1519,7 +1519,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.updateWorkflowScheme",
         title: "Update workflow scheme",
-        description: "Change a Jira workflow scheme's name, description, default workflow or issue type mappings. The preview lists the projects using it; an active scheme changes through its draft with updateDraftIfNeeded.",
+        description: "Change a Jira workflow scheme's name, description, default workflow or mappings; the preview lists the projects using it.",
         group: "write_schemes",
         product: "jira",
         operation: "jira#updateWorkflowScheme",
@@ -1549,7 +1549,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.deleteWorkflowScheme",
         title: "Delete workflow scheme",
-        description: "Delete a Jira workflow scheme no project uses; refused (IN_USE) while projects use it, listing them. Revert re-creates it with a new id.",
+        description: "Delete a Jira workflow scheme; refused (IN_USE), listing them, while projects use it. Revert re-creates it.",
         group: "write_schemes",
         product: "jira",
         operation: "jira#deleteWorkflowScheme",
@@ -1577,7 +1577,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.assignWorkflowScheme",
         title: "Assign workflow scheme",
-        description: "Attach a workflow scheme to a company-managed Jira project that has no issues yet (Jira refuses it otherwise).",
+        description: "Attach a workflow scheme to a company-managed Jira project that has no issues yet.",
         group: "write_schemes",
         product: "jira",
         operation: "jira#assignSchemeToProject",
@@ -1605,7 +1605,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.createIssueTypeScheme",
         title: "Create issue type scheme",
-        description: "Create a Jira issue type scheme from issue type ids (jira.getProject shows a project's), with an optional default. Used by no project until assigned.",
+        description: "Create a Jira issue type scheme from issue type ids, with an optional default type.",
         group: "write_schemes",
         product: "jira",
         operation: "jira#createIssueTypeScheme",
@@ -1635,7 +1635,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.updateIssueTypeScheme",
         title: "Update issue type scheme",
-        description: "Rename a Jira issue type scheme or change its description or default issue type. The preview lists the projects using it.",
+        description: "Rename a Jira issue type scheme or change its default type; the preview lists the projects using it.",
         group: "write_schemes",
         product: "jira",
         operation: "jira#updateIssueTypeScheme",
@@ -1663,7 +1663,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.deleteIssueTypeScheme",
         title: "Delete issue type scheme",
-        description: "Delete a Jira issue type scheme no project uses; refused (IN_USE) while projects use it, listing them (Jira itself would move them to the default scheme).",
+        description: "Delete a Jira issue type scheme; refused (IN_USE), listing them, while projects use it.",
         group: "write_schemes",
         product: "jira",
         operation: "jira#deleteIssueTypeScheme",
@@ -1691,7 +1691,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.assignIssueTypeScheme",
         title: "Assign issue type scheme",
-        description: "Switch a company-managed Jira project to another issue type scheme (refused by Jira while issues use a type the new scheme lacks).",
+        description: "Switch a Jira project to another issue type scheme (Jira refuses if its issues use a type it lacks).",
         group: "write_schemes",
         product: "jira",
         operation: "jira#assignIssueTypeSchemeToProject",
@@ -1719,7 +1719,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.createIssueTypeScreenScheme",
         title: "Create issue type screen scheme",
-        description: "Create a Jira issue type screen scheme: which screen scheme (jira.listScreenSchemes) each issue type uses; issueTypeId \"default\" covers the rest.",
+        description: "Create a Jira issue type screen scheme mapping issue types (or default) to screen schemes.",
         group: "write_schemes",
         product: "jira",
         operation: "jira#createIssueTypeScreenScheme",
@@ -1751,7 +1751,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.updateIssueTypeScreenScheme",
         title: "Update issue type screen scheme",
-        description: "Rename a Jira issue type screen scheme or change its description. The preview lists the projects using it.",
+        description: "Rename or re-describe a Jira issue type screen scheme; the preview lists the projects using it.",
         group: "write_schemes",
         product: "jira",
         operation: "jira#updateIssueTypeScreenScheme",
@@ -1779,7 +1779,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.deleteIssueTypeScreenScheme",
         title: "Delete issue type screen scheme",
-        description: "Delete a Jira issue type screen scheme no project uses; refused (IN_USE) while projects use it, listing them.",
+        description: "Delete a Jira issue type screen scheme; refused (IN_USE), listing them, while projects use it.",
         group: "write_schemes",
         product: "jira",
         operation: "jira#deleteIssueTypeScreenScheme",
@@ -1807,7 +1807,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.assignIssueTypeScreenScheme",
         title: "Assign issue type screen scheme",
-        description: "Switch a company-managed Jira project to another issue type screen scheme (which screens its issues show).",
+        description: "Switch a company-managed Jira project to another issue type screen scheme.",
         group: "write_schemes",
         product: "jira",
         operation: "jira#assignIssueTypeScreenSchemeToProject",
@@ -2770,9 +2770,6 @@ pub struct ListScreensArgs {
     /// Text matched against screen names
     #[serde(default)]
     pub query: Option<String>,
-    /// GLOBAL, TEMPLATE and/or PROJECT
-    #[serde(default)]
-    pub scope: Option<Vec<types::ListScreensScopeItem>>,
 }
 impl ToolArgs for ListScreensArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
@@ -2782,7 +2779,6 @@ impl ToolArgs for ListScreensArgs {
         request.query("maxResults", &self.max_results, true)?;
         request.query("id", &self.id, true)?;
         request.query("queryString", &self.query, true)?;
-        request.query("scope", &self.scope, true)?;
         Ok(request)
     }
 }
@@ -3751,15 +3747,6 @@ pub mod types {
         /// The name of the issue type screen scheme. The name must be unique. The maximum length is 255 characters.
         #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
         pub name: Option<String>,
-    }
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-    pub enum ListScreensScopeItem {
-        #[serde(rename = "GLOBAL")]
-        Global,
-        #[serde(rename = "TEMPLATE")]
-        Template,
-        #[serde(rename = "PROJECT")]
-        Project,
     }
     /// Details about a permission granted to a user or group.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
