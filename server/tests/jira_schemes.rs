@@ -561,5 +561,9 @@ async fn the_catalog_with_the_scheme_tools_keeps_its_context_budget() {
         mean(&schemes)
     );
     assert!(mean(&all) <= 600.0, "mean {:.0} > 600", mean(&all));
-    assert!(mean(&schemes) <= 600.0, "schemes mean {:.0} > 600", mean(&schemes));
+    assert!(
+        mean(&schemes) <= 600.0,
+        "schemes mean {:.0} > 600",
+        mean(&schemes)
+    );
 }
