@@ -567,3 +567,145 @@ async fn the_catalog_with_the_scheme_tools_keeps_its_context_budget() {
         mean(&schemes)
     );
 }
+
+/// Screens: add a tab → rename it → revert → add a field → read back →
+/// remove it → revert (back on the tab) → delete the tab (the revert of its
+/// creation, through the hidden jira.deleteScreenTab).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screen_tab_and_field_round_trip() {
+    let (fake, _server, client) = start().await;
+    let tab = ok(&call(
+        &client,
+        "jira.addScreenTab",
+        json!({"screenId": 10001, "body": {"name": "Hardware"}}),
+    )
+    .await
+    .unwrap());
+    let tab_id = tab["id"].as_u64().expect("tab id");
+    let tab_journal = tab["journalId"].as_u64().unwrap();
+    let renamed = ok(&call(
+        &client,
+        "jira.renameScreenTab",
+        json!({"screenId": 10001, "tabId": tab_id, "body": {"name": "Hardware details"}}),
+    )
+    .await
+    .unwrap());
+    let tabs_path = "/rest/api/3/screens/10001/tabs";
+    assert!(
+        at_the_fake(&fake, tabs_path)
+            .await
+            .1
+            .to_string()
+            .contains("Hardware details")
+    );
+    revert(&client, renamed["journalId"].as_u64().unwrap()).await;
+    let (_, tabs) = at_the_fake(&fake, tabs_path).await;
+    assert_eq!(tabs[0]["name"], "Hardware", "{tabs}");
+
+    let added = ok(&call(
+        &client,
+        "jira.addScreenTabField",
+        json!({"screenId": 10001, "tabId": tab_id, "body": {"fieldId": "customfield_10020"}}),
+    )
+    .await
+    .unwrap());
+    let field = added["id"].as_str().expect("field id").to_owned();
+    let fields = ok(&call(
+        &client,
+        "jira.listScreenTabFields",
+        json!({"screenId": 10001, "tabId": tab_id}),
+    )
+    .await
+    .unwrap());
+    assert!(fields.to_string().contains(&field), "{fields}");
+    let (plan, removed) = preview_and_commit(
+        &client,
+        "jira.removeScreenTabField",
+        json!({"screenId": 10001, "tabId": tab_id, "id": field}),
+    )
+    .await;
+    assert_eq!(plan["before"]["id"], json!(field), "{plan}");
+    let fields_path = format!("{tabs_path}/{tab_id}/fields");
+    let count = |v: &Value| v.as_array().map_or(0, Vec::len);
+    assert_eq!(count(&at_the_fake(&fake, &fields_path).await.1), 0);
+    let (plan, _) = revert(&client, ok(&removed)["journalId"].as_u64().unwrap()).await;
+    assert_eq!(plan["steps"][0]["tool"], "jira.addScreenTabField", "{plan}");
+    assert_eq!(count(&at_the_fake(&fake, &fields_path).await.1), 1);
+
+    let (plan, _) = revert(&client, tab_journal).await;
+    assert_eq!(plan["steps"][0]["tool"], "jira.deleteScreenTab", "{plan}");
+    assert_eq!(
+        writes(&fake).last().unwrap(),
+        &("DELETE".to_owned(), format!("{tabs_path}/{tab_id}"))
+    );
+    assert_eq!(count(&at_the_fake(&fake, tabs_path).await.1), 0);
+}
+
+/// Screen schemes: create → read back → delete → revert (re-created) →
+/// revert that (deleted again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screen_scheme_round_trip() {
+    let (fake, _server, client) = start().await;
+    let created = ok(&call(
+        &client,
+        "jira.createScreenScheme",
+        json!({"body": {"name": "Bench screens", "description": "Lab", "screens": {"default": 1, "create": 10000}}}),
+    )
+    .await
+    .unwrap());
+    let id = created["id"].as_u64().expect("screen scheme id");
+    let listed = ok(
+        &call(&client, "jira.listScreenSchemes", json!({"id": [id]}))
+            .await
+            .unwrap(),
+    );
+    assert!(listed.to_string().contains("Bench screens"), "{listed}");
+
+    let (plan, deleted) = preview_and_commit(
+        &client,
+        "jira.deleteScreenScheme",
+        json!({"screenSchemeId": id.to_string()}),
+    )
+    .await;
+    assert_eq!(plan["before"]["name"], "Bench screens", "{plan}");
+    let delete_journal = ok(&deleted)["journalId"].as_u64().unwrap();
+    let list_path = "/rest/api/3/screenscheme";
+    assert!(
+        !at_the_fake(&fake, list_path)
+            .await
+            .1
+            .to_string()
+            .contains("Bench screens")
+    );
+    let (_, reverted) = revert(&client, delete_journal).await;
+    let (_, state) = at_the_fake(&fake, list_path).await;
+    let record = state["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Bench screens")
+        .cloned()
+        .unwrap_or_else(|| panic!("not re-created: {state}"));
+    assert_eq!(record["description"], "Lab", "{record}");
+    assert_eq!(
+        record["screens"],
+        json!({"default": 1, "create": 10000}),
+        "{record}"
+    );
+
+    let again = reverted["reverted"][0]["revertJournalId"]
+        .as_u64()
+        .expect("{reverted}");
+    let (plan, _) = revert(&client, again).await;
+    assert_eq!(
+        plan["steps"][0]["tool"], "jira.deleteScreenScheme",
+        "{plan}"
+    );
+    assert!(
+        !at_the_fake(&fake, list_path)
+            .await
+            .1
+            .to_string()
+            .contains("Bench screens")
+    );
+}

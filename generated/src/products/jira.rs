@@ -1832,6 +1832,176 @@ pub static TOOLS: &[ToolSpec] = &[
         hidden: false,
         build: build::<AssignIssueTypeScreenSchemeArgs>,
     },
+    ToolSpec {
+        name: "jira.listScreenTabFields",
+        title: "List screen tab fields",
+        description: "List the fields on a Jira screen tab (id, name), in order.",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getAllScreenTabFields",
+        method: Method::Get,
+        path: "/rest/api/3/screens/{screenId}/tabs/{tabId}/fields",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listScreenTabFields.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<ListScreenTabFieldsArgs>,
+    },
+    ToolSpec {
+        name: "jira.addScreenTabField",
+        title: "Add field to screen tab",
+        description: "Put a field (e.g. customfield_10010) on a Jira screen tab; every project using the screen shows it.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#addScreenTabField",
+        method: Method::Post,
+        path: "/rest/api/3/screens/{screenId}/tabs/{tabId}/fields",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.addScreenTabField.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.addScreenTabField.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jira.removeScreenTabField\",\"args\":{\"id\":\"result.id\",\"screenId\":\"args.screenId\",\"tabId\":\"args.tabId\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<AddScreenTabFieldArgs>,
+    },
+    ToolSpec {
+        name: "jira.removeScreenTabField",
+        title: "Remove field from screen tab",
+        description: "Take a field off a Jira screen tab (values stay on issues). Revert puts it back at the end of the tab.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#removeScreenTabField",
+        method: Method::Delete,
+        path: "/rest/api/3/screens/{screenId}/tabs/{tabId}/fields/{id}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.removeScreenTabField.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listScreenTabFields\",\"args\":{\"screenId\":\"args.screenId\",\"tabId\":\"args.tabId\"},\"pick\":\"response.result | default([]) | selectattr('id', 'equalto', args.id) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.addScreenTabField\",\"args\":{\"body\":{\"fieldId\":\"args.id\"},\"screenId\":\"args.screenId\",\"tabId\":\"args.tabId\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<RemoveScreenTabFieldArgs>,
+    },
+    ToolSpec {
+        name: "jira.renameScreenTab",
+        title: "Rename screen tab",
+        description: "Rename a tab of a Jira screen.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#renameScreenTab",
+        method: Method::Put,
+        path: "/rest/api/3/screens/{screenId}/tabs/{tabId}",
+        input_schema: include_str!("../../schemas/jira/jira.renameScreenTab.input.json"),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.renameScreenTab.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"snapshot\":{\"tool\":\"jira.listScreenTabs\",\"args\":{\"screenId\":\"args.screenId\"},\"pick\":\"response.result | default([]) | selectattr('id', 'equalto', args.tabId) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.renameScreenTab\",\"args\":{\"body\":{\"name\":\"snapshot.name\"},\"screenId\":\"args.screenId\",\"tabId\":\"args.tabId\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<RenameScreenTabArgs>,
+    },
+    ToolSpec {
+        name: "jira.createScreenScheme",
+        title: "Create screen scheme",
+        description: "Create a Jira screen scheme: which screen (jira.listScreens) issues show on create, edit and view.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#createScreenScheme",
+        method: Method::Post,
+        path: "/rest/api/3/screenscheme",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.createScreenScheme.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.createScreenScheme.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jira.deleteScreenScheme\",\"args\":{\"screenSchemeId\":\"result.id | string\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<CreateScreenSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.deleteScreenScheme",
+        title: "Delete screen scheme",
+        description: "Delete a Jira screen scheme that no issue type screen scheme uses (Jira refuses otherwise). Revert re-creates it with a new id.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#deleteScreenScheme",
+        method: Method::Delete,
+        path: "/rest/api/3/screenscheme/{screenSchemeId}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.deleteScreenScheme.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listScreenSchemes\",\"args\":{\"id\":\"[args.screenSchemeId | int]\"},\"pick\":\"response['values'] | default([]) | selectattr('id', 'equalto', args.screenSchemeId | int) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.createScreenScheme\",\"args\":{\"body\":{\"name\":\"snapshot.name\",\"description\":\"snapshot.description\",\"screens\":\"snapshot.screens\"}}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<DeleteScreenSchemeArgs>,
+    },
 ];
 /// Arguments of `jira.searchProjects`: Search projects.
 #[derive(Debug, Deserialize)]
@@ -3177,9 +3347,143 @@ impl ToolArgs for AssignIssueTypeScreenSchemeArgs {
         Ok(request)
     }
 }
+/// Arguments of `jira.listScreenTabFields`: List screen tab fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListScreenTabFieldsArgs {
+    /// Screen id from jira.listScreens
+    #[serde(rename = "screenId")]
+    pub screen_id: i64,
+    /// Tab id from jira.listScreenTabs
+    #[serde(rename = "tabId")]
+    pub tab_id: i64,
+}
+impl ToolArgs for ListScreenTabFieldsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/screens/");
+        request.push_path_param("screenId", &self.screen_id)?;
+        request.push_path("/tabs/");
+        request.push_path_param("tabId", &self.tab_id)?;
+        request.push_path("/fields");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.addScreenTabField`: Add field to screen tab.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddScreenTabFieldArgs {
+    /// Screen id
+    #[serde(rename = "screenId")]
+    pub screen_id: i64,
+    /// Tab id
+    #[serde(rename = "tabId")]
+    pub tab_id: i64,
+    /// Request body.
+    pub body: types::AddFieldBean,
+}
+impl ToolArgs for AddScreenTabFieldArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/screens/");
+        request.push_path_param("screenId", &self.screen_id)?;
+        request.push_path("/tabs/");
+        request.push_path_param("tabId", &self.tab_id)?;
+        request.push_path("/fields");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.removeScreenTabField`: Remove field from screen tab.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveScreenTabFieldArgs {
+    /// Screen id
+    #[serde(rename = "screenId")]
+    pub screen_id: i64,
+    /// Tab id
+    #[serde(rename = "tabId")]
+    pub tab_id: i64,
+    /// Field id
+    pub id: String,
+}
+impl ToolArgs for RemoveScreenTabFieldArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/screens/");
+        request.push_path_param("screenId", &self.screen_id)?;
+        request.push_path("/tabs/");
+        request.push_path_param("tabId", &self.tab_id)?;
+        request.push_path("/fields/");
+        request.push_path_param("id", &self.id)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.renameScreenTab`: Rename screen tab.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenameScreenTabArgs {
+    /// Screen id
+    #[serde(rename = "screenId")]
+    pub screen_id: i64,
+    /// Tab id from jira.listScreenTabs
+    #[serde(rename = "tabId")]
+    pub tab_id: i64,
+    /// Request body.
+    pub body: types::ScreenableTab,
+}
+impl ToolArgs for RenameScreenTabArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/screens/");
+        request.push_path_param("screenId", &self.screen_id)?;
+        request.push_path("/tabs/");
+        request.push_path_param("tabId", &self.tab_id)?;
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.createScreenScheme`: Create screen scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateScreenSchemeArgs {
+    /// Request body.
+    pub body: types::ScreenSchemeDetails,
+}
+impl ToolArgs for CreateScreenSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/screenscheme");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.deleteScreenScheme`: Delete screen scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteScreenSchemeArgs {
+    /// Screen scheme id
+    #[serde(rename = "screenSchemeId")]
+    pub screen_scheme_id: String,
+}
+impl ToolArgs for DeleteScreenSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/screenscheme/");
+        request.push_path_param("screenSchemeId", &self.screen_scheme_id)?;
+        Ok(request)
+    }
+}
 /// Request body types reachable from this product's tools.
 pub mod types {
     use serde::{Deserialize, Serialize};
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct AddFieldBean {
+        /// The ID of the field to add.
+        #[serde(rename = "fieldId")]
+        pub field_id: String,
+    }
     /// Details about the project.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -3844,6 +4148,41 @@ pub mod types {
         /// Members beside the named properties.
         #[serde(flatten)]
         pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    /// Details of a screen scheme.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ScreenSchemeDetails {
+        /// The description of the screen scheme. The maximum length is 255 characters.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The name of the screen scheme. The name must be unique. The maximum length is 255 characters.
+        #[serde(rename = "name")]
+        pub name: String,
+        /// The IDs of the screens for the screen types of the screen scheme. Only screens used in classic projects are accepted.
+        #[serde(rename = "screens")]
+        pub screens: ScreenTypes,
+    }
+    /// The IDs of the screens for the screen types of the screen scheme.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ScreenTypes {
+        /// The ID of the create screen.
+        #[serde(rename = "create", default, skip_serializing_if = "Option::is_none")]
+        pub create: Option<i64>,
+        /// The ID of the default screen. Required when creating a screen scheme.
+        #[serde(rename = "default")]
+        pub default: i64,
+        /// The ID of the edit screen.
+        #[serde(rename = "edit", default, skip_serializing_if = "Option::is_none")]
+        pub edit: Option<i64>,
+        /// The ID of the view screen.
+        #[serde(rename = "view", default, skip_serializing_if = "Option::is_none")]
+        pub view: Option<i64>,
     }
     /// A screen tab.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
