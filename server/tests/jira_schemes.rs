@@ -198,6 +198,23 @@ async fn deleting_a_scheme_in_use_is_refused_listing_its_projects_until_it_is_un
     );
     let (status, _) = at_the_fake(&fake, "/rest/api/3/permissionscheme/10001").await;
     assert_eq!(status, 404);
+
+    // Its revert re-creates it (a new id) with its grants.
+    revert(&client, ok(&deleted)["journalId"].as_u64().unwrap()).await;
+    let (_, schemes) = at_the_fake(&fake, "/rest/api/3/permissionscheme").await;
+    let state = schemes["permissionSchemes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{schemes}"))
+        .iter()
+        .find(|s| s["name"] == "Restricted: Legal")
+        .cloned()
+        .unwrap_or_else(|| panic!("not re-created: {schemes}"));
+    assert_ne!(state["id"], 10001, "{state}");
+    assert_eq!(
+        state["permissions"].as_array().map(Vec::len),
+        Some(3),
+        "{state}"
+    );
 }
 
 /// Permission schemes and grants: create → read back → rename → revert →
