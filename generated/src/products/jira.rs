@@ -2670,7 +2670,7 @@ impl ToolArgs for GetProjectPermissionSchemeArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListPermissionGrantsArgs {
-    /// Permission scheme id from jira.listPermissionSchemes
+    /// Permission scheme id
     #[serde(rename = "schemeId")]
     pub scheme_id: i64,
 }
