@@ -1432,3 +1432,28 @@ fn revert_steps_are_checked_like_a_single_revert() {
         )]
     );
 }
+
+/// A required list parameter sent empty is no parameter at all (Atlassian
+/// answers 400 "missing"), so its schema needs at least one item; a list
+/// that says its own minimum keeps it.
+#[test]
+fn required_list_parameters_need_an_item() {
+    let mut spec: serde_json::Value = serde_json::from_slice(&spec()).unwrap();
+    spec["paths"]["/rest/api/3/project/search"]["get"]["parameters"] = serde_json::json!([
+        {"name": "projectId", "in": "query", "required": true, "schema": {"type": "array", "items": {"type": "integer"}}},
+        {"name": "keys", "in": "query", "required": true, "schema": {"type": "array", "minItems": 2, "items": {"type": "string"}}},
+        {"name": "ids", "in": "query", "schema": {"type": "array", "items": {"type": "integer"}}}
+    ]);
+    let out = run_inline(
+        &format!("{HEADER}"),
+        "manifest_base.json",
+        &serde_json::to_vec(&spec).unwrap(),
+    );
+    assert!(errors(&out).is_empty(), "{:#?}", errors(&out));
+    let input: serde_json::Value =
+        serde_json::from_str(file(&out, "schemas/fx/fx.searchProjects.input.json")).unwrap();
+    let props = &input["properties"];
+    assert_eq!(props["projectId"]["minItems"], 1, "{input}");
+    assert_eq!(props["keys"]["minItems"], 2, "{input}");
+    assert!(props["ids"].get("minItems").is_none(), "{input}");
+}
