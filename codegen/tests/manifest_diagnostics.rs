@@ -1445,7 +1445,7 @@ fn required_list_parameters_need_an_item() {
         {"name": "ids", "in": "query", "schema": {"type": "array", "items": {"type": "integer"}}}
     ]);
     let out = run_inline(
-        &format!("{HEADER}"),
+        HEADER,
         "manifest_base.json",
         &serde_json::to_vec(&spec).unwrap(),
     );
