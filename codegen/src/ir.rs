@@ -118,6 +118,9 @@ pub struct SafetyDef {
     pub snapshot: Option<SnapshotDef>,
     /// The inverse.
     pub revert: RevertDef,
+    /// What else uses what the write changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impact: Option<ImpactDef>,
     /// Where it was declared (for diagnostics of the cross-tool checks).
     #[serde(skip)]
     pub location: crate::diagnostics::Location,
@@ -133,6 +136,39 @@ pub struct SnapshotDef {
     /// Expression over `response` selecting the resource.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pick: Option<String>,
+}
+
+/// The blast radius of a write: a read-only tool call (over `args`) whose
+/// picked answer lists what uses the resource the write changes.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImpactDef {
+    /// The read-only tool.
+    pub tool: String,
+    /// Argument mapping (expressions over `args`).
+    pub args: serde_json::Map<String, Value>,
+    /// Expression over `response` and `args` selecting the list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pick: Option<String>,
+    /// One read per listed item, keeping those `keep` accepts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub each: Option<ImpactEachDef>,
+    /// Refuse the write while the list is not empty.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub refuse_when_used: bool,
+    /// The writing tool that moves a user off the resource.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolve_with: Option<String>,
+}
+
+/// The per-item read of an impact.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImpactEachDef {
+    /// The read-only tool.
+    pub tool: String,
+    /// Argument mapping (expressions over `item` and `args`).
+    pub args: serde_json::Map<String, Value>,
+    /// Expression over `response`, `item` and `args`.
+    pub keep: String,
 }
 
 /// The inverse of a write.

@@ -471,6 +471,14 @@ fn lower_tool(
         let is_required = param.required && default.is_none();
         if is_required {
             required.push(Value::String(arg_name.clone()));
+            // A required list sent empty is no parameter at all (Atlassian
+            // answers 400 "missing"): refuse it before anything is sent.
+            if let Some(map) = json.as_object_mut()
+                && map.get("type").and_then(Value::as_str) == Some("array")
+                && !map.contains_key("minItems")
+            {
+                map.insert("minItems".into(), json!(1));
+            }
         }
         props.insert(arg_name.clone(), json);
         params.push(ParamDef {

@@ -127,6 +127,10 @@ pub struct Tool {
     /// Writes only: the inverse, or why there is none.
     #[serde(default)]
     pub revert: Option<Revert>,
+    /// Writes only: what else uses the thing this write changes (its blast
+    /// radius), shown in the preview and covered by the plan digest.
+    #[serde(default)]
+    pub impact: Option<Impact>,
     /// Accept a request body that cannot be fully typed: the shapes named
     /// in the diagnostic stay free-form (`serde_json::Value`). The value says
     /// why that is acceptable; without it such a tool fails regen.
@@ -157,6 +161,45 @@ pub struct Snapshot {
     /// Expression over `response` selecting the resource (default: all of it).
     #[serde(default)]
     pub pick: Option<String>,
+}
+
+/// The blast radius of a write: a read listing what uses the resource it
+/// changes (e.g. the projects using a scheme).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Impact {
+    /// The read-only tool that lists the users (followed over its pages).
+    pub tool: Spanned<String>,
+    /// Its arguments: expressions over `args`, or maps of such.
+    #[serde(default)]
+    pub args: BTreeMap<String, serde_json::Value>,
+    /// Expression over `response` and `args` selecting the list (default: all of it).
+    #[serde(default)]
+    pub pick: Option<String>,
+    /// When no read lists the users directly: one read per listed item,
+    /// keeping the items whose answer `keep` accepts.
+    #[serde(default)]
+    pub each: Option<ImpactEach>,
+    /// Refuse the write, before anything is sent, while the list is not empty.
+    #[serde(default)]
+    pub refuse_when_used: bool,
+    /// With `refuse_when_used`: the writing tool that moves a user off the
+    /// resource (named in the refusal).
+    #[serde(default)]
+    pub resolve_with: Option<Spanned<String>>,
+}
+
+/// The per-item read of an [`Impact`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImpactEach {
+    /// The read-only tool called once per item.
+    pub tool: Spanned<String>,
+    /// Its arguments: expressions over `item` and `args`.
+    #[serde(default)]
+    pub args: BTreeMap<String, serde_json::Value>,
+    /// Expression over `response`, `item` and `args`: whether the item uses the resource.
+    pub keep: String,
 }
 
 /// The inverse of a write: one tool call (`tool` + `args`), a sequence of

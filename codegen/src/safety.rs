@@ -8,7 +8,11 @@
 //! - snapshot `args`: over `args` (this tool's arguments);
 //! - snapshot `pick`: over `response` (the snapshot tool's answer) and `args`;
 //! - revert `args`: over `args`, `snapshot` (the picked prior state) and
-//!   `result` (this write's answer).
+//!   `result` (this write's answer);
+//! - impact `args`: over `args`; impact `pick`: over `response` (the impact
+//!   tool's answer) and `args`; `each.args` over `item` (one picked element)
+//!   and `args`; `each.keep` over `response` (the per-item answer), `item`
+//!   and `args`.
 //!
 //! Every filter, test and function a mapping uses must be one the runtime
 //! registers ([`names`]): anything else would fail on every call.
@@ -23,7 +27,9 @@ use minijinja::syntax::SyntaxConfig;
 use serde_json::{Map, Value};
 
 use crate::diagnostics::{Diagnostic, Location};
-use crate::ir::{RevertDef, RevertStepDef, SafetyDef, SnapshotDef, ToolDef};
+use crate::ir::{
+    ImpactDef, ImpactEachDef, RevertDef, RevertStepDef, SafetyDef, SnapshotDef, ToolDef,
+};
 use crate::manifest::{self, Consent, Tool};
 
 /// The filters, tests and functions the runtime registers in the Environment
@@ -47,10 +53,14 @@ pub fn lower(
     let name = tool.name.value.as_str();
     let loc = manifest::location_of(file, &tool.name, Some(name));
     if read_only {
-        if tool.consent.is_some() || tool.snapshot.is_some() || tool.revert.is_some() {
+        if tool.consent.is_some()
+            || tool.snapshot.is_some()
+            || tool.revert.is_some()
+            || tool.impact.is_some()
+        {
             errors.push(Diagnostic::error(
                 loc,
-                "consent, snapshot and revert are for writing tools; this tool only reads",
+                "consent, snapshot, revert and impact are for writing tools; this tool only reads",
             ));
         }
         return None;
@@ -110,10 +120,35 @@ pub fn lower(
         args: to_map(&s.args),
         pick: s.pick.clone(),
     });
+    let impact = match &tool.impact {
+        None => None,
+        Some(i) => {
+            if i.refuse_when_used != i.resolve_with.is_some() {
+                errors.push(Diagnostic::error(
+                    manifest::location_of(file, &i.tool, Some(name)),
+                    "impact.refuse_when_used: true needs impact.resolve_with (the writing tool that moves a user off the resource, named in the refusal), and resolve_with is only for refuse_when_used",
+                ));
+                return None;
+            }
+            Some(ImpactDef {
+                tool: i.tool.value.clone(),
+                args: to_map(&i.args),
+                pick: i.pick.clone(),
+                each: i.each.as_ref().map(|e| ImpactEachDef {
+                    tool: e.tool.value.clone(),
+                    args: to_map(&e.args),
+                    keep: e.keep.clone(),
+                }),
+                refuse_when_used: i.refuse_when_used,
+                resolve_with: i.resolve_with.as_ref().map(|r| r.value.clone()),
+            })
+        }
+    };
     Some(SafetyDef {
         consent: consent.value,
         snapshot,
         revert,
+        impact,
         location: consent_loc,
     })
 }
@@ -128,6 +163,10 @@ pub fn referenced<'a>(tools: impl IntoIterator<Item = &'a ToolDef>) -> BTreeSet<
     let mut reached = BTreeSet::new();
     for safety in tools.into_iter().filter_map(|t| t.safety.as_ref()) {
         reached.extend(safety.snapshot.iter().map(|s| s.tool.as_str()));
+        if let Some(impact) = &safety.impact {
+            reached.insert(impact.tool.as_str());
+            reached.extend(impact.each.iter().map(|e| e.tool.as_str()));
+        }
         match &safety.revert {
             RevertDef::Tool { tool, .. } => {
                 reached.insert(tool.as_str());
@@ -191,6 +230,9 @@ pub fn check_references<'a>(
                 &role,
             );
         }
+        if let Some(impact) = &safety.impact {
+            ctx.check_impact(impact, &by_name);
+        }
     }
     out
 }
@@ -213,18 +255,50 @@ impl<'a> Checker<'a> {
         read_only: bool,
         by_name: &BTreeMap<&str, &'t ToolDef>,
     ) -> Option<&'t ToolDef> {
+        // `impact.resolve_with` names a tool itself; the others have a `tool` key.
+        let what = if role.ends_with("resolve_with") {
+            role.to_owned()
+        } else {
+            format!("{role}.tool")
+        };
         let Some(target) = by_name.get(name).copied() else {
-            self.error(format!("{role}.tool {name} is not a tool in tools.yaml"));
+            self.error(format!("{what} {name} is not a tool in tools.yaml"));
             return None;
         };
         if target.read_only != read_only {
             self.error(format!(
-                "{role}.tool {name} must be a {} tool",
+                "{what} {name} must be a {} tool",
                 if read_only { "read-only" } else { "writing" }
             ));
             return None;
         }
         Some(target)
+    }
+
+    /// An impact declaration: its reads exist and only read, their mappings
+    /// name real arguments and fields, and the tool it names to resolve a
+    /// refusal is a write.
+    fn check_impact(&mut self, impact: &ImpactDef, by_name: &BTreeMap<&str, &ToolDef>) {
+        if let Some(target) = self.target(&impact.tool, "impact", true, by_name) {
+            self.check_args(&impact.args, target, &["args"], None, "impact");
+            if let Some(pick) = &impact.pick {
+                self.check_expression(pick, &["response", "args"], Some(target), "impact.pick");
+            }
+        }
+        if let Some(each) = &impact.each
+            && let Some(target) = self.target(&each.tool, "impact.each", true, by_name)
+        {
+            self.check_args(&each.args, target, &["item", "args"], None, "impact.each");
+            self.check_expression(
+                &each.keep,
+                &["response", "item", "args"],
+                Some(target),
+                "impact.each.keep",
+            );
+        }
+        if let Some(resolve) = &impact.resolve_with {
+            self.target(resolve, "impact.resolve_with", false, by_name);
+        }
     }
 
     /// The target tool's arguments: every key one it takes, every required one given.

@@ -252,7 +252,7 @@ fn unknown_tool_key() {
         "{errs:?}"
     );
     assert!(
-        errs[0].contains("unknown field `descripton`, expected one of name, operation, group, title, description, read_only, destructive, hidden, params, cache, consent, snapshot, revert, loose_body"),
+        errs[0].contains("unknown field `descripton`, expected one of name, operation, group, title, description, read_only, destructive, hidden, params, cache, consent, snapshot, revert, impact, loose_body"),
         "{errs:?}"
     );
     assert!(out.files.is_empty());
@@ -627,7 +627,7 @@ fn read_only_is_checked_against_what_the_operation_does() {
                 FIRST + 10
             ),
             format!(
-                "tools.yaml:{}:{NAME_COL}: error [fx.readAgain]: consent, snapshot and revert are for writing tools; this tool only reads",
+                "tools.yaml:{}:{NAME_COL}: error [fx.readAgain]: consent, snapshot, revert and impact are for writing tools; this tool only reads",
                 FIRST + 14
             ),
         ]
@@ -942,7 +942,7 @@ fn writes_must_declare_consent_and_revert_and_deletes_need_commit() {
                 FIRST + 10
             ),
             format!(
-                "tools.yaml:{}:{NAME_COL}: error [fx.getProject]: consent, snapshot and revert are for writing tools; this tool only reads",
+                "tools.yaml:{}:{NAME_COL}: error [fx.getProject]: consent, snapshot, revert and impact are for writing tools; this tool only reads",
                 FIRST + 12
             ),
         ]
@@ -1015,6 +1015,132 @@ fn mappings_naming_missing_tools_arguments_or_fields_are_diagnostics() {
         );
     }
     assert_eq!(errs.len(), expect.len(), "{errs:#?}");
+}
+
+/// An impact (blast radius) declaration is checked like a snapshot: its
+/// reads exist and only read, its mappings name real arguments and fields and
+/// use registered names, a refusal names a writing tool to resolve it, and
+/// only writes declare one.
+#[test]
+fn bad_impact_declarations_are_diagnostics() {
+    let out = run("  - name: fx.getProject
+    operation: fx#getProject
+    group: read_fx
+    title: t
+    description: d
+  - name: fx.readAgain
+    operation: fx#getProject
+    group: read_fx
+    title: t
+    description: d
+    impact: {tool: fx.searchProjects}
+  - name: fx.createProject
+    operation: fx#createProject
+    group: write_fx
+    title: t
+    description: d
+    consent: none
+    revert: {tool: fx.deleteProject, args: {projectIdOrKey: \"result.id\"}}
+  - name: fx.deleteProject
+    operation: fx#deleteProject
+    group: delete_fx
+    title: t
+    description: d
+    consent: commit
+    revert: {irreversible: gone}
+    impact:
+      tool: fx.createProject
+      refuse_when_used: true
+      resolve_with: fx.searchProjects
+  - name: fx.deleteAgain
+    operation: fx#deleteProject
+    group: delete_fx
+    title: t
+    description: d
+    consent: commit
+    revert: {irreversible: gone}
+    impact:
+      tool: fx.searchProjects
+      args: {query: \"args.project\", nope: \"1\"}
+      pick: \"response.valuez\"
+      each:
+        tool: fx.getProject
+        args: {projectIdOrKey: \"item.key\", view: \"snapshot.view\"}
+        keep: \"response.id == args.projectIdOrKey | uper\"
+      refuse_when_used: true
+      resolve_with: fx.nope
+  - name: fx.deleteThird
+    operation: fx#deleteProject
+    group: delete_fx
+    title: t
+    description: d
+    consent: commit
+    revert: {irreversible: gone}
+    impact: {tool: fx.searchProjects, refuse_when_used: true}
+");
+    let errs = errors(&out);
+    let expect = [
+        "error [fx.readAgain]: consent, snapshot, revert and impact are for writing tools; this tool only reads",
+        "error [fx.deleteThird]: impact.refuse_when_used: true needs impact.resolve_with",
+        "error [fx.deleteProject]: impact.tool fx.createProject must be a read-only tool",
+        "error [fx.deleteProject]: impact.resolve_with fx.searchProjects must be a writing tool",
+        "error [fx.deleteAgain]: impact.args.nope: fx.searchProjects takes no argument \"nope\"",
+        "error [fx.deleteAgain]: impact.args.query: \"args.project\" reads args.project, which does not exist; args has: projectIdOrKey",
+        "error [fx.deleteAgain]: impact.pick: \"response.valuez\" reads response.valuez, which does not exist",
+        "error [fx.deleteAgain]: impact.each.args.view: \"snapshot.view\" reads \"snapshot\"; it may read only item, args",
+        "error [fx.deleteAgain]: impact.each.keep: \"response.id == args.projectIdOrKey | uper\" uses filter \"uper\", which the runtime does not register",
+        "error [fx.deleteAgain]: impact.resolve_with fx.nope is not a tool in tools.yaml",
+    ];
+    for e in expect {
+        assert!(
+            errs.iter().any(|l| l.contains(e)),
+            "missing {e:?} in {errs:#?}"
+        );
+    }
+    assert_eq!(errs.len(), expect.len(), "{errs:#?}");
+}
+
+/// A well-formed impact declaration generates, and is carried in the tool's
+/// safety JSON for the runtime.
+#[test]
+fn impact_declarations_reach_the_catalog() {
+    let out = run("  - name: fx.getProject
+    operation: fx#getProject
+    group: read_fx
+    title: t
+    description: d
+  - name: fx.createProject
+    operation: fx#createProject
+    group: write_fx
+    title: t
+    description: d
+    consent: none
+    revert: {tool: fx.deleteProject, args: {projectIdOrKey: \"result.id\"}}
+  - name: fx.deleteProject
+    operation: fx#deleteProject
+    group: delete_fx
+    title: t
+    description: d
+    consent: commit
+    revert: {irreversible: gone}
+    impact:
+      tool: fx.searchProjects
+      args: {query: \"args.projectIdOrKey\"}
+      pick: \"response['values']\"
+      each:
+        tool: fx.getProject
+        args: {projectIdOrKey: \"item.key\", view: \"'full'\"}
+        keep: \"response.id == args.projectIdOrKey\"
+      refuse_when_used: true
+      resolve_with: fx.createProject
+");
+    assert!(errors(&out).is_empty(), "{:#?}", errors(&out));
+    let rs = file(&out, "src/products/fx.rs");
+    assert!(
+        rs.contains(r#"\"impact\":{\"tool\":\"fx.searchProjects\""#)
+            && rs.contains(r#"\"refuse_when_used\":true,\"resolve_with\":\"fx.createProject\""#),
+        "{rs}"
+    );
 }
 
 /// A filter, test or function the runtime does not register would make the
@@ -1305,4 +1431,29 @@ fn revert_steps_are_checked_like_a_single_revert() {
             "tools.yaml:{FIRST}:{NAME_COL}: error [fx.archiveProject]: revert takes exactly one of: tool (with args), steps (a list of {{tool, args}}, run in order), or irreversible: <reason>"
         )]
     );
+}
+
+/// A required list parameter sent empty is no parameter at all (Atlassian
+/// answers 400 "missing"), so its schema needs at least one item; a list
+/// that says its own minimum keeps it.
+#[test]
+fn required_list_parameters_need_an_item() {
+    let mut spec: serde_json::Value = serde_json::from_slice(&spec()).unwrap();
+    spec["paths"]["/rest/api/3/project/search"]["get"]["parameters"] = serde_json::json!([
+        {"name": "projectId", "in": "query", "required": true, "schema": {"type": "array", "items": {"type": "integer"}}},
+        {"name": "keys", "in": "query", "required": true, "schema": {"type": "array", "minItems": 2, "items": {"type": "string"}}},
+        {"name": "ids", "in": "query", "schema": {"type": "array", "items": {"type": "integer"}}}
+    ]);
+    let out = run_inline(
+        HEADER,
+        "manifest_base.json",
+        &serde_json::to_vec(&spec).unwrap(),
+    );
+    assert!(errors(&out).is_empty(), "{:#?}", errors(&out));
+    let input: serde_json::Value =
+        serde_json::from_str(file(&out, "schemas/fx/fx.searchProjects.input.json")).unwrap();
+    let props = &input["properties"];
+    assert_eq!(props["projectId"]["minItems"], 1, "{input}");
+    assert_eq!(props["keys"]["minItems"], 2, "{input}");
+    assert!(props["ids"].get("minItems").is_none(), "{input}");
 }

@@ -53,6 +53,8 @@ pub enum ErrorCode {
     InsufficientScope,
     /// Nothing of gojira's own state (e.g. a journal entry) answers to that id.
     NotFound,
+    /// A write declared `refuse_when_used` found what it changes still in use.
+    InUse,
 }
 
 impl ErrorCode {
@@ -81,6 +83,7 @@ impl ErrorCode {
             ErrorCode::ApiTokenRequired => "API_TOKEN_REQUIRED",
             ErrorCode::InsufficientScope => "INSUFFICIENT_SCOPE",
             ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::InUse => "IN_USE",
         }
     }
 }

@@ -329,6 +329,36 @@ impl ServerState {
         build(tool, args.clone())
     }
 
+    /// One page of a paginated read that bypasses the cache, with the
+    /// tool's own `cursor`/`limit` arguments (validated as a client's call
+    /// is, then translated) and `nextCursor` in the answer when there is more.
+    pub(crate) async fn read_fresh_page(
+        &self,
+        ctx: &CallContext,
+        tool: &CatalogTool,
+        mut args: Map<String, Value>,
+    ) -> Result<Value, ToolError> {
+        let Some(pagination) = &tool.spec.pagination else {
+            return self.read_fresh(ctx, tool, args).await;
+        };
+        tool.validate(&Value::Object(args.clone()))
+            .map_err(|problems| {
+                ToolError::invalid_arguments(format!(
+                    "{} arguments are invalid: {problems}",
+                    tool.spec.name
+                ))
+            })?;
+        let page = crate::upstream::shape::Page::prepare(pagination, &mut args)?;
+        let request = build(tool, args)?;
+        let product = self.product_of(tool)?;
+        let response = crate::identity::send(self, ctx, tool, product, &request).await?;
+        let mut value = as_object(response);
+        if let Value::Object(map) = &mut value {
+            page.finish(map, false);
+        }
+        Ok(value)
+    }
+
     /// A read that bypasses the cache (the state a write is about to change).
     pub(crate) async fn read_fresh(
         &self,

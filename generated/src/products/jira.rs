@@ -814,6 +814,1194 @@ pub static TOOLS: &[ToolSpec] = &[
         hidden: true,
         build: build::<DeleteScreenTabArgs>,
     },
+    ToolSpec {
+        name: "jira.getProjectPermissionScheme",
+        title: "Get project permission scheme",
+        description: "Get the permission scheme a Jira project uses (id, name). Use before jira.assignPermissionScheme.",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getAssignedPermissionScheme",
+        method: Method::Get,
+        path: "/rest/api/3/project/{projectKeyOrId}/permissionscheme",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getProjectPermissionScheme.input.json"
+        ),
+        output_schema: Some(
+            include_str!(
+                "../../schemas/jira/jira.getProjectPermissionScheme.output.json"
+            ),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<GetProjectPermissionSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.listPermissionGrants",
+        title: "List permission grants",
+        description: "List a Jira permission scheme's grants: id, permission key, holder.",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getPermissionSchemeGrants",
+        method: Method::Get,
+        path: "/rest/api/3/permissionscheme/{schemeId}/permission",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listPermissionGrants.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.listPermissionGrants.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<ListPermissionGrantsArgs>,
+    },
+    ToolSpec {
+        name: "jira.createPermissionScheme",
+        title: "Create permission scheme",
+        description: "Create a Jira permission scheme, optionally with grants; no project uses it until jira.assignPermissionScheme.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#createPermissionScheme",
+        method: Method::Post,
+        path: "/rest/api/3/permissionscheme",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.createPermissionScheme.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.createPermissionScheme.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jira.deletePermissionScheme\",\"args\":{\"schemeId\":\"result.id\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<CreatePermissionSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.updatePermissionScheme",
+        title: "Rename permission scheme",
+        description: "Rename or re-describe a Jira permission scheme; the preview lists the projects using it.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#updatePermissionScheme",
+        method: Method::Put,
+        path: "/rest/api/3/permissionscheme/{schemeId}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.updatePermissionScheme.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.updatePermissionScheme.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getPermissionScheme\",\"args\":{\"schemeId\":\"args.schemeId\"}},\"revert\":{\"tool\":{\"tool\":\"jira.updatePermissionScheme\",\"args\":{\"body\":{\"name\":\"snapshot.name\",\"description\":\"snapshot.description if args.body.description is defined\"},\"schemeId\":\"args.schemeId\"}}},\"impact\":{\"tool\":\"jira.searchProjects\",\"args\":{\"limit\":50},\"pick\":\"response['values']\",\"each\":{\"tool\":\"jira.getProjectPermissionScheme\",\"args\":{\"project\":\"item.key\"},\"keep\":\"response.id == args.schemeId\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<UpdatePermissionSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.deletePermissionScheme",
+        title: "Delete permission scheme",
+        description: "Delete a Jira permission scheme; refused (IN_USE), listing them, while projects use it. Revert re-creates it.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#deletePermissionScheme",
+        method: Method::Delete,
+        path: "/rest/api/3/permissionscheme/{schemeId}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.deletePermissionScheme.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getPermissionScheme\",\"args\":{\"schemeId\":\"args.schemeId\"}},\"revert\":{\"tool\":{\"tool\":\"jira.createPermissionScheme\",\"args\":{\"body\":{\"name\":\"snapshot.name\",\"description\":\"snapshot.description\",\"permissions\":\"snapshot.permissions\"}}}},\"impact\":{\"tool\":\"jira.searchProjects\",\"args\":{\"limit\":50},\"pick\":\"response['values']\",\"each\":{\"tool\":\"jira.getProjectPermissionScheme\",\"args\":{\"project\":\"item.key\"},\"keep\":\"response.id == args.schemeId\"},\"refuse_when_used\":true,\"resolve_with\":\"jira.assignPermissionScheme\"}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<DeletePermissionSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.addPermissionGrant",
+        title: "Add permission grant",
+        description: "Grant a permission (e.g. BROWSE_PROJECTS) to a holder in a Jira permission scheme; the preview lists the projects affected.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#createPermissionGrant",
+        method: Method::Post,
+        path: "/rest/api/3/permissionscheme/{schemeId}/permission",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.addPermissionGrant.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.addPermissionGrant.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"revert\":{\"tool\":{\"tool\":\"jira.removePermissionGrant\",\"args\":{\"permissionId\":\"result.id\",\"schemeId\":\"args.schemeId\"}}},\"impact\":{\"tool\":\"jira.searchProjects\",\"args\":{\"limit\":50},\"pick\":\"response['values']\",\"each\":{\"tool\":\"jira.getProjectPermissionScheme\",\"args\":{\"project\":\"item.key\"},\"keep\":\"response.id == args.schemeId\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<AddPermissionGrantArgs>,
+    },
+    ToolSpec {
+        name: "jira.removePermissionGrant",
+        title: "Remove permission grant",
+        description: "Remove a grant (id from jira.listPermissionGrants) from a Jira permission scheme; the preview lists the projects affected.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#deletePermissionSchemeEntity",
+        method: Method::Delete,
+        path: "/rest/api/3/permissionscheme/{schemeId}/permission/{permissionId}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.removePermissionGrant.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listPermissionGrants\",\"args\":{\"schemeId\":\"args.schemeId\"},\"pick\":\"response.permissions | default([]) | selectattr('id', 'equalto', args.permissionId) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.addPermissionGrant\",\"args\":{\"body\":{\"permission\":\"snapshot.permission\",\"holder\":\"snapshot.holder\"},\"schemeId\":\"args.schemeId\"}}},\"impact\":{\"tool\":\"jira.searchProjects\",\"args\":{\"limit\":50},\"pick\":\"response['values']\",\"each\":{\"tool\":\"jira.getProjectPermissionScheme\",\"args\":{\"project\":\"item.key\"},\"keep\":\"response.id == args.schemeId\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<RemovePermissionGrantArgs>,
+    },
+    ToolSpec {
+        name: "jira.assignPermissionScheme",
+        title: "Assign permission scheme",
+        description: "Switch a Jira project to another permission scheme (changes who can see and do what in it at once).",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#assignPermissionScheme",
+        method: Method::Put,
+        path: "/rest/api/3/project/{projectKeyOrId}/permissionscheme",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.assignPermissionScheme.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.assignPermissionScheme.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getProjectPermissionScheme\",\"args\":{\"project\":\"args.project\"}},\"revert\":{\"tool\":{\"tool\":\"jira.assignPermissionScheme\",\"args\":{\"body\":{\"id\":\"snapshot.id\"},\"project\":\"args.project\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<AssignPermissionSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.listNotificationSchemes",
+        title: "List notification schemes",
+        description: "List Jira notification schemes by id or project; expand=all adds each event's recipients.",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getNotificationSchemes",
+        method: Method::Get,
+        path: "/rest/api/3/notificationscheme",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listNotificationSchemes.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.listNotificationSchemes.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: Some(60u32),
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<ListNotificationSchemesArgs>,
+    },
+    ToolSpec {
+        name: "jira.getNotificationScheme",
+        title: "Get notification scheme",
+        description: "Get one Jira notification scheme: each event (Issue Created...) with who is notified.",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getNotificationScheme",
+        method: Method::Get,
+        path: "/rest/api/3/notificationscheme/{id}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getNotificationScheme.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.getNotificationScheme.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<GetNotificationSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.listNotificationSchemeProjects",
+        title: "List notification scheme projects",
+        description: "List which Jira projects use which notification scheme (id pairs), by scheme or project ids.",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getNotificationSchemeToProjectMappings",
+        method: Method::Get,
+        path: "/rest/api/3/notificationscheme/project",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listNotificationSchemeProjects.input.json"
+        ),
+        output_schema: Some(
+            include_str!(
+                "../../schemas/jira/jira.listNotificationSchemeProjects.output.json"
+            ),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<ListNotificationSchemeProjectsArgs>,
+    },
+    ToolSpec {
+        name: "jira.getWorkflowScheme",
+        title: "Get workflow scheme",
+        description: "Get a Jira workflow scheme: default workflow and issue type to workflow mappings (or its draft).",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getWorkflowScheme",
+        method: Method::Get,
+        path: "/rest/api/3/workflowscheme/{id}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getWorkflowScheme.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.getWorkflowScheme.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<GetWorkflowSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.getProjectWorkflowSchemes",
+        title: "Get projects' workflow schemes",
+        description: "Get the workflow scheme each of up to 100 Jira projects uses (company-managed projects only).",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getWorkflowSchemeProjectAssociations",
+        method: Method::Get,
+        path: "/rest/api/3/workflowscheme/project",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getProjectWorkflowSchemes.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.getProjectWorkflowSchemes.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<GetProjectWorkflowSchemesArgs>,
+    },
+    ToolSpec {
+        name: "jira.getWorkflowSchemeProjectUsages",
+        title: "Get workflow scheme project usages",
+        description: "List the ids of the Jira projects using a workflow scheme, paginated.",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getProjectUsagesForWorkflowScheme",
+        method: Method::Get,
+        path: "/rest/api/3/workflowscheme/{workflowSchemeId}/projectUsages",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getWorkflowSchemeProjectUsages.input.json"
+        ),
+        output_schema: Some(
+            include_str!(
+                "../../schemas/jira/jira.getWorkflowSchemeProjectUsages.output.json"
+            ),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Token,
+            cursor_arg: "nextPageToken",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: false,
+        hidden: false,
+        build: build::<GetWorkflowSchemeProjectUsagesArgs>,
+    },
+    ToolSpec {
+        name: "jira.listScreens",
+        title: "List screens",
+        description: "List Jira screens, paginated, by id or name: id, name, description.",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getScreens",
+        method: Method::Get,
+        path: "/rest/api/3/screens",
+        input_schema: include_str!("../../schemas/jira/jira.listScreens.input.json"),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.listScreens.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: Some(60u32),
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
+        hidden: false,
+        build: build::<ListScreensArgs>,
+    },
+    ToolSpec {
+        name: "jira.listScreenTabs",
+        title: "List screen tabs",
+        description: "List the tabs of a Jira screen (id, name) in order.",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getAllScreenTabs",
+        method: Method::Get,
+        path: "/rest/api/3/screens/{screenId}/tabs",
+        input_schema: include_str!("../../schemas/jira/jira.listScreenTabs.input.json"),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<ListScreenTabsArgs>,
+    },
+    ToolSpec {
+        name: "jira.listScreenSchemes",
+        title: "List screen schemes",
+        description: "List Jira screen schemes, paginated: which screen each operation (create, edit, view, default) shows.",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getScreenSchemes",
+        method: Method::Get,
+        path: "/rest/api/3/screenscheme",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listScreenSchemes.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.listScreenSchemes.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: Some(60u32),
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
+        hidden: false,
+        build: build::<ListScreenSchemesArgs>,
+    },
+    ToolSpec {
+        name: "jira.listIssueTypeSchemes",
+        title: "List issue type schemes",
+        description: "List Jira issue type schemes, paginated, by id or name text: id, name, default issue type.",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getAllIssueTypeSchemes",
+        method: Method::Get,
+        path: "/rest/api/3/issuetypescheme",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listIssueTypeSchemes.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.listIssueTypeSchemes.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: Some(60u32),
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
+        hidden: false,
+        build: build::<ListIssueTypeSchemesArgs>,
+    },
+    ToolSpec {
+        name: "jira.getIssueTypeSchemeForProjects",
+        title: "Get projects' issue type schemes",
+        description: "Get the issue type scheme each of the given Jira projects uses, paginated.",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getIssueTypeSchemeForProjects",
+        method: Method::Get,
+        path: "/rest/api/3/issuetypescheme/project",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getIssueTypeSchemeForProjects.input.json"
+        ),
+        output_schema: Some(
+            include_str!(
+                "../../schemas/jira/jira.getIssueTypeSchemeForProjects.output.json"
+            ),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
+        hidden: false,
+        build: build::<GetIssueTypeSchemeForProjectsArgs>,
+    },
+    ToolSpec {
+        name: "jira.listIssueTypeScreenSchemes",
+        title: "List issue type screen schemes",
+        description: "List Jira issue type screen schemes, paginated, by id or name.",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getIssueTypeScreenSchemes",
+        method: Method::Get,
+        path: "/rest/api/3/issuetypescreenscheme",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listIssueTypeScreenSchemes.input.json"
+        ),
+        output_schema: Some(
+            include_str!(
+                "../../schemas/jira/jira.listIssueTypeScreenSchemes.output.json"
+            ),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: Some(60u32),
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
+        hidden: false,
+        build: build::<ListIssueTypeScreenSchemesArgs>,
+    },
+    ToolSpec {
+        name: "jira.getIssueTypeScreenSchemeForProjects",
+        title: "Get projects' issue type screen schemes",
+        description: "Get the issue type screen scheme each of the given Jira projects uses, paginated.",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getIssueTypeScreenSchemeProjectAssociations",
+        method: Method::Get,
+        path: "/rest/api/3/issuetypescreenscheme/project",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getIssueTypeScreenSchemeForProjects.input.json"
+        ),
+        output_schema: Some(
+            include_str!(
+                "../../schemas/jira/jira.getIssueTypeScreenSchemeForProjects.output.json"
+            ),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
+        hidden: false,
+        build: build::<GetIssueTypeScreenSchemeForProjectsArgs>,
+    },
+    ToolSpec {
+        name: "jira.listIssueTypeScreenSchemeProjects",
+        title: "List issue type screen scheme projects",
+        description: "List the Jira projects (id, key, name) using an issue type screen scheme, paginated.",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getProjectsForIssueTypeScreenScheme",
+        method: Method::Get,
+        path: "/rest/api/3/issuetypescreenscheme/{issueTypeScreenSchemeId}/project",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listIssueTypeScreenSchemeProjects.input.json"
+        ),
+        output_schema: Some(
+            include_str!(
+                "../../schemas/jira/jira.listIssueTypeScreenSchemeProjects.output.json"
+            ),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
+        hidden: false,
+        build: build::<ListIssueTypeScreenSchemeProjectsArgs>,
+    },
+    ToolSpec {
+        name: "jira.createWorkflowScheme",
+        title: "Create workflow scheme",
+        description: "Create a Jira workflow scheme: a default workflow and issue type id -> workflow name mappings.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#createWorkflowScheme",
+        method: Method::Post,
+        path: "/rest/api/3/workflowscheme",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.createWorkflowScheme.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.createWorkflowScheme.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jira.deleteWorkflowScheme\",\"args\":{\"id\":\"result.id\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<CreateWorkflowSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.updateWorkflowScheme",
+        title: "Update workflow scheme",
+        description: "Change a Jira workflow scheme's name, description, default workflow or mappings; the preview lists the projects using it.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#updateWorkflowScheme",
+        method: Method::Put,
+        path: "/rest/api/3/workflowscheme/{id}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.updateWorkflowScheme.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.updateWorkflowScheme.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getWorkflowScheme\",\"args\":{\"id\":\"args.id\"}},\"revert\":{\"tool\":{\"tool\":\"jira.updateWorkflowScheme\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"description\":\"snapshot.description if args.body.description is defined\",\"defaultWorkflow\":\"snapshot.defaultWorkflow if args.body.defaultWorkflow is defined\",\"issueTypeMappings\":\"snapshot.issueTypeMappings if args.body.issueTypeMappings is defined\",\"updateDraftIfNeeded\":\"args.body.updateDraftIfNeeded\"},\"id\":\"args.id\"}}},\"impact\":{\"tool\":\"jira.getWorkflowSchemeProjectUsages\",\"args\":{\"workflowSchemeId\":\"args.id | string\"},\"pick\":\"(response.projects | default({}))['values']\"}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<UpdateWorkflowSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.deleteWorkflowScheme",
+        title: "Delete workflow scheme",
+        description: "Delete a Jira workflow scheme; refused (IN_USE), listing them, while projects use it. Revert re-creates it.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#deleteWorkflowScheme",
+        method: Method::Delete,
+        path: "/rest/api/3/workflowscheme/{id}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.deleteWorkflowScheme.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getWorkflowScheme\",\"args\":{\"id\":\"args.id\"}},\"revert\":{\"tool\":{\"tool\":\"jira.createWorkflowScheme\",\"args\":{\"body\":{\"name\":\"snapshot.name\",\"description\":\"snapshot.description\",\"defaultWorkflow\":\"snapshot.defaultWorkflow\",\"issueTypeMappings\":\"snapshot.issueTypeMappings\"}}}},\"impact\":{\"tool\":\"jira.getWorkflowSchemeProjectUsages\",\"args\":{\"workflowSchemeId\":\"args.id | string\"},\"pick\":\"(response.projects | default({}))['values']\",\"refuse_when_used\":true,\"resolve_with\":\"jira.assignWorkflowScheme\"}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<DeleteWorkflowSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.assignWorkflowScheme",
+        title: "Assign workflow scheme",
+        description: "Attach a workflow scheme to a company-managed Jira project that has no issues yet.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#assignSchemeToProject",
+        method: Method::Put,
+        path: "/rest/api/3/workflowscheme/project",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.assignWorkflowScheme.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getProjectWorkflowSchemes\",\"args\":{\"projectId\":\"[args.body.projectId | int]\"},\"pick\":\"response['values'] | default([]) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.assignWorkflowScheme\",\"args\":{\"body\":{\"projectId\":\"args.body.projectId\",\"workflowSchemeId\":\"snapshot.workflowScheme.id | string if snapshot.workflowScheme.id is defined\"}}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<AssignWorkflowSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.createIssueTypeScheme",
+        title: "Create issue type scheme",
+        description: "Create a Jira issue type scheme from issue type ids, with an optional default type.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#createIssueTypeScheme",
+        method: Method::Post,
+        path: "/rest/api/3/issuetypescheme",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.createIssueTypeScheme.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.createIssueTypeScheme.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jira.deleteIssueTypeScheme\",\"args\":{\"issueTypeSchemeId\":\"result.issueTypeSchemeId | int\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<CreateIssueTypeSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.updateIssueTypeScheme",
+        title: "Update issue type scheme",
+        description: "Rename a Jira issue type scheme or change its default type; the preview lists the projects using it.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#updateIssueTypeScheme",
+        method: Method::Put,
+        path: "/rest/api/3/issuetypescheme/{issueTypeSchemeId}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.updateIssueTypeScheme.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listIssueTypeSchemes\",\"args\":{\"id\":\"[args.issueTypeSchemeId]\"},\"pick\":\"response['values'] | default([]) | selectattr('id', 'equalto', args.issueTypeSchemeId | string) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.updateIssueTypeScheme\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"description\":\"snapshot.description if args.body.description is defined\",\"defaultIssueTypeId\":\"snapshot.defaultIssueTypeId if args.body.defaultIssueTypeId is defined\"},\"issueTypeSchemeId\":\"args.issueTypeSchemeId\"}}},\"impact\":{\"tool\":\"jira.searchProjects\",\"args\":{\"limit\":50},\"pick\":\"response['values']\",\"each\":{\"tool\":\"jira.getIssueTypeSchemeForProjects\",\"args\":{\"projectId\":\"[item.id | int]\"},\"keep\":\"args.issueTypeSchemeId | string in (response['values'] | default([]) | map(attribute='issueTypeScheme.id') | list)\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<UpdateIssueTypeSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.deleteIssueTypeScheme",
+        title: "Delete issue type scheme",
+        description: "Delete a Jira issue type scheme; refused (IN_USE), listing them, while projects use it.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#deleteIssueTypeScheme",
+        method: Method::Delete,
+        path: "/rest/api/3/issuetypescheme/{issueTypeSchemeId}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.deleteIssueTypeScheme.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listIssueTypeSchemes\",\"args\":{\"id\":\"[args.issueTypeSchemeId]\"},\"pick\":\"response['values'] | default([]) | selectattr('id', 'equalto', args.issueTypeSchemeId | string) | first\"},\"revert\":{\"irreversible\":{\"reason\":\"the list of issue types is not in the snapshot; re-create the scheme with jira.createIssueTypeScheme (its name and default are in this journal entry's snapshot).\"}},\"impact\":{\"tool\":\"jira.searchProjects\",\"args\":{\"limit\":50},\"pick\":\"response['values']\",\"each\":{\"tool\":\"jira.getIssueTypeSchemeForProjects\",\"args\":{\"projectId\":\"[item.id | int]\"},\"keep\":\"args.issueTypeSchemeId | string in (response['values'] | default([]) | map(attribute='issueTypeScheme.id') | list)\"},\"refuse_when_used\":true,\"resolve_with\":\"jira.assignIssueTypeScheme\"}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<DeleteIssueTypeSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.assignIssueTypeScheme",
+        title: "Assign issue type scheme",
+        description: "Switch a Jira project to another issue type scheme (Jira refuses if its issues use a type it lacks).",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#assignIssueTypeSchemeToProject",
+        method: Method::Put,
+        path: "/rest/api/3/issuetypescheme/project",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.assignIssueTypeScheme.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getIssueTypeSchemeForProjects\",\"args\":{\"projectId\":\"[args.body.projectId | int]\"},\"pick\":\"response['values'] | default([]) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.assignIssueTypeScheme\",\"args\":{\"body\":{\"projectId\":\"args.body.projectId\",\"issueTypeSchemeId\":\"snapshot.issueTypeScheme.id\"}}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<AssignIssueTypeSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.createIssueTypeScreenScheme",
+        title: "Create issue type screen scheme",
+        description: "Create a Jira issue type screen scheme mapping issue types (or default) to screen schemes.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#createIssueTypeScreenScheme",
+        method: Method::Post,
+        path: "/rest/api/3/issuetypescreenscheme",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.createIssueTypeScreenScheme.input.json"
+        ),
+        output_schema: Some(
+            include_str!(
+                "../../schemas/jira/jira.createIssueTypeScreenScheme.output.json"
+            ),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jira.deleteIssueTypeScreenScheme\",\"args\":{\"issueTypeScreenSchemeId\":\"result.id\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<CreateIssueTypeScreenSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.updateIssueTypeScreenScheme",
+        title: "Update issue type screen scheme",
+        description: "Rename or re-describe a Jira issue type screen scheme; the preview lists the projects using it.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#updateIssueTypeScreenScheme",
+        method: Method::Put,
+        path: "/rest/api/3/issuetypescreenscheme/{issueTypeScreenSchemeId}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.updateIssueTypeScreenScheme.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listIssueTypeScreenSchemes\",\"args\":{\"id\":\"[args.issueTypeScreenSchemeId | int]\"},\"pick\":\"response['values'] | default([]) | selectattr('id', 'equalto', args.issueTypeScreenSchemeId) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.updateIssueTypeScreenScheme\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"description\":\"snapshot.description if args.body.description is defined\"},\"issueTypeScreenSchemeId\":\"args.issueTypeScreenSchemeId\"}}},\"impact\":{\"tool\":\"jira.listIssueTypeScreenSchemeProjects\",\"args\":{\"issueTypeScreenSchemeId\":\"args.issueTypeScreenSchemeId | int\"},\"pick\":\"response['values']\"}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<UpdateIssueTypeScreenSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.deleteIssueTypeScreenScheme",
+        title: "Delete issue type screen scheme",
+        description: "Delete a Jira issue type screen scheme; refused (IN_USE), listing them, while projects use it.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#deleteIssueTypeScreenScheme",
+        method: Method::Delete,
+        path: "/rest/api/3/issuetypescreenscheme/{issueTypeScreenSchemeId}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.deleteIssueTypeScreenScheme.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listIssueTypeScreenSchemes\",\"args\":{\"id\":\"[args.issueTypeScreenSchemeId | int]\"},\"pick\":\"response['values'] | default([]) | selectattr('id', 'equalto', args.issueTypeScreenSchemeId) | first\"},\"revert\":{\"irreversible\":{\"reason\":\"its issue type mappings are not in the snapshot; re-create it with jira.createIssueTypeScreenScheme (name and description are in this journal entry's snapshot).\"}},\"impact\":{\"tool\":\"jira.listIssueTypeScreenSchemeProjects\",\"args\":{\"issueTypeScreenSchemeId\":\"args.issueTypeScreenSchemeId | int\"},\"pick\":\"response['values']\",\"refuse_when_used\":true,\"resolve_with\":\"jira.assignIssueTypeScreenScheme\"}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<DeleteIssueTypeScreenSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.assignIssueTypeScreenScheme",
+        title: "Assign issue type screen scheme",
+        description: "Switch a company-managed Jira project to another issue type screen scheme.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#assignIssueTypeScreenSchemeToProject",
+        method: Method::Put,
+        path: "/rest/api/3/issuetypescreenscheme/project",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.assignIssueTypeScreenScheme.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getIssueTypeScreenSchemeForProjects\",\"args\":{\"projectId\":\"[args.body.projectId | int]\"},\"pick\":\"response['values'] | default([]) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.assignIssueTypeScreenScheme\",\"args\":{\"body\":{\"projectId\":\"args.body.projectId\",\"issueTypeScreenSchemeId\":\"snapshot.issueTypeScreenScheme.id\"}}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<AssignIssueTypeScreenSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.listScreenTabFields",
+        title: "List screen tab fields",
+        description: "List the fields on a Jira screen tab (id, name), in order.",
+        group: "read_schemes",
+        product: "jira",
+        operation: "jira#getAllScreenTabFields",
+        method: Method::Get,
+        path: "/rest/api/3/screens/{screenId}/tabs/{tabId}/fields",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listScreenTabFields.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<ListScreenTabFieldsArgs>,
+    },
+    ToolSpec {
+        name: "jira.addScreenTabField",
+        title: "Add field to screen tab",
+        description: "Put a field (e.g. customfield_10010) on a Jira screen tab; every project using the screen shows it.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#addScreenTabField",
+        method: Method::Post,
+        path: "/rest/api/3/screens/{screenId}/tabs/{tabId}/fields",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.addScreenTabField.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.addScreenTabField.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jira.removeScreenTabField\",\"args\":{\"id\":\"result.id\",\"screenId\":\"args.screenId\",\"tabId\":\"args.tabId\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<AddScreenTabFieldArgs>,
+    },
+    ToolSpec {
+        name: "jira.removeScreenTabField",
+        title: "Remove field from screen tab",
+        description: "Take a field off a Jira screen tab (values stay on issues). Revert puts it back at the end of the tab.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#removeScreenTabField",
+        method: Method::Delete,
+        path: "/rest/api/3/screens/{screenId}/tabs/{tabId}/fields/{id}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.removeScreenTabField.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listScreenTabFields\",\"args\":{\"screenId\":\"args.screenId\",\"tabId\":\"args.tabId\"},\"pick\":\"response.result | default([]) | selectattr('id', 'equalto', args.id) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.addScreenTabField\",\"args\":{\"body\":{\"fieldId\":\"args.id\"},\"screenId\":\"args.screenId\",\"tabId\":\"args.tabId\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<RemoveScreenTabFieldArgs>,
+    },
+    ToolSpec {
+        name: "jira.renameScreenTab",
+        title: "Rename screen tab",
+        description: "Rename a tab of a Jira screen.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#renameScreenTab",
+        method: Method::Put,
+        path: "/rest/api/3/screens/{screenId}/tabs/{tabId}",
+        input_schema: include_str!("../../schemas/jira/jira.renameScreenTab.input.json"),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.renameScreenTab.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"snapshot\":{\"tool\":\"jira.listScreenTabs\",\"args\":{\"screenId\":\"args.screenId\"},\"pick\":\"response.result | default([]) | selectattr('id', 'equalto', args.tabId) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.renameScreenTab\",\"args\":{\"body\":{\"name\":\"snapshot.name\"},\"screenId\":\"args.screenId\",\"tabId\":\"args.tabId\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<RenameScreenTabArgs>,
+    },
+    ToolSpec {
+        name: "jira.createScreenScheme",
+        title: "Create screen scheme",
+        description: "Create a Jira screen scheme: which screen (jira.listScreens) issues show on create, edit and view.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#createScreenScheme",
+        method: Method::Post,
+        path: "/rest/api/3/screenscheme",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.createScreenScheme.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.createScreenScheme.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jira.deleteScreenScheme\",\"args\":{\"screenSchemeId\":\"result.id | string\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<CreateScreenSchemeArgs>,
+    },
+    ToolSpec {
+        name: "jira.deleteScreenScheme",
+        title: "Delete screen scheme",
+        description: "Delete a Jira screen scheme that no issue type screen scheme uses (Jira refuses otherwise). Revert re-creates it with a new id.",
+        group: "write_schemes",
+        product: "jira",
+        operation: "jira#deleteScreenScheme",
+        method: Method::Delete,
+        path: "/rest/api/3/screenscheme/{screenSchemeId}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.deleteScreenScheme.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listScreenSchemes\",\"args\":{\"id\":\"[args.screenSchemeId | int]\"},\"pick\":\"response['values'] | default([]) | selectattr('id', 'equalto', args.screenSchemeId | int) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.createScreenScheme\",\"args\":{\"body\":{\"name\":\"snapshot.name\",\"description\":\"snapshot.description\",\"screens\":\"snapshot.screens\"}}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<DeleteScreenSchemeArgs>,
+    },
 ];
 /// Arguments of `jira.searchProjects`: Search projects.
 #[derive(Debug, Deserialize)]
@@ -1462,9 +2650,840 @@ impl ToolArgs for DeleteScreenTabArgs {
         Ok(request)
     }
 }
+/// Arguments of `jira.getProjectPermissionScheme`: Get project permission scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetProjectPermissionSchemeArgs {
+    /// Project key (e.g. ABC) or numeric id
+    pub project: String,
+}
+impl ToolArgs for GetProjectPermissionSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/project/");
+        request.push_path_param("project", &self.project)?;
+        request.push_path("/permissionscheme");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listPermissionGrants`: List permission grants.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListPermissionGrantsArgs {
+    /// Permission scheme id
+    #[serde(rename = "schemeId")]
+    pub scheme_id: i64,
+}
+impl ToolArgs for ListPermissionGrantsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/permissionscheme/");
+        request.push_path_param("schemeId", &self.scheme_id)?;
+        request.push_path("/permission");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.createPermissionScheme`: Create permission scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePermissionSchemeArgs {
+    /// Request body.
+    pub body: types::PermissionScheme,
+}
+impl ToolArgs for CreatePermissionSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/permissionscheme");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.updatePermissionScheme`: Rename permission scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePermissionSchemeArgs {
+    /// Permission scheme id
+    #[serde(rename = "schemeId")]
+    pub scheme_id: i64,
+    /// Request body.
+    pub body: types::PermissionScheme,
+}
+impl ToolArgs for UpdatePermissionSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/permissionscheme/");
+        request.push_path_param("schemeId", &self.scheme_id)?;
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.deletePermissionScheme`: Delete permission scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeletePermissionSchemeArgs {
+    /// Permission scheme id
+    #[serde(rename = "schemeId")]
+    pub scheme_id: i64,
+}
+impl ToolArgs for DeletePermissionSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/permissionscheme/");
+        request.push_path_param("schemeId", &self.scheme_id)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.addPermissionGrant`: Add permission grant.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddPermissionGrantArgs {
+    /// Permission scheme id
+    #[serde(rename = "schemeId")]
+    pub scheme_id: i64,
+    /// Request body.
+    pub body: types::PermissionGrant,
+}
+impl ToolArgs for AddPermissionGrantArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/permissionscheme/");
+        request.push_path_param("schemeId", &self.scheme_id)?;
+        request.push_path("/permission");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.removePermissionGrant`: Remove permission grant.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemovePermissionGrantArgs {
+    /// Permission scheme id
+    #[serde(rename = "schemeId")]
+    pub scheme_id: i64,
+    /// Grant id
+    #[serde(rename = "permissionId")]
+    pub permission_id: i64,
+}
+impl ToolArgs for RemovePermissionGrantArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/permissionscheme/");
+        request.push_path_param("schemeId", &self.scheme_id)?;
+        request.push_path("/permission/");
+        request.push_path_param("permissionId", &self.permission_id)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.assignPermissionScheme`: Assign permission scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignPermissionSchemeArgs {
+    /// Project key (e.g. ABC) or numeric id
+    pub project: String,
+    /// Request body.
+    pub body: types::IdBean,
+}
+impl ToolArgs for AssignPermissionSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/project/");
+        request.push_path_param("project", &self.project)?;
+        request.push_path("/permissionscheme");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listNotificationSchemes`: List notification schemes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListNotificationSchemesArgs {
+    /// Notification scheme ids
+    #[serde(default)]
+    pub id: Option<Vec<String>>,
+    /// Project ids
+    #[serde(rename = "projectId")]
+    #[serde(default)]
+    pub project_id: Option<Vec<String>>,
+    /// all: events with their recipients
+    #[serde(default)]
+    pub expand: Option<String>,
+}
+impl ToolArgs for ListNotificationSchemesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/notificationscheme");
+        request.query("id", &self.id, true)?;
+        request.query("projectId", &self.project_id, true)?;
+        request.query("expand", &self.expand, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getNotificationScheme`: Get notification scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetNotificationSchemeArgs {
+    /// Notification scheme id
+    pub id: i64,
+    /// all (default): events with their recipients
+    #[serde(default)]
+    pub expand: Option<String>,
+}
+impl ToolArgs for GetNotificationSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/notificationscheme/");
+        request.push_path_param("id", &self.id)?;
+        request.query_or("expand", &self.expand, &"all", true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listNotificationSchemeProjects`: List notification scheme projects.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListNotificationSchemeProjectsArgs {
+    /// Notification scheme ids
+    #[serde(rename = "notificationSchemeId")]
+    #[serde(default)]
+    pub notification_scheme_id: Option<Vec<String>>,
+    /// Project ids
+    #[serde(rename = "projectId")]
+    #[serde(default)]
+    pub project_id: Option<Vec<String>>,
+}
+impl ToolArgs for ListNotificationSchemeProjectsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/notificationscheme/project");
+        request.query("notificationSchemeId", &self.notification_scheme_id, true)?;
+        request.query("projectId", &self.project_id, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getWorkflowScheme`: Get workflow scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetWorkflowSchemeArgs {
+    /// Workflow scheme id from jira.listWorkflowSchemes
+    pub id: i64,
+    /// Answer the draft instead, when the scheme has one
+    #[serde(rename = "returnDraftIfExists")]
+    #[serde(default)]
+    pub return_draft_if_exists: Option<bool>,
+}
+impl ToolArgs for GetWorkflowSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/workflowscheme/");
+        request.push_path_param("id", &self.id)?;
+        request.query("returnDraftIfExists", &self.return_draft_if_exists, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getProjectWorkflowSchemes`: Get projects' workflow schemes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetProjectWorkflowSchemesArgs {
+    /// Project ids
+    #[serde(rename = "projectId")]
+    pub project_id: Vec<i64>,
+}
+impl ToolArgs for GetProjectWorkflowSchemesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/workflowscheme/project");
+        request.query("projectId", &self.project_id, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getWorkflowSchemeProjectUsages`: Get workflow scheme project usages.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetWorkflowSchemeProjectUsagesArgs {
+    /// Workflow scheme id
+    #[serde(rename = "workflowSchemeId")]
+    pub workflow_scheme_id: String,
+    /// The cursor for pagination
+    #[serde(rename = "nextPageToken")]
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+    /// The maximum number of results to return. Must be an integer between 1 and 200.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+}
+impl ToolArgs for GetWorkflowSchemeProjectUsagesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/workflowscheme/");
+        request.push_path_param("workflowSchemeId", &self.workflow_scheme_id)?;
+        request.push_path("/projectUsages");
+        request.query("nextPageToken", &self.next_page_token, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listScreens`: List screens.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListScreensArgs {
+    /// The index of the first item to return in a page of results (page offset).
+    #[serde(rename = "startAt")]
+    #[serde(default)]
+    pub start_at: Option<i64>,
+    /// The maximum number of items to return per page.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+    /// Screen ids
+    #[serde(default)]
+    pub id: Option<Vec<i64>>,
+    /// Text matched against screen names
+    #[serde(default)]
+    pub query: Option<String>,
+}
+impl ToolArgs for ListScreensArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/screens");
+        request.query("startAt", &self.start_at, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        request.query("id", &self.id, true)?;
+        request.query("queryString", &self.query, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listScreenTabs`: List screen tabs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListScreenTabsArgs {
+    /// Screen id from jira.listScreens
+    #[serde(rename = "screenId")]
+    pub screen_id: i64,
+}
+impl ToolArgs for ListScreenTabsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/screens/");
+        request.push_path_param("screenId", &self.screen_id)?;
+        request.push_path("/tabs");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listScreenSchemes`: List screen schemes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListScreenSchemesArgs {
+    /// The index of the first item to return in a page of results (page offset).
+    #[serde(rename = "startAt")]
+    #[serde(default)]
+    pub start_at: Option<i64>,
+    /// The maximum number of items to return per page.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+    /// Screen scheme ids
+    #[serde(default)]
+    pub id: Option<Vec<i64>>,
+    /// Text matched against names
+    #[serde(default)]
+    pub query: Option<String>,
+}
+impl ToolArgs for ListScreenSchemesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/screenscheme");
+        request.query("startAt", &self.start_at, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        request.query("id", &self.id, true)?;
+        request.query("queryString", &self.query, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listIssueTypeSchemes`: List issue type schemes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListIssueTypeSchemesArgs {
+    /// The index of the first item to return in a page of results (page offset).
+    #[serde(rename = "startAt")]
+    #[serde(default)]
+    pub start_at: Option<i64>,
+    /// The maximum number of items to return per page.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+    /// Issue type scheme ids
+    #[serde(default)]
+    pub id: Option<Vec<i64>>,
+    /// Text matched against names
+    #[serde(default)]
+    pub query: Option<String>,
+}
+impl ToolArgs for ListIssueTypeSchemesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/issuetypescheme");
+        request.query("startAt", &self.start_at, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        request.query("id", &self.id, true)?;
+        request.query("queryString", &self.query, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getIssueTypeSchemeForProjects`: Get projects' issue type schemes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetIssueTypeSchemeForProjectsArgs {
+    /// The index of the first item to return in a page of results (page offset).
+    #[serde(rename = "startAt")]
+    #[serde(default)]
+    pub start_at: Option<i64>,
+    /// The maximum number of items to return per page.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+    /// Project ids
+    #[serde(rename = "projectId")]
+    pub project_id: Vec<i64>,
+}
+impl ToolArgs for GetIssueTypeSchemeForProjectsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/issuetypescheme/project");
+        request.query("startAt", &self.start_at, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        request.query("projectId", &self.project_id, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listIssueTypeScreenSchemes`: List issue type screen schemes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListIssueTypeScreenSchemesArgs {
+    /// The index of the first item to return in a page of results (page offset).
+    #[serde(rename = "startAt")]
+    #[serde(default)]
+    pub start_at: Option<i64>,
+    /// The maximum number of items to return per page.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+    /// Issue type screen scheme ids
+    #[serde(default)]
+    pub id: Option<Vec<i64>>,
+    /// Text matched against names
+    #[serde(default)]
+    pub query: Option<String>,
+}
+impl ToolArgs for ListIssueTypeScreenSchemesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/issuetypescreenscheme");
+        request.query("startAt", &self.start_at, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        request.query("id", &self.id, true)?;
+        request.query("queryString", &self.query, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getIssueTypeScreenSchemeForProjects`: Get projects' issue type screen schemes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetIssueTypeScreenSchemeForProjectsArgs {
+    /// The index of the first item to return in a page of results (page offset).
+    #[serde(rename = "startAt")]
+    #[serde(default)]
+    pub start_at: Option<i64>,
+    /// The maximum number of items to return per page.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+    /// Project ids
+    #[serde(rename = "projectId")]
+    pub project_id: Vec<i64>,
+}
+impl ToolArgs for GetIssueTypeScreenSchemeForProjectsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/issuetypescreenscheme/project");
+        request.query("startAt", &self.start_at, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        request.query("projectId", &self.project_id, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listIssueTypeScreenSchemeProjects`: List issue type screen scheme projects.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListIssueTypeScreenSchemeProjectsArgs {
+    /// Issue type screen scheme id
+    #[serde(rename = "issueTypeScreenSchemeId")]
+    pub issue_type_screen_scheme_id: i64,
+    /// The index of the first item to return in a page of results (page offset).
+    #[serde(rename = "startAt")]
+    #[serde(default)]
+    pub start_at: Option<i64>,
+    /// The maximum number of items to return per page.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+    /// Text matched against project names
+    #[serde(default)]
+    pub query: Option<String>,
+}
+impl ToolArgs for ListIssueTypeScreenSchemeProjectsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/issuetypescreenscheme/");
+        request
+            .push_path_param(
+                "issueTypeScreenSchemeId",
+                &self.issue_type_screen_scheme_id,
+            )?;
+        request.push_path("/project");
+        request.query("startAt", &self.start_at, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        request.query("query", &self.query, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.createWorkflowScheme`: Create workflow scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWorkflowSchemeArgs {
+    /// Request body.
+    pub body: types::WorkflowScheme,
+}
+impl ToolArgs for CreateWorkflowSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/workflowscheme");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.updateWorkflowScheme`: Update workflow scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWorkflowSchemeArgs {
+    /// Workflow scheme id
+    pub id: i64,
+    /// Request body.
+    pub body: types::WorkflowScheme,
+}
+impl ToolArgs for UpdateWorkflowSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/workflowscheme/");
+        request.push_path_param("id", &self.id)?;
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.deleteWorkflowScheme`: Delete workflow scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteWorkflowSchemeArgs {
+    /// Workflow scheme id
+    pub id: i64,
+}
+impl ToolArgs for DeleteWorkflowSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/workflowscheme/");
+        request.push_path_param("id", &self.id)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.assignWorkflowScheme`: Assign workflow scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignWorkflowSchemeArgs {
+    /// Request body.
+    pub body: types::WorkflowSchemeProjectAssociation,
+}
+impl ToolArgs for AssignWorkflowSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/workflowscheme/project");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.createIssueTypeScheme`: Create issue type scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIssueTypeSchemeArgs {
+    /// Request body.
+    pub body: types::IssueTypeSchemeDetails,
+}
+impl ToolArgs for CreateIssueTypeSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/issuetypescheme");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.updateIssueTypeScheme`: Update issue type scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateIssueTypeSchemeArgs {
+    /// Issue type scheme id
+    #[serde(rename = "issueTypeSchemeId")]
+    pub issue_type_scheme_id: i64,
+    /// Request body.
+    pub body: types::IssueTypeSchemeUpdateDetails,
+}
+impl ToolArgs for UpdateIssueTypeSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/issuetypescheme/");
+        request.push_path_param("issueTypeSchemeId", &self.issue_type_scheme_id)?;
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.deleteIssueTypeScheme`: Delete issue type scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteIssueTypeSchemeArgs {
+    /// Issue type scheme id
+    #[serde(rename = "issueTypeSchemeId")]
+    pub issue_type_scheme_id: i64,
+}
+impl ToolArgs for DeleteIssueTypeSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/issuetypescheme/");
+        request.push_path_param("issueTypeSchemeId", &self.issue_type_scheme_id)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.assignIssueTypeScheme`: Assign issue type scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignIssueTypeSchemeArgs {
+    /// Request body.
+    pub body: types::IssueTypeSchemeProjectAssociation,
+}
+impl ToolArgs for AssignIssueTypeSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/issuetypescheme/project");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.createIssueTypeScreenScheme`: Create issue type screen scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIssueTypeScreenSchemeArgs {
+    /// Request body.
+    pub body: types::IssueTypeScreenSchemeDetails,
+}
+impl ToolArgs for CreateIssueTypeScreenSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/issuetypescreenscheme");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.updateIssueTypeScreenScheme`: Update issue type screen scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateIssueTypeScreenSchemeArgs {
+    /// Issue type screen scheme id
+    #[serde(rename = "issueTypeScreenSchemeId")]
+    pub issue_type_screen_scheme_id: String,
+    /// Request body.
+    pub body: types::IssueTypeScreenSchemeUpdateDetails,
+}
+impl ToolArgs for UpdateIssueTypeScreenSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/issuetypescreenscheme/");
+        request
+            .push_path_param(
+                "issueTypeScreenSchemeId",
+                &self.issue_type_screen_scheme_id,
+            )?;
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.deleteIssueTypeScreenScheme`: Delete issue type screen scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteIssueTypeScreenSchemeArgs {
+    /// Issue type screen scheme id
+    #[serde(rename = "issueTypeScreenSchemeId")]
+    pub issue_type_screen_scheme_id: String,
+}
+impl ToolArgs for DeleteIssueTypeScreenSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/issuetypescreenscheme/");
+        request
+            .push_path_param(
+                "issueTypeScreenSchemeId",
+                &self.issue_type_screen_scheme_id,
+            )?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.assignIssueTypeScreenScheme`: Assign issue type screen scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignIssueTypeScreenSchemeArgs {
+    /// Request body.
+    pub body: types::IssueTypeScreenSchemeProjectAssociation,
+}
+impl ToolArgs for AssignIssueTypeScreenSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/issuetypescreenscheme/project");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listScreenTabFields`: List screen tab fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListScreenTabFieldsArgs {
+    /// Screen id from jira.listScreens
+    #[serde(rename = "screenId")]
+    pub screen_id: i64,
+    /// Tab id from jira.listScreenTabs
+    #[serde(rename = "tabId")]
+    pub tab_id: i64,
+}
+impl ToolArgs for ListScreenTabFieldsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/screens/");
+        request.push_path_param("screenId", &self.screen_id)?;
+        request.push_path("/tabs/");
+        request.push_path_param("tabId", &self.tab_id)?;
+        request.push_path("/fields");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.addScreenTabField`: Add field to screen tab.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddScreenTabFieldArgs {
+    /// Screen id
+    #[serde(rename = "screenId")]
+    pub screen_id: i64,
+    /// Tab id
+    #[serde(rename = "tabId")]
+    pub tab_id: i64,
+    /// Request body.
+    pub body: types::AddFieldBean,
+}
+impl ToolArgs for AddScreenTabFieldArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/screens/");
+        request.push_path_param("screenId", &self.screen_id)?;
+        request.push_path("/tabs/");
+        request.push_path_param("tabId", &self.tab_id)?;
+        request.push_path("/fields");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.removeScreenTabField`: Remove field from screen tab.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveScreenTabFieldArgs {
+    /// Screen id
+    #[serde(rename = "screenId")]
+    pub screen_id: i64,
+    /// Tab id
+    #[serde(rename = "tabId")]
+    pub tab_id: i64,
+    /// Field id
+    pub id: String,
+}
+impl ToolArgs for RemoveScreenTabFieldArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/screens/");
+        request.push_path_param("screenId", &self.screen_id)?;
+        request.push_path("/tabs/");
+        request.push_path_param("tabId", &self.tab_id)?;
+        request.push_path("/fields/");
+        request.push_path_param("id", &self.id)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.renameScreenTab`: Rename screen tab.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenameScreenTabArgs {
+    /// Screen id
+    #[serde(rename = "screenId")]
+    pub screen_id: i64,
+    /// Tab id from jira.listScreenTabs
+    #[serde(rename = "tabId")]
+    pub tab_id: i64,
+    /// Request body.
+    pub body: types::ScreenableTab,
+}
+impl ToolArgs for RenameScreenTabArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/screens/");
+        request.push_path_param("screenId", &self.screen_id)?;
+        request.push_path("/tabs/");
+        request.push_path_param("tabId", &self.tab_id)?;
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.createScreenScheme`: Create screen scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateScreenSchemeArgs {
+    /// Request body.
+    pub body: types::ScreenSchemeDetails,
+}
+impl ToolArgs for CreateScreenSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/screenscheme");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.deleteScreenScheme`: Delete screen scheme.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteScreenSchemeArgs {
+    /// Screen scheme id
+    #[serde(rename = "screenSchemeId")]
+    pub screen_scheme_id: String,
+}
+impl ToolArgs for DeleteScreenSchemeArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/screenscheme/");
+        request.push_path_param("screenSchemeId", &self.screen_scheme_id)?;
+        Ok(request)
+    }
+}
 /// Request body types reachable from this product's tools.
 pub mod types {
     use serde::{Deserialize, Serialize};
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct AddFieldBean {
+        /// The ID of the field to add.
+        #[serde(rename = "fieldId")]
+        pub field_id: String,
+    }
     /// Details about the project.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -1909,6 +3928,184 @@ pub mod types {
         #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
         pub name: Option<String>,
     }
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct IdBean {
+        /// The ID of the permission scheme to associate with the project. Use the [Get all permission schemes](#api-rest-api-3-permissionscheme-get) resource to get a list of permission scheme IDs.
+        #[serde(rename = "id")]
+        pub id: i64,
+    }
+    /// Details of an issue type scheme and its associated issue types.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct IssueTypeSchemeDetails {
+        /// The ID of the default issue type of the issue type scheme. This ID must be included in `issueTypeIds`.
+        #[serde(
+            rename = "defaultIssueTypeId",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub default_issue_type_id: Option<String>,
+        /// The description of the issue type scheme. The maximum length is 4000 characters.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The list of issue types IDs of the issue type scheme. At least one standard issue type ID is required.
+        #[serde(rename = "issueTypeIds")]
+        pub issue_type_ids: Vec<String>,
+        /// The name of the issue type scheme. The name must be unique. The maximum length is 255 characters.
+        #[serde(rename = "name")]
+        pub name: String,
+    }
+    /// Details of the association between an issue type scheme and project.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct IssueTypeSchemeProjectAssociation {
+        /// The ID of the issue type scheme.
+        #[serde(rename = "issueTypeSchemeId")]
+        pub issue_type_scheme_id: String,
+        /// The ID of the project.
+        #[serde(rename = "projectId")]
+        pub project_id: String,
+    }
+    /// Details of the name, description, and default issue type for an issue type scheme.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct IssueTypeSchemeUpdateDetails {
+        /// The ID of the default issue type of the issue type scheme.
+        #[serde(
+            rename = "defaultIssueTypeId",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub default_issue_type_id: Option<String>,
+        /// The description of the issue type scheme. The maximum length is 4000 characters.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The name of the issue type scheme. The name must be unique. The maximum length is 255 characters.
+        #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+        pub name: Option<String>,
+    }
+    /// The details of an issue type screen scheme.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct IssueTypeScreenSchemeDetails {
+        /// The description of the issue type screen scheme. The maximum length is 255 characters.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The IDs of the screen schemes for the issue type IDs and *default*. A *default* entry is required to create an issue type screen scheme, it defines the mapping for all issue types without a screen scheme.
+        #[serde(rename = "issueTypeMappings")]
+        pub issue_type_mappings: Vec<IssueTypeScreenSchemeMapping>,
+        /// The name of the issue type screen scheme. The name must be unique. The maximum length is 255 characters.
+        #[serde(rename = "name")]
+        pub name: String,
+    }
+    /// The IDs of the screen schemes for the issue type IDs.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct IssueTypeScreenSchemeMapping {
+        /// The ID of the issue type or *default*. Only issue types used in classic projects are accepted. An entry for *default* must be provided and defines the mapping for all issue types without a screen scheme.
+        #[serde(rename = "issueTypeId")]
+        pub issue_type_id: String,
+        /// The ID of the screen scheme. Only screen schemes used in classic projects are accepted.
+        #[serde(rename = "screenSchemeId")]
+        pub screen_scheme_id: String,
+    }
+    /// Associated issue type screen scheme and project.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct IssueTypeScreenSchemeProjectAssociation {
+        /// The ID of the issue type screen scheme.
+        #[serde(
+            rename = "issueTypeScreenSchemeId",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub issue_type_screen_scheme_id: Option<String>,
+        /// The ID of the project.
+        #[serde(rename = "projectId", default, skip_serializing_if = "Option::is_none")]
+        pub project_id: Option<String>,
+    }
+    /// Details of an issue type screen scheme.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct IssueTypeScreenSchemeUpdateDetails {
+        /// The description of the issue type screen scheme. The maximum length is 255 characters.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The name of the issue type screen scheme. The name must be unique. The maximum length is 255 characters.
+        #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+        pub name: Option<String>,
+    }
+    /// Details about a permission granted to a user or group.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct PermissionGrant {
+        /// The user or group being granted the permission. It consists of a `type`, a type-dependent `parameter` and a type-dependent `value`. See [Holder object](../api-group-permission-schemes/#holder-object) in *Get all permission schemes* for more information.
+        #[serde(rename = "holder", default, skip_serializing_if = "Option::is_none")]
+        pub holder: Option<PermissionHolder>,
+        /// The permission to grant. This permission can be one of the built-in permissions or a custom permission added by an app. See [Built-in permissions](../api-group-permission-schemes/#built-in-permissions) in *Get all permission schemes* for more information about the built-in permissions. See the [project permission](https://developer.atlassian.com/cloud/jira/platform/modules/project-permission/) and [global permission](https://developer.atlassian.com/cloud/jira/platform/modules/global-permission/) module documentation for more information about custom permissions.
+        #[serde(rename = "permission", default, skip_serializing_if = "Option::is_none")]
+        pub permission: Option<String>,
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    /// Details of a user, group, field, or project role that holds a permission. See [Holder object](../api-group-permission-schemes/#holder-object) in *Get all permission schemes* for more information.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct PermissionHolder {
+        /// As a group's name can change, use of `value` is recommended. The identifier associated withthe `type` value that defines the holder of the permission.
+        #[serde(rename = "parameter", default, skip_serializing_if = "Option::is_none")]
+        pub parameter: Option<String>,
+        /// The type of permission holder.
+        #[serde(rename = "type")]
+        pub type_: String,
+        /// The identifier associated with the `type` value that defines the holder of the permission.
+        #[serde(rename = "value", default, skip_serializing_if = "Option::is_none")]
+        pub value: Option<String>,
+    }
+    /// Details of a permission scheme.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct PermissionScheme {
+        /// A description for the permission scheme.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The name of the permission scheme. Must be unique.
+        #[serde(rename = "name")]
+        pub name: String,
+        /// The permission scheme to create or update. See [About permission schemes and grants](../api-group-permission-schemes/#about-permission-schemes-and-grants) for more information.
+        #[serde(
+            rename = "permissions",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub permissions: Option<Vec<PermissionGrant>>,
+        /// The scope of the permission scheme.
+        #[serde(rename = "scope", default, skip_serializing_if = "Option::is_none")]
+        pub scope: Option<Scope>,
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
     /// Details about a project.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -1944,6 +4141,48 @@ pub mod types {
             skip_serializing_if = "Option::is_none"
         )]
         pub translated_name: Option<String>,
+    }
+    /// The projects the item is associated with. Indicated for items associated with [next-gen projects](https://confluence.atlassian.com/x/loMyO).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Scope {
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    /// Details of a screen scheme.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ScreenSchemeDetails {
+        /// The description of the screen scheme. The maximum length is 255 characters.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The name of the screen scheme. The name must be unique. The maximum length is 255 characters.
+        #[serde(rename = "name")]
+        pub name: String,
+        /// The IDs of the screens for the screen types of the screen scheme. Only screens used in classic projects are accepted.
+        #[serde(rename = "screens")]
+        pub screens: ScreenTypes,
+    }
+    /// The IDs of the screens for the screen types of the screen scheme.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ScreenTypes {
+        /// The ID of the create screen.
+        #[serde(rename = "create", default, skip_serializing_if = "Option::is_none")]
+        pub create: Option<i64>,
+        /// The ID of the default screen. Required when creating a screen scheme.
+        #[serde(rename = "default")]
+        pub default: i64,
+        /// The ID of the edit screen.
+        #[serde(rename = "edit", default, skip_serializing_if = "Option::is_none")]
+        pub edit: Option<i64>,
+        /// The ID of the view screen.
+        #[serde(rename = "view", default, skip_serializing_if = "Option::is_none")]
+        pub view: Option<i64>,
     }
     /// A screen tab.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -2392,5 +4631,62 @@ pub mod types {
         /// The URL of the user's 48x48 pixel avatar.
         #[serde(rename = "48x48", default, skip_serializing_if = "Option::is_none")]
         pub n_48x48: Option<String>,
+    }
+    /// Details about a workflow scheme.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowScheme {
+        /// The name of the default workflow for the workflow scheme. The default workflow has *All Unassigned Issue Types* assigned to it in Jira. If `defaultWorkflow` is not specified when creating a workflow scheme, it is set to *Jira Workflow (jira)*.
+        #[serde(
+            rename = "defaultWorkflow",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub default_workflow: Option<String>,
+        /// The description of the workflow scheme.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The issue type to workflow mappings, where each mapping is an issue type ID and workflow name pair. Note that an issue type can only be mapped to one workflow in a workflow scheme.
+        #[serde(
+            rename = "issueTypeMappings",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub issue_type_mappings: Option<std::collections::BTreeMap<String, String>>,
+        /// The name of the workflow scheme. The name must be unique. The maximum length is 255 characters. Required when creating a workflow scheme.
+        #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+        pub name: Option<String>,
+        /// Whether to create or update a draft workflow scheme when updating an active workflow scheme. An active workflow scheme is a workflow scheme that is used by at least one project. The following examples show how this property works:
+        ///
+        ///  *  Update an active workflow scheme with `updateDraftIfNeeded` set to `true`: If a draft workflow scheme exists, it is updated. Otherwise, a draft workflow scheme is created.
+        ///  *  Update an active workflow scheme with `updateDraftIfNeeded` set to `false`: An error is returned, as active workflow schemes cannot be updated.
+        ///  *  Update an inactive workflow scheme with `updateDraftIfNeeded` set to `true`: The workflow scheme is updated, as inactive workflow schemes do not require drafts to update.
+        ///
+        /// Defaults to `false`.
+        #[serde(
+            rename = "updateDraftIfNeeded",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub update_draft_if_needed: Option<bool>,
+    }
+    /// An associated workflow scheme and project.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowSchemeProjectAssociation {
+        /// The ID of the project.
+        #[serde(rename = "projectId")]
+        pub project_id: String,
+        /// The ID of the workflow scheme. If the workflow scheme ID is `null`, the operation assigns the default workflow scheme.
+        #[serde(
+            rename = "workflowSchemeId",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub workflow_scheme_id: Option<String>,
     }
 }

@@ -20,6 +20,7 @@
 //! [`revert`] plans and performs inverses of journaled writes, and
 //! [`recover`] resolves writes a crash left without an outcome.
 
+pub mod impact;
 pub mod journal;
 pub mod safety;
 
@@ -50,6 +51,9 @@ pub struct Plan<'a> {
     pub snapshot: Option<Value>,
     /// The predicted state after the write, when it can be predicted.
     pub predicted: Option<Value>,
+    /// What else uses what the write changes (the tool's `impact`), as
+    /// [`impact::Impacted::to_json`] shows it.
+    pub impact: Option<Value>,
     /// The plan digest.
     pub digest: String,
 }
@@ -102,6 +106,9 @@ impl Plan<'_> {
         });
         if let Some(s) = &self.snapshot {
             v["before"] = s.clone();
+        }
+        if let Some(impact) = &self.impact {
+            v["impact"] = impact.clone();
         }
         match self.patch() {
             Some(p) => v["patch"] = p,
@@ -203,6 +210,16 @@ pub(crate) async fn plan<'a>(
         Some(s) => Some(read_snapshot(state, ctx, s, &args).await?),
         None => None,
     };
+    let impact = match &safety.impact {
+        Some(decl) => {
+            let impacted = impact::read(state, ctx, tool, decl, &args).await?;
+            if let Some(refused) = impact::refusal(tool.spec.name, decl, &impacted) {
+                return Err(refused);
+            }
+            Some(impacted.to_json(decl))
+        }
+        None => None,
+    };
     let predicted = match (request.method, &request.body, &snapshot) {
         (Method::Delete, _, _) => Some(Value::Null),
         (_, Some(body), Some(before)) if before.is_object() && body.is_object() => {
@@ -217,15 +234,21 @@ pub(crate) async fn plan<'a>(
         request,
         snapshot,
         predicted,
+        impact,
         digest: String::new(),
     };
-    plan.digest = digest(&json!({
+    let mut digested = json!({
         "principal": ctx.principal,
         "tool": tool.spec.name,
         "args": plan.args,
         "request": plan.request_json(),
         "before": plan.snapshot,
-    }));
+    });
+    if let Some(impact) = &plan.impact {
+        // What uses the target is part of what the user confirms.
+        digested["impact"] = impact.clone();
+    }
+    plan.digest = digest(&digested);
     Ok(plan)
 }
 
@@ -665,6 +688,9 @@ fn revert_preview(steps: &[Step<'_>], digest: &str) -> Value {
                     if let Some(before) = &plan.snapshot {
                         v["before"] = before.clone();
                     }
+                    if let Some(impact) = &plan.impact {
+                        v["impact"] = impact.clone();
+                    }
                     v
                 }
                 calls => json!({
@@ -927,6 +953,7 @@ mod tests {
             request,
             snapshot: None,
             predicted: None,
+            impact: None,
             digest: digest.to_owned(),
         }
     }

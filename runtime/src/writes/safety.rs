@@ -80,6 +80,41 @@ impl Revert {
     }
 }
 
+/// The blast radius of a write: what else uses the resource it changes
+/// (evaluated by [`crate::impact`]).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Impact {
+    /// A read-only tool listing the users (followed over its pages).
+    pub tool: String,
+    /// Its argument mapping (over `args`).
+    #[serde(default)]
+    pub args: Map<String, Value>,
+    /// Expression over `response` and `args` selecting the list.
+    #[serde(default)]
+    pub pick: Option<String>,
+    /// One read per listed item, keeping those `keep` accepts.
+    #[serde(default)]
+    pub each: Option<ImpactEach>,
+    /// Refuse the write while the list is not empty.
+    #[serde(default)]
+    pub refuse_when_used: bool,
+    /// The writing tool that moves a user off the resource (named in the refusal).
+    #[serde(default)]
+    pub resolve_with: Option<String>,
+}
+
+/// The per-item read of an [`Impact`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct ImpactEach {
+    /// A read-only tool.
+    pub tool: String,
+    /// Its argument mapping (over `item` and `args`).
+    #[serde(default)]
+    pub args: Map<String, Value>,
+    /// Expression over `response`, `item` and `args`: whether the item is a user.
+    pub keep: String,
+}
+
 /// A writing tool's declarations.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Safety {
@@ -90,6 +125,9 @@ pub struct Safety {
     pub snapshot: Option<Snapshot>,
     /// Inverse.
     pub revert: Revert,
+    /// Blast radius.
+    #[serde(default)]
+    pub impact: Option<Impact>,
 }
 
 impl Safety {
@@ -179,6 +217,12 @@ mod tests {
         assert!(matches!(s.revert, Revert::Tool { .. }));
         let s = Safety::parse(r#"{"consent":"none","revert":{"irreversible":{"reason":"gone"}}}"#)
             .unwrap();
+        assert!(s.impact.is_none());
+        let s = Safety::parse(r#"{"consent":"commit","revert":{"irreversible":{"reason":"gone"}},"impact":{"tool":"t.list","args":{"id":"args.id"},"pick":"response['values']","each":{"tool":"t.get","args":{"key":"item.key"},"keep":"response.id == args.id"},"refuse_when_used":true,"resolve_with":"t.move"}}"#).unwrap();
+        let impact = s.impact.unwrap();
+        assert!(impact.refuse_when_used);
+        assert_eq!(impact.resolve_with.as_deref(), Some("t.move"));
+        assert_eq!(impact.each.unwrap().keep, "response.id == args.id");
         assert!(matches!(s.revert, Revert::Irreversible { reason } if reason == "gone"));
         let s = Safety::parse(r#"{"consent":"commit","revert":{"steps":{"steps":[{"tool":"t.disable","args":{"id":"args.id"}},{"tool":"t.delete","args":{"id":"args.id"}}]}}}"#).unwrap();
         let calls: Vec<&str> = s.revert.calls().into_iter().map(|(t, _)| t).collect();

@@ -20,7 +20,10 @@ use crate::FakeError;
 /// The tenant `serve --sandbox` starts with (see [`crate::FakeAtlassian::with_seed`]):
 /// one file per area (file name, text), merged by [`Seed::parse_all`]. An
 /// area adds its own file here rather than growing another's.
-pub const BUILTIN: &[(&str, &str)] = &[("tenant.json", include_str!("../seed/tenant.json"))];
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("tenant.json", include_str!("../seed/tenant.json")),
+    ("schemes.json", include_str!("../seed/schemes.json")),
+];
 
 /// A parsed seed file.
 #[derive(Debug, Clone, Default, Deserialize)]
