@@ -712,4 +712,76 @@ mod tests {
         assert_eq!(page.of(&[1, 2, 3, 4]), (&[3, 4][..], true));
         assert_eq!(page.of(&[1]), (&[][..], true));
     }
+
+    #[test]
+    fn multi_segment_items_array_actions_unnested_views_and_bulk_paths() {
+        let seed = Seed::parse(
+            r#"{"views": [{"method": "GET", "path": "/f/{}/ctx/map", "collection": "/f/{}/ctx",
+                           "unnest": {"field": "pids", "into": "pid", "parent": "cid", "empty": {"global": true}}},
+                          {"method": "GET", "path": "/f/trash", "collection": "/f", "only": {"trashed": true}}],
+                "actions": [{"method": "PUT", "path": "/f/{}/ctx/{}/p", "append": {"pids": "/ids"}},
+                            {"method": "POST", "path": "/f/{}/ctx/{}/p/rm", "remove": {"pids": "/ids"}},
+                            {"method": "POST", "path": "/p/{}/role/{}", "add": {"actors": [{"from": "/user", "as": {"user": {"id": "{}"}}}]}},
+                            {"method": "DELETE", "path": "/p/{}/role/{}", "drop": {"actors": [{"param": "user", "match": "/user/id"}]}}],
+                "bulk": [{"method": "POST", "path": "/f/{}/ctx/{}/opt", "member": "options"}]}"#,
+        )
+        .unwrap();
+        let (view, collection, left) = seed.view("GET", "/f/cf_1/ctx/map").unwrap();
+        assert_eq!((collection.as_str(), left), ("/f/cf_1/ctx", None));
+        let unnest = view.unnest.as_ref().unwrap();
+        let ctx = json!({"pids": ["1", "2"]});
+        assert_eq!(unnest.items(&json!("9"), ctx.as_object().unwrap()).len(), 2);
+        let global = unnest.items(&json!("9"), &Map::new());
+        assert_eq!(
+            Value::Object(global[0].clone()),
+            json!({"global": true, "cid": "9"})
+        );
+        let (trash, _, _) = seed.view("GET", "/f/trash").unwrap();
+        assert!(trash.shows(json!({"trashed": true}).as_object().unwrap(), None, &[]));
+        assert!(!trash.shows(&Map::new(), None, &[]));
+
+        let (collection, ident, add) = seed.action("PUT", "/f/cf_1/ctx/7/p").unwrap();
+        assert_eq!((collection.as_str(), ident.as_str()), ("/f/cf_1/ctx", "7"));
+        let record = json!({"pids": ["1"]});
+        let body = json!({"ids": ["1", "2"]});
+        let set = add.fields_of(record.as_object().unwrap(), Some(&body), &[]);
+        assert_eq!(set["pids"], json!(["1", "2"]));
+        let (_, _, remove) = seed.action("POST", "/f/cf_1/ctx/7/p/rm").unwrap();
+        let set = remove.fields_of(record.as_object().unwrap(), Some(&body), &[]);
+        assert_eq!(set["pids"], json!([]));
+
+        let (collection, ident, grant) = seed.action("POST", "/p/ABC/role/10002").unwrap();
+        assert_eq!(
+            (collection.as_str(), ident.as_str()),
+            ("/p/ABC/role", "10002")
+        );
+        let role = json!({"actors": [{"user": {"id": "a"}}]});
+        let set = grant.fields_of(
+            role.as_object().unwrap(),
+            Some(&json!({"user": ["a", "b"]})),
+            &[],
+        );
+        assert_eq!(
+            set["actors"],
+            json!([{"user": {"id": "a"}}, {"user": {"id": "b"}}])
+        );
+        let (_, _, revoke) = seed.action("DELETE", "/p/ABC/role/10002").unwrap();
+        let set = revoke.fields_of(
+            role.as_object().unwrap(),
+            None,
+            &[("user".into(), "a".into())],
+        );
+        assert_eq!(set["actors"], json!([]));
+
+        let (bulk, collection) = seed.bulk("POST", "/f/cf_1/ctx/7/opt").unwrap();
+        assert_eq!(
+            (bulk.member.as_str(), collection.as_str()),
+            ("options", "/f/cf_1/ctx/7/opt")
+        );
+        assert!(seed.bulk("PUT", "/f/cf_1/ctx/7/opt").is_none());
+        assert_eq!(
+            fill("/a/{}/b/{}", &["x".into(), "y".into(), "z".into()]),
+            ("/a/x/b/y".into(), &["z".to_string()][..])
+        );
+    }
 }
