@@ -3,13 +3,13 @@
 
 //! The generated catalog: products, permission groups and one module of tools per product.
 use gojira_catalog_types::{Access, AuthKind, Group, Product, ToolSpec};
-/// Jira Software: 6 tools from `jira-software.json`.
+/// Jira Software: 11 tools from `jira-software.json`.
 pub mod agile;
 /// Assets: 10 tools from `assets.json`.
 pub mod assets;
 /// Confluence: 10 tools from `confluence-v2.json`.
 pub mod confluence;
-/// Jira Cloud platform: 28 tools from `jira-platform.json`.
+/// Jira Cloud platform: 60 tools from `jira-platform.json`.
 pub mod jira;
 /// Jira Service Management: 12 tools from `jsm.json`.
 pub mod jsm;
