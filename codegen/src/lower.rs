@@ -1091,7 +1091,10 @@ mod tests {
     #[test]
     fn only_the_defs_a_schema_reaches_are_kept() {
         let defs: BTreeMap<String, Value> = [
-            ("Used", json!({"properties": {"next": {"$ref": "#/$defs/Chained"}}})),
+            (
+                "Used",
+                json!({"properties": {"next": {"$ref": "#/$defs/Chained"}}}),
+            ),
             ("Chained", json!({"type": "string"})),
             ("OnlyAHiddenFieldUsedIt", json!({"type": "object"})),
         ]
