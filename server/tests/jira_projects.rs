@@ -210,6 +210,31 @@ async fn boards_and_sprints_round_trip() {
     revert(&client, journal_id(&renamed)).await;
     let (_, back) = fake_get(&fake, &format!("/rest/agile/1.0/sprint/{sprint_id}")).await;
     assert_eq!(back["name"], "Kanban 1", "{back}");
+    // Starting it is a state change the revert sends back (Jira itself
+    // refuses active -> future, so there the revert fails, never silently).
+    let started = write(
+        &client,
+        "agile.updateSprint",
+        json!({"sprintId": sprint_id, "body": {"state": "active",
+               "startDate": "2026-12-07T09:00:00.000Z", "endDate": "2026-12-21T17:00:00.000Z"}}),
+    )
+    .await;
+    let (_, now) = fake_get(&fake, &format!("/rest/agile/1.0/sprint/{sprint_id}")).await;
+    assert_eq!(now["state"], "active", "{now}");
+    let plan = ok(&call(
+        &client,
+        "gojira.revert",
+        json!({"journalIds": [journal_id(&started)]}),
+    )
+    .await
+    .unwrap());
+    assert!(
+        plan["steps"][0]["requests"][0]["body"]["state"] == "future",
+        "the revert puts the state back: {plan}"
+    );
+    revert(&client, journal_id(&started)).await;
+    let (_, back) = fake_get(&fake, &format!("/rest/agile/1.0/sprint/{sprint_id}")).await;
+    assert_eq!(back["state"], "future", "{back}");
     revert(&client, journal_id(&sprint)).await;
     let (status, _) = fake_get(&fake, &format!("/rest/agile/1.0/sprint/{sprint_id}")).await;
     assert_eq!(status, 404, "reverting the creation deletes the sprint");

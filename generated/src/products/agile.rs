@@ -164,7 +164,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: Some(
-            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"agile.getSprint\",\"args\":{\"sprintId\":\"args.sprintId\"}},\"revert\":{\"tool\":{\"tool\":\"agile.updateSprint\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"goal\":\"snapshot.goal if args.body.goal is defined\",\"startDate\":\"snapshot.startDate if args.body.startDate is defined\",\"endDate\":\"snapshot.endDate if args.body.endDate is defined\"},\"sprintId\":\"args.sprintId\"}}}}",
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"agile.getSprint\",\"args\":{\"sprintId\":\"args.sprintId\"}},\"revert\":{\"tool\":{\"tool\":\"agile.updateSprint\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"goal\":\"snapshot.goal if args.body.goal is defined\",\"startDate\":\"snapshot.startDate if args.body.startDate is defined\",\"endDate\":\"snapshot.endDate if args.body.endDate is defined\",\"state\":\"snapshot.state if args.body.state is defined\"},\"sprintId\":\"args.sprintId\"}}}}",
         ),
         cache_ttl_s: None,
         pagination: None,
