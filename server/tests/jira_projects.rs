@@ -69,6 +69,25 @@ async fn project_categories_round_trip_and_roles_read_back() {
     .await
     .unwrap());
     assert!(admins.to_string().contains("Priya Natarajan"), "{admins}");
+    let components = ok(&call(
+        &client,
+        "jira.listProjectComponents",
+        json!({"project": "ROBO"}),
+    )
+    .await
+    .unwrap());
+    assert!(
+        components.to_string().contains("Motion control"),
+        "{components}"
+    );
+    let versions = ok(&call(
+        &client,
+        "jira.listProjectVersions",
+        json!({"project": "ROBO"}),
+    )
+    .await
+    .unwrap());
+    assert!(versions.to_string().contains("R-series 2.4"), "{versions}");
     let categories = ok(&call(&client, "jira.listProjectCategories", json!({}))
         .await
         .unwrap());

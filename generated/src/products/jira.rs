@@ -284,6 +284,58 @@ pub static TOOLS: &[ToolSpec] = &[
         build: build::<ListProjectCategoriesArgs>,
     },
     ToolSpec {
+        name: "jira.listProjectComponents",
+        title: "List project components",
+        description: "List a Jira project's components: id, name, description, lead and default assignee type.",
+        group: "read_projects",
+        product: "jira",
+        operation: "jira#getProjectComponents",
+        method: Method::Get,
+        path: "/rest/api/3/project/{projectIdOrKey}/components",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listProjectComponents.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<ListProjectComponentsArgs>,
+    },
+    ToolSpec {
+        name: "jira.listProjectVersions",
+        title: "List project versions",
+        description: "List a Jira project's versions (releases): id, name, start and release dates, released, archived, overdue.",
+        group: "read_projects",
+        product: "jira",
+        operation: "jira#getProjectVersions",
+        method: Method::Get,
+        path: "/rest/api/3/project/{projectIdOrKey}/versions",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listProjectVersions.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<ListProjectVersionsArgs>,
+    },
+    ToolSpec {
         name: "jira.addProjectRoleActors",
         title: "Add project role actors",
         description: "Give users (account ids) and/or groups (group ids) a role in one Jira project (jira.listProjectRoles).",
@@ -1937,6 +1989,38 @@ impl ToolArgs for ListProjectCategoriesArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Get);
         request.push_path("/rest/api/3/projectCategory");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listProjectComponents`: List project components.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListProjectComponentsArgs {
+    /// Project key (e.g. ABC) or numeric id
+    pub project: String,
+}
+impl ToolArgs for ListProjectComponentsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/project/");
+        request.push_path_param("project", &self.project)?;
+        request.push_path("/components");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listProjectVersions`: List project versions.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListProjectVersionsArgs {
+    /// Project key (e.g. ABC) or numeric id
+    pub project: String,
+}
+impl ToolArgs for ListProjectVersionsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/project/");
+        request.push_path_param("project", &self.project)?;
+        request.push_path("/versions");
         Ok(request)
     }
 }
