@@ -108,13 +108,13 @@ pub static GROUPS: &[Group] = &[
         name: "read_customfields",
         access: Access::Read,
         product: "Jira",
-        description: "Custom fields and their contexts: read",
+        description: "Custom fields, contexts, options, mappings, screens, trash: read",
     },
     Group {
         name: "read_filters_dashboards",
         access: Access::Read,
         product: "Jira",
-        description: "List/get filters and dashboards",
+        description: "List/get filters, their shares, dashboards and gadgets",
     },
     Group {
         name: "read_jsm_admin",
@@ -126,7 +126,7 @@ pub static GROUPS: &[Group] = &[
         name: "read_projects",
         access: Access::Read,
         product: "Jira",
-        description: "List/get projects: admin view and details",
+        description: "List/get projects: details, roles and actors, components, versions, categories",
     },
     Group {
         name: "read_schemes",
@@ -150,7 +150,7 @@ pub static GROUPS: &[Group] = &[
         name: "write_agile",
         access: Access::Write,
         product: "Jira Software",
-        description: "Create/update sprints",
+        description: "Create/update/start/close/delete sprints, create/delete boards",
     },
     Group {
         name: "write_assets",
@@ -174,13 +174,13 @@ pub static GROUPS: &[Group] = &[
         name: "write_customfields",
         access: Access::Write,
         product: "Jira",
-        description: "Create/update/delete custom fields, contexts and options",
+        description: "Custom fields, contexts, options, mappings: create/update/delete; trash and restore",
     },
     Group {
         name: "write_filters_dashboards",
         access: Access::Write,
         product: "Jira",
-        description: "Create/update/delete filters and dashboards",
+        description: "Filters (sharing, owner) and dashboards (gadgets): create/update/delete",
     },
     Group {
         name: "write_jsm_admin",
@@ -192,7 +192,7 @@ pub static GROUPS: &[Group] = &[
         name: "write_projects",
         access: Access::Write,
         product: "Jira",
-        description: "Create, update and archive projects (deletion is its own group)",
+        description: "Create, update and archive projects; role actors, categories (deletion is its own group)",
     },
     Group {
         name: "write_schemes",
