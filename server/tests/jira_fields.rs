@@ -201,6 +201,15 @@ async fn a_field_context_its_projects_issue_types_and_options_round_trip() {
     .await;
     assert!(status == 200 || status == 404, "{status}");
 
+    // Defaults per context, as seeded.
+    let defaults = ok(&call(
+        &client,
+        "jira.getFieldContextDefaults",
+        json!({"fieldId": FIELD}),
+    )
+    .await
+    .unwrap());
+    assert!(defaults.to_string().contains("10301"), "{defaults}");
     // A seeded context's options are untouched by all of this.
     assert_eq!(
         members(&options(&fake, "10140").await, "value"),

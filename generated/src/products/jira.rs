@@ -1181,6 +1181,39 @@ pub static TOOLS: &[ToolSpec] = &[
         build: build::<ListFieldContextIssueTypesArgs>,
     },
     ToolSpec {
+        name: "jira.getFieldContextDefaults",
+        title: "Get field context defaults",
+        description: "Get the default values of a custom field's contexts, paginated, per context and issue type.",
+        group: "read_customfields",
+        product: "jira",
+        operation: "jira#getContextDefaultValues",
+        method: Method::Get,
+        path: "/rest/api/3/field/{fieldId}/context/defaultValues",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getFieldContextDefaults.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.getFieldContextDefaults.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
+        hidden: false,
+        build: build::<GetFieldContextDefaultsArgs>,
+    },
+    ToolSpec {
         name: "jira.searchTrashedFields",
         title: "Search trashed fields",
         description: "List custom fields in the trash, paginated, by name text or ids: what jira.restoreCustomField can bring back.",
@@ -2678,6 +2711,38 @@ impl ToolArgs for ListFieldContextIssueTypesArgs {
         request.push_path("/rest/api/3/field/");
         request.push_path_param("fieldId", &self.field_id)?;
         request.push_path("/context/issuetypemapping");
+        request.query("contextId", &self.context_id, true)?;
+        request.query("startAt", &self.start_at, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getFieldContextDefaults`: Get field context defaults.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetFieldContextDefaultsArgs {
+    /// Custom field id (customfield_N)
+    #[serde(rename = "fieldId")]
+    pub field_id: String,
+    /// Only these context ids
+    #[serde(rename = "contextId")]
+    #[serde(default)]
+    pub context_id: Option<Vec<i64>>,
+    /// The index of the first item to return in a page of results (page offset).
+    #[serde(rename = "startAt")]
+    #[serde(default)]
+    pub start_at: Option<i64>,
+    /// The maximum number of items to return per page.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+}
+impl ToolArgs for GetFieldContextDefaultsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/field/");
+        request.push_path_param("fieldId", &self.field_id)?;
+        request.push_path("/context/defaultValues");
         request.query("contextId", &self.context_id, true)?;
         request.query("startAt", &self.start_at, true)?;
         request.query("maxResults", &self.max_results, true)?;

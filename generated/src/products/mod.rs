@@ -9,7 +9,7 @@ pub mod agile;
 pub mod assets;
 /// Confluence: 10 tools from `confluence-v2.json`.
 pub mod confluence;
-/// Jira Cloud platform: 62 tools from `jira-platform.json`.
+/// Jira Cloud platform: 63 tools from `jira-platform.json`.
 pub mod jira;
 /// Jira Service Management: 12 tools from `jsm.json`.
 pub mod jsm;
