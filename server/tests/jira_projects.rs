@@ -208,7 +208,8 @@ async fn boards_and_sprints_round_trip() {
     )
     .await
     .unwrap());
-    assert!(config.is_object(), "{config}");
+    assert_eq!(config["filter"]["id"], "10000", "{config}");
+    assert!(config.to_string().contains("In Review"), "{config}");
 
     // A sprint on it: create, rename and revert, then revert the creation.
     let sprint = write(
