@@ -639,6 +639,8 @@ fn lower_tool(
     }
     let mut input_schema =
         json!({"type": "object", "properties": props, "additionalProperties": false});
+    // A type only a hidden body field used is not sent.
+    let body_defs = reachable_defs(&input_schema, body_defs);
     if !body_defs.is_empty()
         && let Some(map) = input_schema.as_object_mut()
     {
@@ -1058,4 +1060,57 @@ fn build_path(template: &str, params: &[ParamDef]) -> Vec<PathPart> {
 /// True when the type needs no `Option` to be absent (used by emitters).
 pub fn is_value(ty: &RustType) -> bool {
     matches!(ty, RustType::Value)
+}
+
+/// The `$defs` entries `schema` refers to, directly or through each other.
+fn reachable_defs(schema: &Value, mut defs: BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    fn refs(node: &Value, out: &mut Vec<String>) {
+        match node {
+            Value::Object(map) => {
+                if let Some(name) = map
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix("#/$defs/"))
+                {
+                    out.push(name.to_owned());
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut kept = BTreeMap::new();
+    let mut pending = Vec::new();
+    refs(schema, &mut pending);
+    while let Some(name) = pending.pop() {
+        if let Some(def) = defs.remove(&name) {
+            refs(&def, &mut pending);
+            kept.insert(name, def);
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_defs_a_schema_reaches_are_kept() {
+        let defs: BTreeMap<String, Value> = [
+            (
+                "Used",
+                json!({"properties": {"next": {"$ref": "#/$defs/Chained"}}}),
+            ),
+            ("Chained", json!({"type": "string"})),
+            ("OnlyAHiddenFieldUsedIt", json!({"type": "object"})),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let schema = json!({"properties": {"a": {"items": {"$ref": "#/$defs/Used"}}}});
+        let kept = reachable_defs(&schema, defs);
+        assert_eq!(kept.keys().collect::<Vec<_>>(), ["Chained", "Used"]);
+    }
 }

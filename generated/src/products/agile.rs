@@ -138,7 +138,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: Some(
-            "{\"consent\":\"none\",\"revert\":{\"irreversible\":{\"reason\":\"The answer does not give the new sprint's id in a form gojira reads; a sprint can be deleted in Jira Software.\"}}}",
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"agile.deleteSprint\",\"args\":{\"sprintId\":\"result.id\"}}}}",
         ),
         cache_ttl_s: None,
         pagination: None,
@@ -164,13 +164,152 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: Some(
-            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"agile.getSprint\",\"args\":{\"sprintId\":\"args.sprintId\"}},\"revert\":{\"tool\":{\"tool\":\"agile.updateSprint\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"goal\":\"snapshot.goal if args.body.goal is defined\",\"startDate\":\"snapshot.startDate if args.body.startDate is defined\",\"endDate\":\"snapshot.endDate if args.body.endDate is defined\"},\"sprintId\":\"args.sprintId\"}}}}",
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"agile.getSprint\",\"args\":{\"sprintId\":\"args.sprintId\"}},\"revert\":{\"tool\":{\"tool\":\"agile.updateSprint\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"goal\":\"snapshot.goal if args.body.goal is defined\",\"startDate\":\"snapshot.startDate if args.body.startDate is defined\",\"endDate\":\"snapshot.endDate if args.body.endDate is defined\",\"state\":\"snapshot.state if args.body.state is defined\"},\"sprintId\":\"args.sprintId\"}}}}",
         ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
         hidden: false,
         build: build::<UpdateSprintArgs>,
+    },
+    ToolSpec {
+        name: "agile.getBoardConfiguration",
+        title: "Get board configuration",
+        description: "Get a board's configuration: filter id, columns and their statuses, estimation field, ranking field, location.",
+        group: "read_agile",
+        product: "agile",
+        operation: "agile#getConfiguration",
+        method: Method::Get,
+        path: "/rest/agile/1.0/board/{boardId}/configuration",
+        input_schema: include_str!(
+            "../../schemas/agile/agile.getBoardConfiguration.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/agile/agile.getBoardConfiguration.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<GetBoardConfigurationArgs>,
+    },
+    ToolSpec {
+        name: "agile.listBoardEpics",
+        title: "List board epics",
+        description: "List the epics of a board, paginated: id, key, name, summary, done. done=false for open epics only.",
+        group: "read_agile",
+        product: "agile",
+        operation: "agile#getEpics",
+        method: Method::Get,
+        path: "/rest/agile/1.0/board/{boardId}/epic",
+        input_schema: include_str!(
+            "../../schemas/agile/agile.listBoardEpics.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: false,
+        hidden: false,
+        build: build::<ListBoardEpicsArgs>,
+    },
+    ToolSpec {
+        name: "agile.createBoard",
+        title: "Create board",
+        description: "Create a scrum or kanban board showing a saved filter (jira.searchFilters), in a project or user location.",
+        group: "write_agile",
+        product: "agile",
+        operation: "agile#createBoard",
+        method: Method::Post,
+        path: "/rest/agile/1.0/board",
+        input_schema: include_str!("../../schemas/agile/agile.createBoard.input.json"),
+        output_schema: Some(
+            include_str!("../../schemas/agile/agile.createBoard.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"agile.deleteBoard\",\"args\":{\"boardId\":\"result.id\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<CreateBoardArgs>,
+    },
+    ToolSpec {
+        name: "agile.deleteBoard",
+        title: "Delete board",
+        description: "Delete a Jira Software board; its filter, issues and sprints stay. Column and quick-filter settings are lost.",
+        group: "write_agile",
+        product: "agile",
+        operation: "agile#deleteBoard",
+        method: Method::Delete,
+        path: "/rest/agile/1.0/board/{boardId}",
+        input_schema: include_str!("../../schemas/agile/agile.deleteBoard.input.json"),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"agile.getBoard\",\"args\":{\"boardId\":\"args.boardId\"}},\"revert\":{\"irreversible\":{\"reason\":\"a re-created board gets a new id, and its columns, swimlanes and quick filters cannot be restored through the API; create a new one with agile.createBoard.\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<DeleteBoardArgs>,
+    },
+    ToolSpec {
+        name: "agile.deleteSprint",
+        title: "Delete sprint",
+        description: "Delete a future or closed sprint; its open issues move to the backlog. Sprint ids: agile.listSprints.",
+        group: "write_agile",
+        product: "agile",
+        operation: "agile#deleteSprint",
+        method: Method::Delete,
+        path: "/rest/agile/1.0/sprint/{sprintId}",
+        input_schema: include_str!("../../schemas/agile/agile.deleteSprint.input.json"),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"agile.getSprint\",\"args\":{\"sprintId\":\"args.sprintId\"}},\"revert\":{\"irreversible\":{\"reason\":\"sprint reports and issue membership are lost; agile.createSprint makes a new sprint with a new id.\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<DeleteSprintArgs>,
     },
 ];
 /// Arguments of `agile.listBoards`: List boards.
@@ -306,9 +445,144 @@ impl ToolArgs for UpdateSprintArgs {
         Ok(request)
     }
 }
+/// Arguments of `agile.getBoardConfiguration`: Get board configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetBoardConfigurationArgs {
+    /// Board id
+    #[serde(rename = "boardId")]
+    pub board_id: i64,
+}
+impl ToolArgs for GetBoardConfigurationArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/agile/1.0/board/");
+        request.push_path_param("boardId", &self.board_id)?;
+        request.push_path("/configuration");
+        Ok(request)
+    }
+}
+/// Arguments of `agile.listBoardEpics`: List board epics.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListBoardEpicsArgs {
+    /// Board id
+    #[serde(rename = "boardId")]
+    pub board_id: i64,
+    /// The starting index of the returned epics. Base index: 0. See the 'Pagination' section at the top of this page for more details.
+    #[serde(rename = "startAt")]
+    #[serde(default)]
+    pub start_at: Option<i64>,
+    /// The maximum number of epics to return per page. See the 'Pagination' section at the top of this page for more details.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+    /// true = done epics only; false = open only
+    #[serde(default)]
+    pub done: Option<String>,
+}
+impl ToolArgs for ListBoardEpicsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/agile/1.0/board/");
+        request.push_path_param("boardId", &self.board_id)?;
+        request.push_path("/epic");
+        request.query("startAt", &self.start_at, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        request.query("done", &self.done, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `agile.createBoard`: Create board.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBoardArgs {
+    /// Request body.
+    pub body: types::CreateBoardBody,
+}
+impl ToolArgs for CreateBoardArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/agile/1.0/board");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `agile.deleteBoard`: Delete board.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteBoardArgs {
+    /// Board id
+    #[serde(rename = "boardId")]
+    pub board_id: i64,
+}
+impl ToolArgs for DeleteBoardArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/agile/1.0/board/");
+        request.push_path_param("boardId", &self.board_id)?;
+        Ok(request)
+    }
+}
+/// Arguments of `agile.deleteSprint`: Delete sprint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteSprintArgs {
+    /// Sprint id
+    #[serde(rename = "sprintId")]
+    pub sprint_id: i64,
+}
+impl ToolArgs for DeleteSprintArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/agile/1.0/sprint/");
+        request.push_path_param("sprintId", &self.sprint_id)?;
+        Ok(request)
+    }
+}
 /// Request body types reachable from this product's tools.
 pub mod types {
     use serde::{Deserialize, Serialize};
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateBoardBody {
+        #[serde(rename = "filterId", default, skip_serializing_if = "Option::is_none")]
+        pub filter_id: Option<i64>,
+        #[serde(rename = "location", default, skip_serializing_if = "Option::is_none")]
+        pub location: Option<CreateBoardBodyLocation>,
+        #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+        pub name: Option<String>,
+        #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+        pub type_: Option<CreateBoardBodyType>,
+    }
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateBoardBodyLocation {
+        #[serde(
+            rename = "projectKeyOrId",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub project_key_or_id: Option<String>,
+        #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+        pub type_: Option<CreateBoardBodyLocationType>,
+    }
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum CreateBoardBodyLocationType {
+        #[serde(rename = "project")]
+        Project,
+        #[serde(rename = "user")]
+        User,
+    }
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum CreateBoardBodyType {
+        #[serde(rename = "kanban")]
+        Kanban,
+        #[serde(rename = "scrum")]
+        Scrum,
+        #[serde(rename = "agility")]
+        Agility,
+    }
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct CreateSprintBody {

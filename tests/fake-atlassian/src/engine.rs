@@ -660,12 +660,23 @@ impl Responder<'_> {
         let status = self.op.response.status;
         if let Some((collection, ident, action)) = seed.action(method, path) {
             let collection = canonical_collection(&collection);
-            let set = Value::Object(action.fields(body));
-            let updated = lock(store).update(collection, &ident, Some(&set));
+            let updated = {
+                let mut guard = lock(store);
+                guard.find(collection, &ident).and_then(|record| {
+                    let set = Value::Object(action.fields_of(&record.fields, body, parts.query));
+                    guard.update(collection, &ident, Some(&set))
+                })
+            };
             return Some(match updated {
+                Some(record) if action.answer_record => {
+                    self.with_record(status, collection, &record)
+                }
                 Some(_) => self.synthesized(status),
                 None => Outgoing::error(404, format!("No resource at {collection}/{ident}")),
             });
+        }
+        if let Some((bulk, collection)) = seed.bulk(method, path) {
+            return Some(self.bulk_answer(store, bulk, canonical_collection(&collection), body));
         }
         if let Some(document) = seed.document(method, path) {
             let mut out = self.synthesized(status);
@@ -674,8 +685,8 @@ impl Responder<'_> {
             }
             return Some(out);
         }
-        let (view, captured) = seed.view(method, path)?;
-        let collection = canonical_collection(&view.collection);
+        let (view, collection, captured) = seed.view(method, path)?;
+        let collection = canonical_collection(&collection);
         if let Some(follow) = &view.follow {
             let ident = captured.unwrap_or_default();
             let target_collection = canonical_collection(&follow.collection);
@@ -694,16 +705,49 @@ impl Responder<'_> {
                 None => Outgoing::error(404, format!("No resource at {path}")),
             });
         }
+        if let Some(member) = &view.elements {
+            let ident = captured.unwrap_or_default();
+            let item = lock(store).find(collection, &ident);
+            let Some(item) = item else {
+                return Some(Outgoing::error(404, format!("No resource at {path}")));
+            };
+            let records: Vec<Record> = item
+                .fields
+                .get(member)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.as_object().cloned())
+                .map(|fields| Record {
+                    id: fields.get("id").cloned().unwrap_or(Value::Null),
+                    fields,
+                })
+                .collect();
+            let mut out = self.synthesized(status);
+            if let (Some(value), Some(schema)) = (out.body.as_mut(), self.schema()) {
+                self.fill_list(value, &schema, &records, parts.query);
+            }
+            return Some(out);
+        }
         let records: Vec<Record> = {
             let guard = lock(store);
             if !guard.knows(collection) {
                 return None;
             }
-            guard
+            let shown = guard
                 .list(collection)
                 .into_iter()
-                .filter(|r| view.shows(&r.fields, captured.as_deref(), parts.query))
-                .collect()
+                .filter(|r| view.shows(&r.fields, captured.as_deref(), parts.query));
+            match &view.unnest {
+                Some(unnest) => shown
+                    .flat_map(|r| unnest.items(&r.id, &r.fields))
+                    .map(|fields| Record {
+                        id: Value::Null,
+                        fields,
+                    })
+                    .collect(),
+                None => shown.collect(),
+            }
         };
         let mut out = self.synthesized(status);
         if let (Some(value), Some(schema)) = (out.body.as_mut(), self.schema()) {
@@ -721,6 +765,55 @@ impl Responder<'_> {
             }
         }
         Some(out)
+    }
+
+    /// A seeded bulk create (POST) or update (PUT) of `collection`: every
+    /// element of the body's `member` becomes (or updates, by `id`) one
+    /// record; the answer lists them in the same member. An element naming
+    /// no record is a 404 and nothing is changed.
+    fn bulk_answer(
+        &self,
+        store: &Mutex<Store>,
+        bulk: &crate::seed::Bulk,
+        collection: &str,
+        body: Option<&Value>,
+    ) -> Outgoing {
+        let elements = body
+            .and_then(|b| b.get(&bulk.member))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut guard = lock(store);
+        let records: Vec<Value> = if bulk.method.eq_ignore_ascii_case("POST") {
+            elements
+                .iter()
+                .map(|e| Value::Object(guard.create(collection, Some(e), false).fields))
+                .collect()
+        } else {
+            let ident = |e: &Value| {
+                e.get("id")
+                    .map(|id| id.as_str().map_or_else(|| id.to_string(), str::to_owned))
+            };
+            if let Some(missing) = elements
+                .iter()
+                .find(|e| ident(e).is_none_or(|id| guard.find(collection, &id).is_none()))
+            {
+                return Outgoing::error(404, format!("No resource in {collection} for {missing}"));
+            }
+            elements
+                .iter()
+                .filter_map(|e| guard.update(collection, &ident(e)?, Some(e)))
+                .map(|r| Value::Object(r.fields))
+                .collect()
+        };
+        drop(guard);
+        let mut out = self.synthesized(self.op.response.status);
+        if let (Some(value), Some(schema)) = (out.body.as_mut(), self.schema()) {
+            let mut fields = Map::new();
+            fields.insert(bulk.member.clone(), Value::Array(records));
+            overlay(value, &schema, &fields, self.defs, true);
+        }
+        out
     }
 
     /// The documented example, verbatim, when examples are on and the

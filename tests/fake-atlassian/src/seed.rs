@@ -23,6 +23,7 @@ use crate::FakeError;
 pub const BUILTIN: &[(&str, &str)] = &[
     ("tenant.json", include_str!("../seed/tenant.json")),
     ("schemes.json", include_str!("../seed/schemes.json")),
+    ("fields.json", include_str!("../seed/fields.json")),
 ];
 
 /// A parsed seed file.
@@ -59,6 +60,67 @@ pub(crate) struct Seed {
     /// Offset paging styles seeded lists honour (the first whose parameter a request sends).
     #[serde(default)]
     pub(crate) paging: Vec<Paging>,
+    /// Operations that create or update several records of one collection
+    /// at once, the records in one member of the body and of the answer.
+    #[serde(default)]
+    pub(crate) bulk: Vec<Bulk>,
+}
+
+/// A bulk create (POST) or update (PUT, each element naming its record by
+/// `id`) of the collection at `path` (`{}` = one segment, filled from the request).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Bulk {
+    /// HTTP method: POST creates, PUT updates.
+    pub(crate) method: String,
+    /// Concrete path of the collection; `{}` matches one segment.
+    pub(crate) path: String,
+    /// The member of the request and of the answer holding the records (`options`).
+    pub(crate) member: String,
+}
+
+/// A view's records unnested: one listed item per element of an array
+/// field (`projectIds` → one `{contextId, projectId}` per project).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Unnest {
+    /// The record's array field.
+    pub(crate) field: String,
+    /// The item member each element goes into.
+    pub(crate) into: String,
+    /// The item member the record's id goes into.
+    pub(crate) parent: String,
+    /// A record whose array is empty or missing lists one item with these
+    /// fields instead (the parent id added); without it, none.
+    #[serde(default)]
+    pub(crate) empty: Option<Map<String, Value>>,
+}
+
+impl Unnest {
+    /// The items one record lists.
+    pub(crate) fn items(&self, id: &Value, fields: &Map<String, Value>) -> Vec<Map<String, Value>> {
+        let elements = fields
+            .get(&self.field)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let item = |extra: Map<String, Value>| {
+            let mut item = extra;
+            item.insert(self.parent.clone(), id.clone());
+            item
+        };
+        if elements.is_empty() {
+            return self.empty.clone().map(item).into_iter().collect();
+        }
+        elements
+            .into_iter()
+            .map(|e| {
+                let mut m = Map::new();
+                m.insert(self.into.clone(), e);
+                item(m)
+            })
+            .collect()
+    }
 }
 
 /// An offset paging style: the query parameters, also the answer's members.
@@ -110,7 +172,8 @@ pub(crate) struct View {
     pub(crate) method: String,
     /// Concrete path; `{}` matches one segment (e.g. `/rest/agile/1.0/board/{}/sprint`).
     pub(crate) path: String,
-    /// The collection whose records are listed.
+    /// The collection whose records are listed; each `{}` in it is filled
+    /// with the path's captured segments in order (those are not used by `where`).
     pub(crate) collection: String,
     /// With a `{}` in `path`: only records whose field of this name equals the segment.
     #[serde(default, rename = "where")]
@@ -118,6 +181,16 @@ pub(crate) struct View {
     /// Records whose field equals the given value are left out (e.g. `archived: true`).
     #[serde(default)]
     pub(crate) hide: Map<String, Value>,
+    /// Only records whose fields equal these values are listed (e.g. `trashed: true`).
+    #[serde(default)]
+    pub(crate) only: Map<String, Value>,
+    /// List one item per element of a record's array field instead of the records.
+    #[serde(default)]
+    pub(crate) unnest: Option<Unnest>,
+    /// List the elements of this array field of one item (`{}` names the
+    /// item, by `where`-less capture): a filter's share permissions.
+    #[serde(default)]
+    pub(crate) elements: Option<String>,
     /// Query parameter → fields it searches (case-insensitive substring of any).
     #[serde(default)]
     pub(crate) search: BTreeMap<String, Vec<String>>,
@@ -146,8 +219,8 @@ pub(crate) struct Follow {
 pub(crate) struct Action {
     /// HTTP method.
     pub(crate) method: String,
-    /// Concrete path with one `{}` standing for the item (e.g. `/rest/api/3/project/{}/archive`);
-    /// the collection is what precedes `/{}`.
+    /// Concrete path whose last `{}` stands for the item (e.g. `/rest/api/3/project/{}/archive`);
+    /// the collection is what precedes that `/{}`, earlier `{}` filled from the request.
     pub(crate) path: String,
     /// Fields set on the item.
     #[serde(default)]
@@ -155,6 +228,74 @@ pub(crate) struct Action {
     /// Fields set from the request body: field → JSON pointer (`/id`).
     #[serde(default)]
     pub(crate) from_body: BTreeMap<String, String>,
+    /// Array fields the body's array at the pointer is added to (no duplicates).
+    #[serde(default)]
+    pub(crate) append: BTreeMap<String, String>,
+    /// Array fields the body's array at the pointer is taken out of.
+    #[serde(default)]
+    pub(crate) remove: BTreeMap<String, String>,
+    /// Array fields that get one element per string of the body's arrays,
+    /// each made from a template (no duplicates).
+    #[serde(default)]
+    pub(crate) add: BTreeMap<String, Vec<Template>>,
+    /// Array fields replaced by the elements made from the body's arrays.
+    #[serde(default)]
+    pub(crate) replace: BTreeMap<String, Vec<Template>>,
+    /// Array fields losing the elements whose value at `match` equals the
+    /// query parameter `param`.
+    #[serde(default)]
+    pub(crate) drop: BTreeMap<String, Vec<QueryMatch>>,
+    /// Answer the changed record (else the operation's synthesized answer).
+    #[serde(default)]
+    pub(crate) answer_record: bool,
+}
+
+/// Elements made from a body array: each string replaces `{}` in `as`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Template {
+    /// JSON pointer of the body array.
+    pub(crate) from: String,
+    /// The element made from each string (`{}` in its strings).
+    #[serde(rename = "as")]
+    pub(crate) element: Value,
+}
+
+/// A query parameter naming the array elements to drop.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QueryMatch {
+    /// Query parameter.
+    pub(crate) param: String,
+    /// JSON pointer, in each element, of the value compared with it.
+    #[serde(rename = "match")]
+    pub(crate) pointer: String,
+}
+
+impl Template {
+    /// The elements made from `body`.
+    fn elements(&self, body: Option<&Value>) -> Vec<Value> {
+        fn fill_in(value: &Value, with: &str) -> Value {
+            match value {
+                Value::String(s) => Value::String(s.replace("{}", with)),
+                Value::Array(items) => {
+                    Value::Array(items.iter().map(|v| fill_in(v, with)).collect())
+                }
+                Value::Object(map) => Value::Object(
+                    map.iter()
+                        .map(|(k, v)| (k.clone(), fill_in(v, with)))
+                        .collect(),
+                ),
+                other => other.clone(),
+            }
+        }
+        body.and_then(|b| b.pointer(&self.from))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|e| fill_in(&self.element, &text(e)))
+            .collect()
+    }
 }
 
 impl Action {
@@ -168,6 +309,94 @@ impl Action {
         }
         fields
     }
+
+    /// The fields this request sets on `record`: [`Action::fields`] plus
+    /// its array fields with elements appended or removed.
+    pub(crate) fn fields_of(
+        &self,
+        record: &Map<String, Value>,
+        body: Option<&Value>,
+        query: &[(String, String)],
+    ) -> Map<String, Value> {
+        let mut fields = self.fields(body);
+        let list = |field: &String| {
+            record
+                .get(field)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
+        for (field, templates) in &self.add {
+            let mut items = list(field);
+            for e in templates.iter().flat_map(|t| t.elements(body)) {
+                if !items.contains(&e) {
+                    items.push(e);
+                }
+            }
+            fields.insert(field.clone(), Value::Array(items));
+        }
+        for (field, templates) in &self.replace {
+            let items = templates.iter().flat_map(|t| t.elements(body)).collect();
+            fields.insert(field.clone(), Value::Array(items));
+        }
+        for (field, matches) in &self.drop {
+            let mut items = list(field);
+            for m in matches {
+                for (_, wanted) in query.iter().filter(|(k, _)| *k == m.param) {
+                    items.retain(|e| e.pointer(&m.pointer).is_none_or(|v| text(v) != *wanted));
+                }
+            }
+            fields.insert(field.clone(), Value::Array(items));
+        }
+        let elements = |pointer: &String| -> Vec<Value> {
+            body.and_then(|b| b.pointer(pointer))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
+        for (field, pointer) in &self.append {
+            let mut list = record
+                .get(field)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for e in elements(pointer) {
+                if !list.iter().any(|l| text(l) == text(&e)) {
+                    list.push(e);
+                }
+            }
+            fields.insert(field.clone(), Value::Array(list));
+        }
+        for (field, pointer) in &self.remove {
+            let gone: Vec<String> = elements(pointer).iter().map(text).collect();
+            let mut list = record
+                .get(field)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            list.retain(|l| !gone.contains(&text(l)));
+            fields.insert(field.clone(), Value::Array(list));
+        }
+        fields
+    }
+}
+
+/// `pattern` with each `{}` replaced by the next of `captured`; the captures left over.
+pub(crate) fn fill<'c>(pattern: &str, captured: &'c [String]) -> (String, &'c [String]) {
+    let mut out = String::new();
+    let mut rest = captured;
+    let mut parts = pattern.split("{}").peekable();
+    while let Some(part) = parts.next() {
+        out.push_str(part);
+        if parts.peek().is_some() {
+            let (first, tail) = rest
+                .split_first()
+                .map_or(("", rest), |(f, t)| (f.as_str(), t));
+            out.push_str(first);
+            rest = tail;
+        }
+    }
+    (out, rest)
 }
 
 impl Seed {
@@ -188,9 +417,10 @@ impl Seed {
             }
         }
         for action in &seed.actions {
-            if !action.path.contains("/{}/") {
+            // The item is a `{}` segment with a collection before it.
+            if !action.path.contains("/{}") || action.path.starts_with("/{}") {
                 return Err(FakeError::InvalidSeed {
-                    reason: format!("action {} has no `/{{}}/` item segment", action.path),
+                    reason: format!("action {} has no `/{{}}` item segment", action.path),
                 });
             }
         }
@@ -243,18 +473,32 @@ impl Seed {
             all.actions.extend(seed.actions);
             all.documents.extend(seed.documents);
             all.paging.extend(seed.paging);
+            all.bulk.extend(seed.bulk);
         }
         Ok(all)
     }
 
-    /// The view answering `method path`, with the segment its `{}` matched.
-    pub(crate) fn view(&self, method: &str, path: &str) -> Option<(&View, Option<String>)> {
+    /// The view answering `method path`: the view, its concrete collection
+    /// (`{}` filled), and the segment left for its `where`.
+    pub(crate) fn view(&self, method: &str, path: &str) -> Option<(&View, String, Option<String>)> {
         self.views.iter().find_map(|v| {
             if !v.method.eq_ignore_ascii_case(method) {
                 return None;
             }
             let captured = match_pattern(&v.path, path)?;
-            Some((v, captured.into_iter().next()))
+            let (collection, left) = fill(&v.collection, &captured);
+            Some((v, collection, left.first().cloned()))
+        })
+    }
+
+    /// The bulk operation of `method path`, with its concrete collection.
+    pub(crate) fn bulk(&self, method: &str, path: &str) -> Option<(&Bulk, String)> {
+        self.bulk.iter().find_map(|b| {
+            if !b.method.eq_ignore_ascii_case(method) {
+                return None;
+            }
+            let captured = match_pattern(&b.path, path)?;
+            Some((b, fill(&b.path, &captured).0))
         })
     }
 
@@ -294,8 +538,10 @@ impl Seed {
             if !a.method.eq_ignore_ascii_case(method) {
                 return None;
             }
-            let ident = match_pattern(&a.path, path)?.into_iter().next()?;
-            let collection = a.path.split_once("/{}")?.0.to_string();
+            let captured = match_pattern(&a.path, path)?;
+            let (prefix, _) = a.path.rsplit_once("/{}")?;
+            let (collection, left) = fill(prefix, &captured);
+            let ident = left.first()?.clone();
             Some((collection, ident, a))
         })
     }
@@ -315,6 +561,9 @@ impl View {
             return false;
         }
         if self.hide.iter().any(|(k, v)| fields.get(k) == Some(v)) {
+            return false;
+        }
+        if self.only.iter().any(|(k, v)| fields.get(k) != Some(v)) {
             return false;
         }
         self.search.iter().all(|(param, searched)| {
@@ -413,7 +662,7 @@ mod tests {
                 "actions": [{"method": "POST", "path": "/p/{}/archive", "set": {"archived": true}}]}"#,
         )
         .unwrap();
-        let (view, captured) = seed.view("GET", "/b/7/s").unwrap();
+        let (view, _, captured) = seed.view("GET", "/b/7/s").unwrap();
         assert_eq!(captured.as_deref(), Some("7"));
         let rec = json!({"board": 7, "name": "Sprint 3"});
         let rec = rec.as_object().unwrap();
@@ -438,6 +687,7 @@ mod tests {
         );
         assert!(action.fields(None).is_empty());
         assert!(Seed::parse(r#"{"collections": {"/x": [{"name": "no id"}]}}"#).is_err());
+        assert!(Seed::parse(r#"{"actions": [{"method": "POST", "path": "/p/archive"}]}"#).is_err());
         let docs = Seed::parse(
             r#"{"documents": [{"method": "GET", "path": "/u/712020:ab/dates", "body": {"a": 1}}]}"#,
         )
@@ -462,5 +712,77 @@ mod tests {
         assert_eq!(page.of(&[1, 2, 3, 4, 5]), (&[3, 4][..], false));
         assert_eq!(page.of(&[1, 2, 3, 4]), (&[3, 4][..], true));
         assert_eq!(page.of(&[1]), (&[][..], true));
+    }
+
+    #[test]
+    fn multi_segment_items_array_actions_unnested_views_and_bulk_paths() {
+        let seed = Seed::parse(
+            r#"{"views": [{"method": "GET", "path": "/f/{}/ctx/map", "collection": "/f/{}/ctx",
+                           "unnest": {"field": "pids", "into": "pid", "parent": "cid", "empty": {"global": true}}},
+                          {"method": "GET", "path": "/f/trash", "collection": "/f", "only": {"trashed": true}}],
+                "actions": [{"method": "PUT", "path": "/f/{}/ctx/{}/p", "append": {"pids": "/ids"}},
+                            {"method": "POST", "path": "/f/{}/ctx/{}/p/rm", "remove": {"pids": "/ids"}},
+                            {"method": "POST", "path": "/p/{}/role/{}", "add": {"actors": [{"from": "/user", "as": {"user": {"id": "{}"}}}]}},
+                            {"method": "DELETE", "path": "/p/{}/role/{}", "drop": {"actors": [{"param": "user", "match": "/user/id"}]}}],
+                "bulk": [{"method": "POST", "path": "/f/{}/ctx/{}/opt", "member": "options"}]}"#,
+        )
+        .unwrap();
+        let (view, collection, left) = seed.view("GET", "/f/cf_1/ctx/map").unwrap();
+        assert_eq!((collection.as_str(), left), ("/f/cf_1/ctx", None));
+        let unnest = view.unnest.as_ref().unwrap();
+        let ctx = json!({"pids": ["1", "2"]});
+        assert_eq!(unnest.items(&json!("9"), ctx.as_object().unwrap()).len(), 2);
+        let global = unnest.items(&json!("9"), &Map::new());
+        assert_eq!(
+            Value::Object(global[0].clone()),
+            json!({"global": true, "cid": "9"})
+        );
+        let (trash, _, _) = seed.view("GET", "/f/trash").unwrap();
+        assert!(trash.shows(json!({"trashed": true}).as_object().unwrap(), None, &[]));
+        assert!(!trash.shows(&Map::new(), None, &[]));
+
+        let (collection, ident, add) = seed.action("PUT", "/f/cf_1/ctx/7/p").unwrap();
+        assert_eq!((collection.as_str(), ident.as_str()), ("/f/cf_1/ctx", "7"));
+        let record = json!({"pids": ["1"]});
+        let body = json!({"ids": ["1", "2"]});
+        let set = add.fields_of(record.as_object().unwrap(), Some(&body), &[]);
+        assert_eq!(set["pids"], json!(["1", "2"]));
+        let (_, _, remove) = seed.action("POST", "/f/cf_1/ctx/7/p/rm").unwrap();
+        let set = remove.fields_of(record.as_object().unwrap(), Some(&body), &[]);
+        assert_eq!(set["pids"], json!([]));
+
+        let (collection, ident, grant) = seed.action("POST", "/p/ABC/role/10002").unwrap();
+        assert_eq!(
+            (collection.as_str(), ident.as_str()),
+            ("/p/ABC/role", "10002")
+        );
+        let role = json!({"actors": [{"user": {"id": "a"}}]});
+        let set = grant.fields_of(
+            role.as_object().unwrap(),
+            Some(&json!({"user": ["a", "b"]})),
+            &[],
+        );
+        assert_eq!(
+            set["actors"],
+            json!([{"user": {"id": "a"}}, {"user": {"id": "b"}}])
+        );
+        let (_, _, revoke) = seed.action("DELETE", "/p/ABC/role/10002").unwrap();
+        let set = revoke.fields_of(
+            role.as_object().unwrap(),
+            None,
+            &[("user".into(), "a".into())],
+        );
+        assert_eq!(set["actors"], json!([]));
+
+        let (bulk, collection) = seed.bulk("POST", "/f/cf_1/ctx/7/opt").unwrap();
+        assert_eq!(
+            (bulk.member.as_str(), collection.as_str()),
+            ("options", "/f/cf_1/ctx/7/opt")
+        );
+        assert!(seed.bulk("PUT", "/f/cf_1/ctx/7/opt").is_none());
+        assert_eq!(
+            fill("/a/{}/b/{}", &["x".into(), "y".into(), "z".into()]),
+            ("/a/x/b/y".into(), &["z".to_string()][..])
+        );
     }
 }
