@@ -64,7 +64,7 @@ impl Outgoing {
         out
     }
 
-    fn error(status: u16, message: String) -> Self {
+    pub(crate) fn error(status: u16, message: String) -> Self {
         Self::json(status, json!({ "errorMessages": [message] }))
     }
 }
@@ -546,16 +546,16 @@ impl Engine {
 }
 
 /// Builds the success answer of one operation, using and updating the store.
-struct Responder<'a> {
-    op: &'a Operation,
-    defs: &'a Map<String, Value>,
+pub(crate) struct Responder<'a> {
+    pub(crate) op: &'a Operation,
+    pub(crate) defs: &'a Map<String, Value>,
     base_url: String,
     /// Whether documented examples replace synthesized bodies (not on stateful answers).
     examples: bool,
     /// Whether records are a seeded tenant's (served as they are, see `state::fit_with`).
-    trusted: bool,
-    /// The seeded tenant's views, actions, documents, envelopes and paging.
-    seed: Option<Arc<Seed>>,
+    pub(crate) trusted: bool,
+    /// The seeded tenant's views, actions, documents, envelopes, paging and bulk endpoints.
+    pub(crate) seed: Option<Arc<Seed>>,
 }
 
 impl Responder<'_> {
@@ -569,6 +569,9 @@ impl Responder<'_> {
     ) -> Outgoing {
         let op = self.op;
         let status = op.response.status;
+        if let Some(out) = self.bulk_answer(store, method, path, parts.query, body) {
+            return out;
+        }
         if let Some(out) = self.seeded_answer(store, method, path, parts, body) {
             return out;
         }
@@ -729,7 +732,7 @@ impl Responder<'_> {
 
     /// The response schema: the declared one, or one inferred from the example
     /// (so that records can be overlaid on example responses too).
-    fn schema(&self) -> Option<Cow<'_, Value>> {
+    pub(crate) fn schema(&self) -> Option<Cow<'_, Value>> {
         match &self.op.response.body {
             ResponseBody::Schema(s) => Some(Cow::Borrowed(s)),
             ResponseBody::Example(e) => Some(Cow::Owned(infer_schema(e))),
@@ -738,7 +741,7 @@ impl Responder<'_> {
     }
 
     /// The synthesized (or example, or empty) response.
-    fn synthesized(&self, status: u16) -> Outgoing {
+    pub(crate) fn synthesized(&self, status: u16) -> Outgoing {
         let body = match &self.op.response.body {
             ResponseBody::Empty => None,
             ResponseBody::Schema(s) => Some(Synth::new(self.defs).instance(s)),

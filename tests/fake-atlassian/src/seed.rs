@@ -16,11 +16,15 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::FakeError;
+use crate::bulk::Bulk;
 
 /// The tenant `serve --sandbox` starts with (see [`crate::FakeAtlassian::with_seed`]):
 /// one file per area (file name, text), merged by [`Seed::parse_all`]. An
 /// area adds its own file here rather than growing another's.
-pub const BUILTIN: &[(&str, &str)] = &[("tenant.json", include_str!("../seed/tenant.json"))];
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("tenant.json", include_str!("../seed/tenant.json")),
+    ("workflows.json", include_str!("../seed/workflows.json")),
+];
 
 /// A parsed seed file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -56,6 +60,9 @@ pub(crate) struct Seed {
     /// Offset paging styles seeded lists honour (the first whose parameter a request sends).
     #[serde(default)]
     pub(crate) paging: Vec<Paging>,
+    /// Endpoints reading or writing several records, or records wrapped in a member (see `bulk.rs`).
+    #[serde(default)]
+    pub(crate) bulk: Vec<Bulk>,
 }
 
 /// An offset paging style: the query parameters, also the answer's members.
@@ -240,6 +247,7 @@ impl Seed {
             all.actions.extend(seed.actions);
             all.documents.extend(seed.documents);
             all.paging.extend(seed.paging);
+            all.bulk.extend(seed.bulk);
         }
         Ok(all)
     }
@@ -275,6 +283,16 @@ impl Seed {
                 offset: offset.unwrap_or(0),
                 limit: limit.unwrap_or(50).max(1),
             })
+        })
+    }
+
+    /// The bulk endpoint answering `method path`, with the segments its `{}`s matched.
+    pub(crate) fn bulk(&self, method: &str, path: &str) -> Option<(&Bulk, Vec<String>)> {
+        self.bulk.iter().find_map(|b| {
+            if !b.method.eq_ignore_ascii_case(method) {
+                return None;
+            }
+            Some((b, match_pattern(&b.path, path)?))
         })
     }
 
