@@ -634,9 +634,12 @@ fn lower_tool(
     if !body_defs.is_empty()
         && let Some(map) = input_schema.as_object_mut()
     {
-        // Recursive body types: `$ref: #/$defs/<Type>` points here.
-        let defs: Map<String, Value> = body_defs.into_iter().collect();
-        map.insert("$defs".into(), Value::Object(defs));
+        // Recursive body types: `$ref: #/$defs/<Type>` points here. Only
+        // those the schema reaches: a hidden field's type costs no bytes.
+        let defs = reachable_defs(&props, body_defs.into_iter().collect());
+        if !defs.is_empty() {
+            map.insert("$defs".into(), Value::Object(defs));
+        }
     }
     if !required.is_empty()
         && let Some(map) = input_schema.as_object_mut()
@@ -1050,4 +1053,41 @@ fn build_path(template: &str, params: &[ParamDef]) -> Vec<PathPart> {
 /// True when the type needs no `Option` to be absent (used by emitters).
 pub fn is_value(ty: &RustType) -> bool {
     matches!(ty, RustType::Value)
+}
+
+/// The `$defs` entries a schema's properties reach through `$ref:
+/// #/$defs/<Type>`, directly or through other entries.
+fn reachable_defs(props: &Map<String, Value>, defs: Map<String, Value>) -> Map<String, Value> {
+    fn refs(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    match (key.as_str(), v) {
+                        ("$ref", Value::String(r)) => {
+                            if let Some(name) = r.strip_prefix("#/$defs/") {
+                                out.push(name.to_owned());
+                            }
+                        }
+                        _ => refs(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut pending = Vec::new();
+    props.values().for_each(|v| refs(v, &mut pending));
+    let mut reached = BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if let Some(def) = defs.get(&name)
+            && reached.insert(name)
+        {
+            refs(def, &mut pending);
+        }
+    }
+    // In their original order.
+    defs.into_iter()
+        .filter(|(name, _)| reached.contains(name))
+        .collect()
 }
