@@ -814,6 +814,453 @@ pub static TOOLS: &[ToolSpec] = &[
         hidden: true,
         build: build::<DeleteScreenTabArgs>,
     },
+    ToolSpec {
+        name: "jira.getWorkflows",
+        title: "Get workflows",
+        description: "Get Jira workflows' full definitions (statuses, transitions, rules, version) by ids or names.",
+        group: "read_workflows",
+        product: "jira",
+        operation: "jira#readWorkflows",
+        method: Method::Post,
+        path: "/rest/api/3/workflows",
+        input_schema: include_str!("../../schemas/jira/jira.getWorkflows.input.json"),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.getWorkflows.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<GetWorkflowsArgs>,
+    },
+    ToolSpec {
+        name: "jira.getWorkflowSchemeUsages",
+        title: "Get workflow scheme usages",
+        description: "List the workflow schemes using a Jira workflow.",
+        group: "read_workflows",
+        product: "jira",
+        operation: "jira#getWorkflowSchemeUsagesForWorkflow",
+        method: Method::Get,
+        path: "/rest/api/3/workflow/{workflowId}/workflowSchemes",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getWorkflowSchemeUsages.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.getWorkflowSchemeUsages.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Token,
+            cursor_arg: "nextPageToken",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: false,
+        hidden: false,
+        build: build::<GetWorkflowSchemeUsagesArgs>,
+    },
+    ToolSpec {
+        name: "jira.getWorkflowCapabilities",
+        title: "Get workflow capabilities",
+        description: "List the transition rules and triggers a Jira workflow, project or issue type can use.",
+        group: "read_workflows",
+        product: "jira",
+        operation: "jira#workflowCapabilities",
+        method: Method::Get,
+        path: "/rest/api/3/workflows/capabilities",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getWorkflowCapabilities.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.getWorkflowCapabilities.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: Some(60u32),
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<GetWorkflowCapabilitiesArgs>,
+    },
+    ToolSpec {
+        name: "jira.searchStatuses",
+        title: "Search statuses",
+        description: "Search Jira statuses by name, category or project: ids for workflows.",
+        group: "read_workflows",
+        product: "jira",
+        operation: "jira#search",
+        method: Method::Get,
+        path: "/rest/api/3/statuses/search",
+        input_schema: include_str!("../../schemas/jira/jira.searchStatuses.input.json"),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.searchStatuses.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
+        hidden: false,
+        build: build::<SearchStatusesArgs>,
+    },
+    ToolSpec {
+        name: "jira.getStatuses",
+        title: "Get statuses",
+        description: "Get Jira statuses by id.",
+        group: "read_workflows",
+        product: "jira",
+        operation: "jira#getStatusesById",
+        method: Method::Get,
+        path: "/rest/api/3/statuses",
+        input_schema: include_str!("../../schemas/jira/jira.getStatuses.input.json"),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<GetStatusesArgs>,
+    },
+    ToolSpec {
+        name: "jira.getStatusWorkflowUsages",
+        title: "Get status workflow usages",
+        description: "List the Jira workflows using a status (a used status cannot be deleted).",
+        group: "read_workflows",
+        product: "jira",
+        operation: "jira#getWorkflowUsagesForStatus",
+        method: Method::Get,
+        path: "/rest/api/3/statuses/{statusId}/workflowUsages",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getStatusWorkflowUsages.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.getStatusWorkflowUsages.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Token,
+            cursor_arg: "nextPageToken",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: false,
+        hidden: false,
+        build: build::<GetStatusWorkflowUsagesArgs>,
+    },
+    ToolSpec {
+        name: "jira.listWorkflowHistory",
+        title: "List workflow history",
+        description: "List the saved versions of a Jira workflow.",
+        group: "read_workflows",
+        product: "jira",
+        operation: "jira#listWorkflowHistory",
+        method: Method::Post,
+        path: "/rest/api/3/workflow/history/list",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listWorkflowHistory.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.listWorkflowHistory.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<ListWorkflowHistoryArgs>,
+    },
+    ToolSpec {
+        name: "jira.getWorkflowFromHistory",
+        title: "Get workflow from history",
+        description: "Get an earlier version of a Jira workflow, e.g. to restore it with jira.updateWorkflows.",
+        group: "read_workflows",
+        product: "jira",
+        operation: "jira#readWorkflowFromHistory",
+        method: Method::Post,
+        path: "/rest/api/3/workflow/history",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getWorkflowFromHistory.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.getWorkflowFromHistory.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<GetWorkflowFromHistoryArgs>,
+    },
+    ToolSpec {
+        name: "jira.getWorkflowSchemeDraft",
+        title: "Get workflow scheme draft",
+        description: "Get a Jira workflow scheme's draft (its issue type to workflow mappings).",
+        group: "read_workflows",
+        product: "jira",
+        operation: "jira#getWorkflowSchemeDraft",
+        method: Method::Get,
+        path: "/rest/api/3/workflowscheme/{id}/draft",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getWorkflowSchemeDraft.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.getWorkflowSchemeDraft.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<GetWorkflowSchemeDraftArgs>,
+    },
+    ToolSpec {
+        name: "jira.createStatuses",
+        title: "Create statuses",
+        description: "Create Jira statuses, global or in a team-managed project.",
+        group: "write_workflows",
+        product: "jira",
+        operation: "jira#createStatuses",
+        method: Method::Post,
+        path: "/rest/api/3/statuses",
+        input_schema: include_str!("../../schemas/jira/jira.createStatuses.input.json"),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jira.deleteStatuses\",\"args\":{\"id\":\"result.result | map(attribute='id') | list\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<CreateStatusesArgs>,
+    },
+    ToolSpec {
+        name: "jira.updateStatuses",
+        title: "Update statuses",
+        description: "Rename or re-categorise Jira statuses (every workflow using them shows it).",
+        group: "write_workflows",
+        product: "jira",
+        operation: "jira#updateStatuses",
+        method: Method::Put,
+        path: "/rest/api/3/statuses",
+        input_schema: include_str!("../../schemas/jira/jira.updateStatuses.input.json"),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getStatuses\",\"args\":{\"id\":\"args.body.statuses | map(attribute='id') | list\"}},\"revert\":{\"tool\":{\"tool\":\"jira.updateStatuses\",\"args\":{\"body\":{\"statuses\":\"snapshot.result\"}}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<UpdateStatusesArgs>,
+    },
+    ToolSpec {
+        name: "jira.deleteStatuses",
+        title: "Delete statuses",
+        description: "Delete unused Jira statuses. Revert recreates one, with a new id.",
+        group: "write_workflows",
+        product: "jira",
+        operation: "jira#deleteStatusesById",
+        method: Method::Delete,
+        path: "/rest/api/3/statuses",
+        input_schema: include_str!("../../schemas/jira/jira.deleteStatuses.input.json"),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getStatuses\",\"args\":{\"id\":\"args.id\"}},\"revert\":{\"tool\":{\"tool\":\"jira.createStatuses\",\"args\":{\"body\":{\"scope\":\"snapshot.result[0].scope if snapshot.result | length == 1\",\"statuses\":\"[{'name': snapshot.result[0].name, 'statusCategory': snapshot.result[0].statusCategory, 'description': snapshot.result[0].description or ''}] if snapshot.result | length == 1\"}}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<DeleteStatusesArgs>,
+    },
+    ToolSpec {
+        name: "jira.createWorkflows",
+        title: "Create workflows",
+        description: "Create an inactive Jira workflow; one a call keeps it revertible. Rules: jira.getWorkflowCapabilities.",
+        group: "write_workflows",
+        product: "jira",
+        operation: "jira#createWorkflows",
+        method: Method::Post,
+        path: "/rest/api/3/workflows/create",
+        input_schema: include_str!("../../schemas/jira/jira.createWorkflows.input.json"),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.createWorkflows.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jira.deleteWorkflow\",\"args\":{\"workflowId\":\"result.workflows[0].id if result.workflows | length == 1\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<CreateWorkflowsArgs>,
+    },
+    ToolSpec {
+        name: "jira.updateWorkflows",
+        title: "Update workflows",
+        description: "Replace a Jira workflow's statuses and transitions, with its version from jira.getWorkflows; one a call keeps it revertible.",
+        group: "write_workflows",
+        product: "jira",
+        operation: "jira#updateWorkflows",
+        method: Method::Post,
+        path: "/rest/api/3/workflows/update",
+        input_schema: include_str!("../../schemas/jira/jira.updateWorkflows.input.json"),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.updateWorkflows.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getWorkflows\",\"args\":{\"body\":{\"workflowIds\":\"args.body.workflows | map(attribute='id') | list\"}}},\"revert\":{\"tool\":{\"tool\":\"jira.updateWorkflows\",\"args\":{\"body\":{\"statuses\":\"snapshot.statuses\",\"workflows\":\"[{'id': snapshot.workflows[0].id, 'version': result.workflows[0].version, 'description': snapshot.workflows[0].description or '', 'statuses': snapshot.workflows[0].statuses, 'transitions': snapshot.workflows[0].transitions}] if args.body.workflows | length == 1\"}}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<UpdateWorkflowsArgs>,
+    },
+    ToolSpec {
+        name: "jira.deleteWorkflow",
+        title: "Delete workflow",
+        description: "Delete an inactive Jira workflow. Revert recreates it, with a new id.",
+        group: "write_workflows",
+        product: "jira",
+        operation: "jira#deleteInactiveWorkflow",
+        method: Method::Delete,
+        path: "/rest/api/3/workflow/{entityId}",
+        input_schema: include_str!("../../schemas/jira/jira.deleteWorkflow.input.json"),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getWorkflows\",\"args\":{\"body\":{\"workflowIds\":\"[args.workflowId]\"}}},\"revert\":{\"tool\":{\"tool\":\"jira.createWorkflows\",\"args\":{\"body\":{\"scope\":\"snapshot.workflows[0].scope\",\"statuses\":\"snapshot.statuses\",\"workflows\":\"[{'name': snapshot.workflows[0].name, 'description': snapshot.workflows[0].description or '', 'statuses': snapshot.workflows[0].statuses, 'transitions': snapshot.workflows[0].transitions}]\"}}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<DeleteWorkflowArgs>,
+    },
+    ToolSpec {
+        name: "jira.publishWorkflowSchemeDraft",
+        title: "Publish workflow scheme draft",
+        description: "Publish a Jira workflow scheme's draft, migrating issues by statusMappings; a task for gojira.task.get.",
+        group: "write_workflows",
+        product: "jira",
+        operation: "jira#publishDraftWorkflowScheme",
+        method: Method::Post,
+        path: "/rest/api/3/workflowscheme/{id}/draft/publish",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.publishWorkflowSchemeDraft.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getWorkflowSchemeDraft\",\"args\":{\"schemeId\":\"args.schemeId\"}},\"revert\":{\"irreversible\":{\"reason\":\"publishing replaces the scheme and migrates issue statuses, and the draft is gone; change the scheme back with a new draft (the journaled snapshot holds the mappings), which migrates issues again.\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<PublishWorkflowSchemeDraftArgs>,
+    },
 ];
 /// Arguments of `jira.searchProjects`: Search projects.
 #[derive(Debug, Deserialize)]
@@ -1462,9 +1909,404 @@ impl ToolArgs for DeleteScreenTabArgs {
         Ok(request)
     }
 }
+/// Arguments of `jira.getWorkflows`: Get workflows.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetWorkflowsArgs {
+    /// Request body.
+    pub body: types::WorkflowReadRequest,
+}
+impl ToolArgs for GetWorkflowsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/workflows");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getWorkflowSchemeUsages`: Get workflow scheme usages.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetWorkflowSchemeUsagesArgs {
+    /// Workflow id (UUID) from jira.searchWorkflows
+    #[serde(rename = "workflowId")]
+    pub workflow_id: String,
+    /// The cursor for pagination
+    #[serde(rename = "nextPageToken")]
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+    /// The maximum number of results to return. Must be an integer between 1 and 200.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+}
+impl ToolArgs for GetWorkflowSchemeUsagesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/workflow/");
+        request.push_path_param("workflowId", &self.workflow_id)?;
+        request.push_path("/workflowSchemes");
+        request.query("nextPageToken", &self.next_page_token, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getWorkflowCapabilities`: Get workflow capabilities.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetWorkflowCapabilitiesArgs {
+    /// Workflow id (UUID)
+    #[serde(rename = "workflowId")]
+    #[serde(default)]
+    pub workflow_id: Option<String>,
+    /// Project id (team-managed scope)
+    #[serde(rename = "projectId")]
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// Issue type id (team-managed scope)
+    #[serde(rename = "issueTypeId")]
+    #[serde(default)]
+    pub issue_type_id: Option<String>,
+}
+impl ToolArgs for GetWorkflowCapabilitiesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/workflows/capabilities");
+        request.query("workflowId", &self.workflow_id, true)?;
+        request.query("projectId", &self.project_id, true)?;
+        request.query("issueTypeId", &self.issue_type_id, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.searchStatuses`: Search statuses.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchStatusesArgs {
+    /// Project id: its team-managed statuses
+    #[serde(rename = "projectId")]
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// The index of the first item to return in a page of results (page offset).
+    #[serde(rename = "startAt")]
+    #[serde(default)]
+    pub start_at: Option<i64>,
+    /// The maximum number of items to return per page.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+    /// Text matched against status names
+    #[serde(default)]
+    pub query: Option<String>,
+    /// TODO, IN_PROGRESS or DONE
+    #[serde(rename = "statusCategory")]
+    #[serde(default)]
+    pub status_category: Option<String>,
+}
+impl ToolArgs for SearchStatusesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/statuses/search");
+        request.query("projectId", &self.project_id, true)?;
+        request.query("startAt", &self.start_at, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        request.query("searchString", &self.query, true)?;
+        request.query("statusCategory", &self.status_category, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getStatuses`: Get statuses.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetStatusesArgs {
+    /// Status ids
+    pub id: Vec<String>,
+}
+impl ToolArgs for GetStatusesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/statuses");
+        request.query("id", &self.id, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getStatusWorkflowUsages`: Get status workflow usages.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetStatusWorkflowUsagesArgs {
+    /// Status id
+    #[serde(rename = "statusId")]
+    pub status_id: String,
+    /// The cursor for pagination
+    #[serde(rename = "nextPageToken")]
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+    /// The maximum number of results to return. Must be an integer between 1 and 200.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+}
+impl ToolArgs for GetStatusWorkflowUsagesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/statuses/");
+        request.push_path_param("statusId", &self.status_id)?;
+        request.push_path("/workflowUsages");
+        request.query("nextPageToken", &self.next_page_token, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listWorkflowHistory`: List workflow history.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListWorkflowHistoryArgs {
+    /// Request body.
+    pub body: types::WorkflowHistoryListRequest,
+}
+impl ToolArgs for ListWorkflowHistoryArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/workflow/history/list");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getWorkflowFromHistory`: Get workflow from history.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetWorkflowFromHistoryArgs {
+    /// Request body.
+    pub body: types::WorkflowHistoryReadRequest,
+}
+impl ToolArgs for GetWorkflowFromHistoryArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/workflow/history");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getWorkflowSchemeDraft`: Get workflow scheme draft.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetWorkflowSchemeDraftArgs {
+    /// Workflow scheme id
+    #[serde(rename = "schemeId")]
+    pub scheme_id: i64,
+}
+impl ToolArgs for GetWorkflowSchemeDraftArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/workflowscheme/");
+        request.push_path_param("schemeId", &self.scheme_id)?;
+        request.push_path("/draft");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.createStatuses`: Create statuses.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateStatusesArgs {
+    /// Request body.
+    pub body: types::StatusCreateRequest,
+}
+impl ToolArgs for CreateStatusesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/statuses");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.updateStatuses`: Update statuses.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateStatusesArgs {
+    /// Request body.
+    pub body: types::StatusUpdateRequest,
+}
+impl ToolArgs for UpdateStatusesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/statuses");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.deleteStatuses`: Delete statuses.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteStatusesArgs {
+    /// Status ids
+    pub id: Vec<String>,
+}
+impl ToolArgs for DeleteStatusesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/statuses");
+        request.query("id", &self.id, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.createWorkflows`: Create workflows.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWorkflowsArgs {
+    /// Request body.
+    pub body: types::WorkflowCreateRequest,
+}
+impl ToolArgs for CreateWorkflowsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/workflows/create");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.updateWorkflows`: Update workflows.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWorkflowsArgs {
+    /// Request body.
+    pub body: types::WorkflowUpdateRequest,
+}
+impl ToolArgs for UpdateWorkflowsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/workflows/update");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.deleteWorkflow`: Delete workflow.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteWorkflowArgs {
+    /// Workflow id (UUID)
+    #[serde(rename = "workflowId")]
+    pub workflow_id: String,
+}
+impl ToolArgs for DeleteWorkflowArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/workflow/");
+        request.push_path_param("workflowId", &self.workflow_id)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.publishWorkflowSchemeDraft`: Publish workflow scheme draft.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishWorkflowSchemeDraftArgs {
+    /// Workflow scheme id
+    #[serde(rename = "schemeId")]
+    pub scheme_id: i64,
+    /// Only check the status mappings; publish nothing
+    #[serde(rename = "validateOnly")]
+    #[serde(default)]
+    pub validate_only: Option<bool>,
+    /// Request body.
+    pub body: types::PublishDraftWorkflowScheme,
+}
+impl ToolArgs for PublishWorkflowSchemeDraftArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/workflowscheme/");
+        request.push_path_param("schemeId", &self.scheme_id)?;
+        request.push_path("/draft/publish");
+        request.query("validateOnly", &self.validate_only, true)?;
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
 /// Request body types reachable from this product's tools.
 pub mod types {
     use serde::{Deserialize, Serialize};
+    /// The approval configuration of a status within a workflow. Applies only to Jira Service Management approvals.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ApprovalConfiguration {
+        /// Whether the approval configuration is active.
+        #[serde(rename = "active")]
+        pub active: ApprovalConfigurationActive,
+        /// How the required approval count is calculated. It may be configured to require a specific number of approvals, or approval by a percentage of approvers. If the approvers source field is Approver groups, you can configure how many approvals per group are required for the request to be approved. The number will be the same across all groups.
+        #[serde(rename = "conditionType")]
+        pub condition_type: ApprovalConfigurationConditionType,
+        /// The number or percentage of approvals required for a request to be approved. If `conditionType` is `number`, the value must be 20 or less. If `conditionType` is `percent`, the value must be 100 or less.
+        #[serde(rename = "conditionValue")]
+        pub condition_value: String,
+        /// A list of roles that should be excluded as possible approvers.
+        #[serde(rename = "exclude", default, skip_serializing_if = "Option::is_none")]
+        pub exclude: Option<Vec<Option<ApprovalConfigurationExcludeItem>>>,
+        /// The custom field ID of the "Approvers" or "Approver Groups" field.
+        #[serde(rename = "fieldId")]
+        pub field_id: String,
+        /// The custom field ID of the field used to pre-populate the Approver field. Only supports the "Affected Services" field.
+        #[serde(
+            rename = "prePopulatedFieldId",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub pre_populated_field_id: Option<String>,
+        /// The numeric ID of the transition to be executed if the request is approved.
+        #[serde(rename = "transitionApproved")]
+        pub transition_approved: String,
+        /// The numeric ID of the transition to be executed if the request is declined.
+        #[serde(rename = "transitionRejected")]
+        pub transition_rejected: String,
+    }
+    /// Whether the approval configuration is active.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum ApprovalConfigurationActive {
+        #[serde(rename = "true")]
+        True,
+        #[serde(rename = "false")]
+        False,
+    }
+    /// How the required approval count is calculated. It may be configured to require a specific number of approvals, or approval by a percentage of approvers. If the approvers source field is Approver groups, you can configure how many approvals per group are required for the request to be approved. The number will be the same across all groups.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum ApprovalConfigurationConditionType {
+        #[serde(rename = "number")]
+        Number,
+        #[serde(rename = "percent")]
+        Percent,
+        #[serde(rename = "numberPerPrincipal")]
+        NumberPerPrincipal,
+    }
+    /// A list of roles that should be excluded as possible approvers.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum ApprovalConfigurationExcludeItem {
+        #[serde(rename = "assignee")]
+        Assignee,
+        #[serde(rename = "reporter")]
+        Reporter,
+    }
+    /// The conditions group associated with the transition.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ConditionGroupUpdate {
+        /// The nested conditions of the condition group.
+        #[serde(
+            rename = "conditionGroups",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub condition_groups: Option<Vec<Box<ConditionGroupUpdate>>>,
+        /// The rules for this condition.
+        #[serde(rename = "conditions", default, skip_serializing_if = "Option::is_none")]
+        pub conditions: Option<Vec<WorkflowRuleConfiguration>>,
+        /// Determines how the conditions in the group are evaluated. Accepts either `ANY` or `ALL`. If `ANY` is used, at least one condition in the group must be true for the group to evaluate to true. If `ALL` is used, all conditions in the group must be true for the group to evaluate to true.
+        #[serde(rename = "operation")]
+        pub operation: ConditionGroupUpdateOperation,
+    }
+    /// Determines how the conditions in the group are evaluated. Accepts either `ANY` or `ALL`. If `ANY` is used, at least one condition in the group must be true for the group to evaluate to true. If `ALL` is used, all conditions in the group must be true for the group to evaluate to true.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum ConditionGroupUpdateOperation {
+        #[serde(rename = "ANY")]
+        Any,
+        #[serde(rename = "ALL")]
+        All,
+    }
     /// Details about the project.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -1863,6 +2705,21 @@ pub mod types {
         )]
         ComAtlassianJiraPluginSystemCustomfieldtypesColonVersionsearcher,
     }
+    /// The current version details of this workflow scheme.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct DocumentVersion {
+        /// The version UUID.
+        #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
+        pub id: Option<String>,
+        /// The version number.
+        #[serde(
+            rename = "versionNumber",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub version_number: Option<i64>,
+    }
     /// Details about a filter.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -1923,6 +2780,25 @@ pub mod types {
         #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
         pub id: Option<String>,
     }
+    /// A project and issueType ID pair that identifies a status mapping.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ProjectAndIssueTypePair {
+        /// The ID of the issue type.
+        #[serde(rename = "issueTypeId")]
+        pub issue_type_id: String,
+        /// The ID of the project.
+        #[serde(rename = "projectId")]
+        pub project_id: String,
+    }
+    /// Project ID details.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ProjectId {
+        /// The ID of the project.
+        #[serde(rename = "id")]
+        pub id: String,
+    }
     /// Details about the roles in a project.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -1944,6 +2820,18 @@ pub mod types {
             skip_serializing_if = "Option::is_none"
         )]
         pub translated_name: Option<String>,
+    }
+    /// Details about the status mappings for publishing a draft workflow scheme.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct PublishDraftWorkflowScheme {
+        /// Mappings of statuses to new statuses for issue types.
+        #[serde(
+            rename = "statusMappings",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub status_mappings: Option<Vec<StatusMapping>>,
     }
     /// A screen tab.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -2145,6 +3033,243 @@ pub mod types {
         Authenticated,
         #[serde(rename = "project-unknown")]
         ProjectMinusUnknown,
+    }
+    /// Details of the status being created.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct StatusCreate {
+        /// The description of the status.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The name of the status.
+        #[serde(rename = "name")]
+        pub name: String,
+        /// The category of the status.
+        #[serde(rename = "statusCategory")]
+        pub status_category: StatusCreateStatusCategory,
+    }
+    /// Details of the statuses being created and their scope.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct StatusCreateRequest {
+        /// The scope of the status.
+        #[serde(rename = "scope")]
+        pub scope: StatusScope,
+        /// Details of the statuses being created.
+        #[serde(rename = "statuses")]
+        pub statuses: Vec<StatusCreate>,
+    }
+    /// The category of the status.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum StatusCreateStatusCategory {
+        #[serde(rename = "TODO")]
+        Todo,
+        #[serde(rename = "IN_PROGRESS")]
+        InProgress,
+        #[serde(rename = "DONE")]
+        Done,
+    }
+    /// The statuses associated with this workflow.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct StatusLayoutUpdate {
+        /// The approval configuration of a status within a workflow. Applies only to Jira Service Management approvals.
+        #[serde(
+            rename = "approvalConfiguration",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub approval_configuration: Option<ApprovalConfiguration>,
+        /// The starting point for the statuses in the workflow.
+        #[serde(rename = "layout", default, skip_serializing_if = "Option::is_none")]
+        pub layout: Option<WorkflowLayout>,
+        /// The properties for this status layout.
+        #[serde(rename = "properties")]
+        pub properties: std::collections::BTreeMap<String, String>,
+        /// A unique ID which the status will use to refer to this layout configuration.
+        #[serde(rename = "statusReference")]
+        pub status_reference: String,
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    /// Details about the mapping from a status to a new status for an issue type.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct StatusMapping {
+        /// The ID of the issue type.
+        #[serde(rename = "issueTypeId")]
+        pub issue_type_id: String,
+        /// The ID of the new status.
+        #[serde(rename = "newStatusId")]
+        pub new_status_id: String,
+        /// The ID of the status.
+        #[serde(rename = "statusId")]
+        pub status_id: String,
+    }
+    /// The mapping of old to new status ID for a specific project and issue type.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct StatusMappingDto {
+        /// The issue type for the status mapping.
+        #[serde(rename = "issueTypeId")]
+        pub issue_type_id: String,
+        /// The project for the status mapping.
+        #[serde(rename = "projectId")]
+        pub project_id: String,
+        /// The list of old and new status ID mappings for the specified project and issue type.
+        #[serde(rename = "statusMigrations")]
+        pub status_migrations: Vec<StatusMigration>,
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    /// The mapping of old to new status ID.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct StatusMigration {
+        /// The new status ID.
+        #[serde(rename = "newStatusReference")]
+        pub new_status_reference: String,
+        /// The old status ID.
+        #[serde(rename = "oldStatusReference")]
+        pub old_status_reference: String,
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    /// The scope of the status.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct StatusScope {
+        /// Project ID details.
+        #[serde(rename = "project", default, skip_serializing_if = "Option::is_none")]
+        pub project: Option<ProjectId>,
+        /// The scope of the status. `GLOBAL` for company-managed projects and `PROJECT` for team-managed projects.
+        #[serde(rename = "type")]
+        pub type_: StatusScopeType,
+    }
+    /// The scope of the status. `GLOBAL` for company-managed projects and `PROJECT` for team-managed projects.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum StatusScopeType {
+        #[serde(rename = "PROJECT")]
+        Project,
+        #[serde(rename = "GLOBAL")]
+        Global,
+    }
+    /// Details of the status being updated.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct StatusUpdate {
+        /// The description of the status.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The ID of the status.
+        #[serde(rename = "id")]
+        pub id: String,
+        /// The name of the status.
+        #[serde(rename = "name")]
+        pub name: String,
+        /// The category of the status.
+        #[serde(rename = "statusCategory")]
+        pub status_category: StatusUpdateStatusCategory,
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    /// The list of statuses that will be updated.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct StatusUpdateRequest {
+        /// The list of statuses that will be updated.
+        #[serde(rename = "statuses")]
+        pub statuses: Vec<StatusUpdate>,
+    }
+    /// The category of the status.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum StatusUpdateStatusCategory {
+        #[serde(rename = "TODO")]
+        Todo,
+        #[serde(rename = "IN_PROGRESS")]
+        InProgress,
+        #[serde(rename = "DONE")]
+        Done,
+    }
+    /// The transition update data.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct TransitionUpdateDto {
+        /// The post-functions of the transition.
+        #[serde(rename = "actions", default, skip_serializing_if = "Option::is_none")]
+        pub actions: Option<Vec<WorkflowRuleConfiguration>>,
+        /// The conditions group associated with the transition.
+        #[serde(rename = "conditions", default, skip_serializing_if = "Option::is_none")]
+        pub conditions: Option<ConditionGroupUpdate>,
+        /// The custom event ID of the transition.
+        #[serde(
+            rename = "customIssueEventId",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub custom_issue_event_id: Option<String>,
+        /// The description of the transition.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The ID of the transition.
+        #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
+        pub id: Option<String>,
+        /// The statuses the transition can start from, and the mapping of ports between the statuses.
+        #[serde(rename = "links", default, skip_serializing_if = "Option::is_none")]
+        pub links: Option<Vec<WorkflowTransitionLinks>>,
+        /// The name of the transition.
+        #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+        pub name: Option<String>,
+        /// The properties of the transition.
+        #[serde(rename = "properties", default, skip_serializing_if = "Option::is_none")]
+        pub properties: Option<std::collections::BTreeMap<String, String>>,
+        /// The status the transition goes to.
+        #[serde(
+            rename = "toStatusReference",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub to_status_reference: Option<String>,
+        /// The configuration of the rule.
+        #[serde(
+            rename = "transitionScreen",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub transition_screen: Option<WorkflowRuleConfiguration>,
+        /// The triggers of the transition.
+        #[serde(rename = "triggers", default, skip_serializing_if = "Option::is_none")]
+        pub triggers: Option<Vec<WorkflowTrigger>>,
+        /// The transition type.
+        #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+        pub type_: Option<TransitionUpdateDtoType>,
+        /// The validators of the transition.
+        #[serde(rename = "validators", default, skip_serializing_if = "Option::is_none")]
+        pub validators: Option<Vec<WorkflowRuleConfiguration>>,
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    /// The transition type.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum TransitionUpdateDtoType {
+        #[serde(rename = "INITIAL")]
+        Initial,
+        #[serde(rename = "GLOBAL")]
+        Global,
+        #[serde(rename = "DIRECTED")]
+        Directed,
     }
     /// Details of a custom field.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -2392,5 +3517,273 @@ pub mod types {
         /// The URL of the user's 48x48 pixel avatar.
         #[serde(rename = "48x48", default, skip_serializing_if = "Option::is_none")]
         pub n_48x48: Option<String>,
+    }
+    /// The details of the workflows to create.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowCreate {
+        /// The description of the workflow to create.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The starting point for the statuses in the workflow.
+        #[serde(
+            rename = "loopedTransitionContainerLayout",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub looped_transition_container_layout: Option<WorkflowLayout>,
+        /// The name of the workflow to create.
+        #[serde(rename = "name")]
+        pub name: String,
+        /// The starting point for the statuses in the workflow.
+        #[serde(
+            rename = "startPointLayout",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub start_point_layout: Option<WorkflowLayout>,
+        /// The statuses associated with this workflow.
+        #[serde(rename = "statuses")]
+        pub statuses: Vec<StatusLayoutUpdate>,
+        /// The transitions of this workflow.
+        #[serde(rename = "transitions")]
+        pub transitions: Vec<TransitionUpdateDto>,
+    }
+    /// The create workflows payload.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowCreateRequest {
+        /// The scope of the workflow.
+        #[serde(rename = "scope", default, skip_serializing_if = "Option::is_none")]
+        pub scope: Option<WorkflowScope>,
+        /// The statuses to associate with the workflows.
+        #[serde(rename = "statuses", default, skip_serializing_if = "Option::is_none")]
+        pub statuses: Option<Vec<WorkflowStatusUpdate>>,
+        /// The details of the workflows to create.
+        #[serde(rename = "workflows", default, skip_serializing_if = "Option::is_none")]
+        pub workflows: Option<Vec<WorkflowCreate>>,
+    }
+    /// A request to read all the workflow history entries for a specific workflow.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowHistoryListRequest {
+        /// The id of the workflow to read the history for.
+        #[serde(rename = "workflowId", default, skip_serializing_if = "Option::is_none")]
+        pub workflow_id: Option<String>,
+    }
+    /// A request to read a specific workflow version from history.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowHistoryReadRequest {
+        #[serde(rename = "version", default, skip_serializing_if = "Option::is_none")]
+        pub version: Option<i64>,
+        #[serde(rename = "workflowId", default, skip_serializing_if = "Option::is_none")]
+        pub workflow_id: Option<String>,
+    }
+    /// The starting point for the statuses in the workflow.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowLayout {
+        /// The x axis location.
+        #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
+        pub x: Option<f64>,
+        /// The y axis location.
+        #[serde(rename = "y", default, skip_serializing_if = "Option::is_none")]
+        pub y: Option<f64>,
+    }
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowReadRequest {
+        /// The list of projects and issue types to query.
+        #[serde(
+            rename = "projectAndIssueTypes",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub project_and_issue_types: Option<Vec<ProjectAndIssueTypePair>>,
+        /// The list of workflow IDs to query.
+        #[serde(
+            rename = "workflowIds",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub workflow_ids: Option<Vec<String>>,
+        /// The list of workflow names to query.
+        #[serde(
+            rename = "workflowNames",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub workflow_names: Option<Vec<String>>,
+    }
+    /// The configuration of the rule.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowRuleConfiguration {
+        /// The ID of the rule.
+        #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
+        pub id: Option<String>,
+        /// The parameters related to the rule.
+        #[serde(rename = "parameters", default, skip_serializing_if = "Option::is_none")]
+        pub parameters: Option<std::collections::BTreeMap<String, String>>,
+        /// The rule key of the rule.
+        #[serde(rename = "ruleKey")]
+        pub rule_key: String,
+    }
+    /// The scope of the workflow.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowScope {
+        /// Project ID details.
+        #[serde(rename = "project", default, skip_serializing_if = "Option::is_none")]
+        pub project: Option<ProjectId>,
+        /// The scope of the workflow. `GLOBAL` for company-managed projects and `PROJECT` for team-managed projects.
+        #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+        pub type_: Option<WorkflowScopeType>,
+    }
+    /// The scope of the workflow. `GLOBAL` for company-managed projects and `PROJECT` for team-managed projects.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum WorkflowScopeType {
+        #[serde(rename = "PROJECT")]
+        Project,
+        #[serde(rename = "GLOBAL")]
+        Global,
+    }
+    /// Details of the status being updated.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct WorkflowStatusUpdate {
+        /// The description of the status.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The ID of the status. When reusing an existing status, this field should be provided.
+        #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
+        pub id: Option<String>,
+        /// The name of the status.
+        #[serde(rename = "name")]
+        pub name: String,
+        /// The category of the status.
+        #[serde(rename = "statusCategory")]
+        pub status_category: WorkflowStatusUpdateStatusCategory,
+        /// The reference of the status. If adding a new status to a team-managed workflow, this must be a UUID (for company-managed a UUID is not needed).
+        #[serde(rename = "statusReference")]
+        pub status_reference: String,
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    /// The category of the status.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum WorkflowStatusUpdateStatusCategory {
+        #[serde(rename = "TODO")]
+        Todo,
+        #[serde(rename = "IN_PROGRESS")]
+        InProgress,
+        #[serde(rename = "DONE")]
+        Done,
+    }
+    /// The statuses the transition can start from, and the mapping of ports between the statuses.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowTransitionLinks {
+        /// The port that the transition starts from.
+        #[serde(rename = "fromPort", default, skip_serializing_if = "Option::is_none")]
+        pub from_port: Option<i32>,
+        /// The status that the transition starts from.
+        #[serde(
+            rename = "fromStatusReference",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub from_status_reference: Option<String>,
+        /// The port that the transition goes to.
+        #[serde(rename = "toPort", default, skip_serializing_if = "Option::is_none")]
+        pub to_port: Option<i32>,
+    }
+    /// The trigger configuration associated with a workflow.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowTrigger {
+        /// The ID of the trigger.
+        #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
+        pub id: Option<String>,
+        /// The parameters of the trigger.
+        #[serde(rename = "parameters")]
+        pub parameters: std::collections::BTreeMap<String, String>,
+        /// The rule key of the trigger.
+        #[serde(rename = "ruleKey")]
+        pub rule_key: String,
+    }
+    /// The details of the workflows to update.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct WorkflowUpdate {
+        /// The mapping of old to new status ID.
+        #[serde(
+            rename = "defaultStatusMappings",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub default_status_mappings: Option<Vec<StatusMigration>>,
+        /// The new description for this workflow.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The ID of this workflow.
+        #[serde(rename = "id")]
+        pub id: String,
+        /// The starting point for the statuses in the workflow.
+        #[serde(
+            rename = "loopedTransitionContainerLayout",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub looped_transition_container_layout: Option<WorkflowLayout>,
+        /// The starting point for the statuses in the workflow.
+        #[serde(
+            rename = "startPointLayout",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub start_point_layout: Option<WorkflowLayout>,
+        /// The mapping of old to new status ID for a specific project and issue type.
+        #[serde(
+            rename = "statusMappings",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub status_mappings: Option<Vec<StatusMappingDto>>,
+        /// The statuses associated with this workflow.
+        #[serde(rename = "statuses")]
+        pub statuses: Vec<StatusLayoutUpdate>,
+        /// The transitions of this workflow.
+        #[serde(rename = "transitions")]
+        pub transitions: Vec<TransitionUpdateDto>,
+        /// The current version details of this workflow scheme.
+        #[serde(rename = "version")]
+        pub version: DocumentVersion,
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    /// The update workflows payload.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowUpdateRequest {
+        /// The statuses to associate with the workflows.
+        #[serde(rename = "statuses", default, skip_serializing_if = "Option::is_none")]
+        pub statuses: Option<Vec<WorkflowStatusUpdate>>,
+        /// The details of the workflows to update.
+        #[serde(rename = "workflows", default, skip_serializing_if = "Option::is_none")]
+        pub workflows: Option<Vec<WorkflowUpdate>>,
     }
 }

@@ -7,9 +7,11 @@ use gojira_catalog_types::{Access, AuthKind, Group, Product, ToolSpec};
 pub mod agile;
 /// Assets: 10 tools from `assets.json`.
 pub mod assets;
+/// Jira automation: 11 tools from `automation.json`.
+pub mod automation;
 /// Confluence: 10 tools from `confluence-v2.json`.
 pub mod confluence;
-/// Jira Cloud platform: 28 tools from `jira-platform.json`.
+/// Jira Cloud platform: 44 tools from `jira-platform.json`.
 pub mod jira;
 /// Jira Service Management: 12 tools from `jsm.json`.
 pub mod jsm;
@@ -31,6 +33,14 @@ pub static PRODUCTS: &[Product] = &[
         spec: "assets.json",
         spec_version: "1",
         base_url: "{api}/jsm/assets/workspace/{workspaceId}/v1",
+        auth: AuthKind::ApiToken,
+    },
+    Product {
+        key: "automation",
+        title: "Jira automation",
+        spec: "automation.json",
+        spec_version: "1.1",
+        base_url: "{api}/automation/public/jira/{cloudId}",
         auth: AuthKind::ApiToken,
     },
     Product {
@@ -96,7 +106,7 @@ pub static GROUPS: &[Group] = &[
         name: "read_automation",
         access: Access::Read,
         product: "Jira",
-        description: "Automation rules, audit log, usage: read",
+        description: "Automation rules, templates, manual rules: read",
     },
     Group {
         name: "read_confluence_admin",
@@ -138,7 +148,7 @@ pub static GROUPS: &[Group] = &[
         name: "read_workflows",
         access: Access::Read,
         product: "Jira",
-        description: "List/get workflows and transition components",
+        description: "Workflows, statuses, transition components, workflow history: read",
     },
     Group {
         name: "utility",
@@ -162,7 +172,7 @@ pub static GROUPS: &[Group] = &[
         name: "write_automation",
         access: Access::Write,
         product: "Jira",
-        description: "Create/update/delete/enable/disable automation rules",
+        description: "Create/update/enable/disable automation rules, run manual rules",
     },
     Group {
         name: "write_confluence_admin",
@@ -204,13 +214,14 @@ pub static GROUPS: &[Group] = &[
         name: "write_workflows",
         access: Access::Write,
         product: "Jira",
-        description: "Create/update/delete workflows and transitions, publish",
+        description: "Create/update/delete workflows and statuses, publish scheme drafts",
     },
 ];
 /// The tools of each product.
 pub static TOOLSETS: &[&[ToolSpec]] = &[
     agile::TOOLS,
     assets::TOOLS,
+    automation::TOOLS,
     confluence::TOOLS,
     jira::TOOLS,
     jsm::TOOLS,
