@@ -425,3 +425,44 @@ async fn a_draft_publish_whose_task_fails_is_journaled_failed() {
     assert_eq!(entry["status"], "failed", "{entry}");
     client.cancel().await.ok();
 }
+
+/// The revert mappings restore one workflow: a call that created two is
+/// refused as a whole at the revert's preview, not half reverted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_of_two_workflows_is_not_half_reverted() {
+    let fake = seeded_fake().await;
+    let server = start_server(&fake_env(&fake, GROUPS));
+    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
+    let mut args = new_workflow("First flow");
+    let second = {
+        let mut w = args["body"]["workflows"][0].clone();
+        w["name"] = json!("Second flow");
+        w
+    };
+    args["body"]["workflows"]
+        .as_array_mut()
+        .unwrap()
+        .push(second);
+    let created = ok(&call(&client, "jira.createWorkflows", args).await.unwrap());
+    let both = json!({"workflowNames": ["First flow", "Second flow"]});
+    assert_eq!(workflows_at_fake(&fake, both.clone()).await.len(), 2);
+    let refused = call(
+        &client,
+        "gojira.revert",
+        json!({"journalIds": [journal_id(&created)]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.is_error, Some(true), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("workflowId"),
+        "the missing inverse argument is named: {}",
+        text(&refused)
+    );
+    assert_eq!(
+        workflows_at_fake(&fake, both).await.len(),
+        2,
+        "nothing was deleted"
+    );
+    client.cancel().await.ok();
+}
