@@ -521,7 +521,7 @@ fn reference_cycle() {
             "reference_cycle.tools.yaml:23:11: error [fx.createTree]: request body field body.tree cannot be typed (recursive schema #/components/schemas/Tree that is not an object or a oneOf/anyOf at reference_cycle.json#/components/schemas/Tree/items); hide the field with `params: {body.tree: {hide: true}}` (optional fields only) or declare `loose_body: \"<reason>\"` on the tool",
         ]
     );
-    assert_eq!(out.tool_counts, counts(&[("fx", 2)]));
+    assert_eq!(out.tool_counts, counts(&[("fx", 3)]));
     let types = types_module(&rust[FX_RS]);
     assert_eq!(field(types, "Content", "space").ty, "Option<Space>");
     assert_eq!(
@@ -560,6 +560,11 @@ fn reference_cycle() {
         field(&rust[FX_RS].items, "CreateSpaceArgs", "body").ty,
         "types::Space"
     );
+    // A hidden field's types cost no bytes: the schema carries only the
+    // `$defs` it reaches.
+    let bare = json_file(&out, "schemas/fx/fx.createBareSpace.input.json");
+    assert_eq!(bare.pointer("/properties/body/properties/homepage"), None);
+    assert_eq!(bare.get("$defs"), None, "{bare}");
 }
 
 #[test]

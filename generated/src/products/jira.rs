@@ -204,6 +204,314 @@ pub static TOOLS: &[ToolSpec] = &[
         build: build::<DeleteProjectArgs>,
     },
     ToolSpec {
+        name: "jira.listProjectRoles",
+        title: "List project roles",
+        description: "List the roles of a Jira project (id, name, description): the role ids jira.getProjectRoleActors and permission grants use.",
+        group: "read_projects",
+        product: "jira",
+        operation: "jira#getProjectRoleDetails",
+        method: Method::Get,
+        path: "/rest/api/3/project/{projectIdOrKey}/roledetails",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listProjectRoles.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<ListProjectRolesArgs>,
+    },
+    ToolSpec {
+        name: "jira.getProjectRoleActors",
+        title: "Get project role actors",
+        description: "Get who holds one role in a Jira project: its users and groups (actors). Role ids: jira.listProjectRoles.",
+        group: "read_projects",
+        product: "jira",
+        operation: "jira#getProjectRole",
+        method: Method::Get,
+        path: "/rest/api/3/project/{projectIdOrKey}/role/{id}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getProjectRoleActors.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.getProjectRoleActors.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<GetProjectRoleActorsArgs>,
+    },
+    ToolSpec {
+        name: "jira.listProjectCategories",
+        title: "List project categories",
+        description: "List all Jira project categories (id, name, description): the categoryId that project tools take.",
+        group: "read_projects",
+        product: "jira",
+        operation: "jira#getAllProjectCategories",
+        method: Method::Get,
+        path: "/rest/api/3/projectCategory",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listProjectCategories.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<ListProjectCategoriesArgs>,
+    },
+    ToolSpec {
+        name: "jira.listProjectComponents",
+        title: "List project components",
+        description: "List a Jira project's components: id, name, description, lead and default assignee type.",
+        group: "read_projects",
+        product: "jira",
+        operation: "jira#getProjectComponents",
+        method: Method::Get,
+        path: "/rest/api/3/project/{projectIdOrKey}/components",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listProjectComponents.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<ListProjectComponentsArgs>,
+    },
+    ToolSpec {
+        name: "jira.listProjectVersions",
+        title: "List project versions",
+        description: "List a Jira project's versions (releases): id, name, start and release dates, released, archived, overdue.",
+        group: "read_projects",
+        product: "jira",
+        operation: "jira#getProjectVersions",
+        method: Method::Get,
+        path: "/rest/api/3/project/{projectIdOrKey}/versions",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listProjectVersions.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<ListProjectVersionsArgs>,
+    },
+    ToolSpec {
+        name: "jira.addProjectRoleActors",
+        title: "Add project role actors",
+        description: "Give users (account ids) and/or groups (group ids) a role in one Jira project (jira.listProjectRoles).",
+        group: "write_projects",
+        product: "jira",
+        operation: "jira#addActorUsers",
+        method: Method::Post,
+        path: "/rest/api/3/project/{projectIdOrKey}/role/{id}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.addProjectRoleActors.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.addProjectRoleActors.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getProjectRoleActors\",\"args\":{\"project\":\"args.project\",\"roleId\":\"args.roleId\"}},\"revert\":{\"tool\":{\"tool\":\"jira.setProjectRoleActors\",\"args\":{\"body\":{\"categorisedActors\":{\"atlassian-user-role-actor\":\"snapshot.actors | selectattr('type', 'equalto', 'atlassian-user-role-actor') | map(attribute='actorUser.accountId') | list\",\"atlassian-group-role-actor-id\":\"snapshot.actors | selectattr('type', 'equalto', 'atlassian-group-role-actor') | map(attribute='actorGroup.groupId') | list\"}},\"project\":\"args.project\",\"roleId\":\"args.roleId\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<AddProjectRoleActorsArgs>,
+    },
+    ToolSpec {
+        name: "jira.removeProjectRoleActor",
+        title: "Remove project role actor",
+        description: "Take a project role from one user (account id) or one group (group id) in one Jira project.",
+        group: "write_projects",
+        product: "jira",
+        operation: "jira#deleteActor",
+        method: Method::Delete,
+        path: "/rest/api/3/project/{projectIdOrKey}/role/{id}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.removeProjectRoleActor.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getProjectRoleActors\",\"args\":{\"project\":\"args.project\",\"roleId\":\"args.roleId\"}},\"revert\":{\"tool\":{\"tool\":\"jira.setProjectRoleActors\",\"args\":{\"body\":{\"categorisedActors\":{\"atlassian-user-role-actor\":\"snapshot.actors | selectattr('type', 'equalto', 'atlassian-user-role-actor') | map(attribute='actorUser.accountId') | list\",\"atlassian-group-role-actor-id\":\"snapshot.actors | selectattr('type', 'equalto', 'atlassian-group-role-actor') | map(attribute='actorGroup.groupId') | list\"}},\"project\":\"args.project\",\"roleId\":\"args.roleId\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<RemoveProjectRoleActorArgs>,
+    },
+    ToolSpec {
+        name: "jira.setProjectRoleActors",
+        title: "Set project role actors",
+        description: "Replace every user and group holding a role in a Jira project (revert of role actor changes).",
+        group: "write_projects",
+        product: "jira",
+        operation: "jira#setActors",
+        method: Method::Put,
+        path: "/rest/api/3/project/{projectIdOrKey}/role/{id}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.setProjectRoleActors.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.setProjectRoleActors.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getProjectRoleActors\",\"args\":{\"project\":\"args.project\",\"roleId\":\"args.roleId\"}},\"revert\":{\"tool\":{\"tool\":\"jira.setProjectRoleActors\",\"args\":{\"body\":{\"categorisedActors\":{\"atlassian-user-role-actor\":\"snapshot.actors | selectattr('type', 'equalto', 'atlassian-user-role-actor') | map(attribute='actorUser.accountId') | list\",\"atlassian-group-role-actor-id\":\"snapshot.actors | selectattr('type', 'equalto', 'atlassian-group-role-actor') | map(attribute='actorGroup.groupId') | list\"}},\"project\":\"args.project\",\"roleId\":\"args.roleId\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: true,
+        build: build::<SetProjectRoleActorsArgs>,
+    },
+    ToolSpec {
+        name: "jira.createProjectCategory",
+        title: "Create project category",
+        description: "Create a Jira project category; put projects in it with jira.updateProject.",
+        group: "write_projects",
+        product: "jira",
+        operation: "jira#createProjectCategory",
+        method: Method::Post,
+        path: "/rest/api/3/projectCategory",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.createProjectCategory.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.createProjectCategory.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jira.deleteProjectCategory\",\"args\":{\"id\":\"result.id | int\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<CreateProjectCategoryArgs>,
+    },
+    ToolSpec {
+        name: "jira.updateProjectCategory",
+        title: "Update project category",
+        description: "Rename a Jira project category or change its description (ids: jira.listProjectCategories).",
+        group: "write_projects",
+        product: "jira",
+        operation: "jira#updateProjectCategory",
+        method: Method::Put,
+        path: "/rest/api/3/projectCategory/{id}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.updateProjectCategory.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.updateProjectCategory.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listProjectCategories\",\"args\":{},\"pick\":\"(response.result or []) | selectattr('id', 'equalto', args.id | string) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.updateProjectCategory\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"description\":\"snapshot.description if args.body.description is defined\"},\"id\":\"args.id\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<UpdateProjectCategoryArgs>,
+    },
+    ToolSpec {
+        name: "jira.deleteProjectCategory",
+        title: "Delete project category",
+        description: "Delete a Jira project category; its projects are left without a category.",
+        group: "write_projects",
+        product: "jira",
+        operation: "jira#removeProjectCategory",
+        method: Method::Delete,
+        path: "/rest/api/3/projectCategory/{id}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.deleteProjectCategory.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listProjectCategories\",\"args\":{},\"pick\":\"(response.result or []) | selectattr('id', 'equalto', args.id | string) | first\"},\"revert\":{\"irreversible\":{\"reason\":\"a re-created category gets a new id and its former projects are not linked to it again; re-create it with jira.createProjectCategory and relink each project with jira.updateProject.\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<DeleteProjectCategoryArgs>,
+    },
+    ToolSpec {
         name: "jira.searchFilters",
         title: "Search filters",
         description: "List Jira saved filters, paginated, by name text, owner, shared group/project or ids. Returns id, name, owner, JQL.",
@@ -458,6 +766,170 @@ pub static TOOLS: &[ToolSpec] = &[
         build: build::<GetDashboardArgs>,
     },
     ToolSpec {
+        name: "jira.listFilterSharePermissions",
+        title: "List filter share permissions",
+        description: "List who a Jira filter is shared with: each share permission's id, type and user, group, project or role.",
+        group: "read_filters_dashboards",
+        product: "jira",
+        operation: "jira#getSharePermissions",
+        method: Method::Get,
+        path: "/rest/api/3/filter/{id}/permission",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listFilterSharePermissions.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<ListFilterSharePermissionsArgs>,
+    },
+    ToolSpec {
+        name: "jira.changeFilterOwner",
+        title: "Change filter owner",
+        description: "Hand a Jira filter to another owner (e.g. a leaver's filters). Experimental Atlassian API.",
+        group: "write_filters_dashboards",
+        product: "jira",
+        operation: "jira#changeFilterOwner",
+        method: Method::Put,
+        path: "/rest/api/3/filter/{id}/owner",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.changeFilterOwner.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getFilter\",\"args\":{\"id\":\"args.id\"}},\"revert\":{\"tool\":{\"tool\":\"jira.changeFilterOwner\",\"args\":{\"body\":{\"accountId\":\"snapshot.owner.accountId\"},\"id\":\"args.id\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<ChangeFilterOwnerArgs>,
+    },
+    ToolSpec {
+        name: "jira.createDashboard",
+        title: "Create dashboard",
+        description: "Create an empty Jira dashboard from a name, share and edit permissions (may be []). Experimental Atlassian API.",
+        group: "write_filters_dashboards",
+        product: "jira",
+        operation: "jira#createDashboard",
+        method: Method::Post,
+        path: "/rest/api/3/dashboard",
+        input_schema: include_str!("../../schemas/jira/jira.createDashboard.input.json"),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.createDashboard.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jira.deleteDashboard\",\"args\":{\"id\":\"result.id\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<CreateDashboardArgs>,
+    },
+    ToolSpec {
+        name: "jira.listDashboardGadgets",
+        title: "List dashboard gadgets",
+        description: "List the gadgets on a Jira dashboard: id, title, module key or URI, position, color. Experimental Atlassian API.",
+        group: "read_filters_dashboards",
+        product: "jira",
+        operation: "jira#getAllGadgets",
+        method: Method::Get,
+        path: "/rest/api/3/dashboard/{dashboardId}/gadget",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listDashboardGadgets.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.listDashboardGadgets.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<ListDashboardGadgetsArgs>,
+    },
+    ToolSpec {
+        name: "jira.removeDashboardGadget",
+        title: "Remove dashboard gadget",
+        description: "Remove one gadget from a Jira dashboard (ids: jira.listDashboardGadgets). Experimental Atlassian API.",
+        group: "write_filters_dashboards",
+        product: "jira",
+        operation: "jira#removeGadget",
+        method: Method::Delete,
+        path: "/rest/api/3/dashboard/{dashboardId}/gadget/{gadgetId}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.removeDashboardGadget.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listDashboardGadgets\",\"args\":{\"dashboardId\":\"args.dashboardId\"},\"pick\":\"(response.gadgets or []) | selectattr('id', 'equalto', args.gadgetId) | first\"},\"revert\":{\"irreversible\":{\"reason\":\"the gadget's configuration goes with it; adding the gadget again gives a new id with default settings.\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<RemoveDashboardGadgetArgs>,
+    },
+    ToolSpec {
+        name: "jira.deleteDashboard",
+        title: "Delete dashboard",
+        description: "Delete a Jira dashboard with its gadgets (owner or Jira admin). Experimental Atlassian API.",
+        group: "write_filters_dashboards",
+        product: "jira",
+        operation: "jira#deleteDashboard",
+        method: Method::Delete,
+        path: "/rest/api/3/dashboard/{id}",
+        input_schema: include_str!("../../schemas/jira/jira.deleteDashboard.input.json"),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getDashboard\",\"args\":{\"id\":\"args.id\"}},\"revert\":{\"irreversible\":{\"reason\":\"a re-created dashboard gets a new id and its gadgets and their settings are not recoverable through the API.\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<DeleteDashboardArgs>,
+    },
+    ToolSpec {
         name: "jira.searchFields",
         title: "Search fields",
         description: "List Jira fields, paginated; type=custom for custom fields. Filter by name text, ids or project ids. Returns id, name, schema.",
@@ -582,7 +1054,7 @@ pub static TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "jira.deleteCustomField",
         title: "Delete custom field",
-        description: "Permanently delete a Jira custom field and all its values, even from the trash. Runs as an async task.",
+        description: "Permanently delete a Jira custom field and its values, trashed or not. Async: poll gojira.task.get. Prefer jira.trashCustomField.",
         group: "write_customfields",
         product: "jira",
         operation: "jira#deleteCustomField",
@@ -599,13 +1071,555 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: Some(
-            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.searchFields\",\"args\":{\"id\":\"[args.fieldId]\"},\"pick\":\"(response['values'] or []) | first\"},\"revert\":{\"irreversible\":{\"reason\":\"Jira keeps a deleted custom field in its trash for 60 days; restore it there (no API tool here), then its values come back.\"}}}",
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.searchFields\",\"args\":{\"id\":\"[args.fieldId]\"},\"pick\":\"(response['values'] or []) | first\"},\"revert\":{\"irreversible\":{\"reason\":\"the field and its values are deleted permanently, from the trash or not; jira.trashCustomField is the restorable way to remove a field.\"}}}",
         ),
         cache_ttl_s: None,
         pagination: None,
         trims: false,
         hidden: false,
         build: build::<DeleteCustomFieldArgs>,
+    },
+    ToolSpec {
+        name: "jira.listFieldContextOptions",
+        title: "List field context options",
+        description: "List the options of a select-list custom field's context, paginated: id, value, disabled. Context ids come from jira.listFieldContexts.",
+        group: "read_customfields",
+        product: "jira",
+        operation: "jira#getOptionsForContext",
+        method: Method::Get,
+        path: "/rest/api/3/field/{fieldId}/context/{contextId}/option",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listFieldContextOptions.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.listFieldContextOptions.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
+        hidden: false,
+        build: build::<ListFieldContextOptionsArgs>,
+    },
+    ToolSpec {
+        name: "jira.listFieldContextProjects",
+        title: "List field context projects",
+        description: "List which project ids each context of a custom field applies to, paginated; a global context lists no project.",
+        group: "read_customfields",
+        product: "jira",
+        operation: "jira#getProjectContextMapping",
+        method: Method::Get,
+        path: "/rest/api/3/field/{fieldId}/context/projectmapping",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listFieldContextProjects.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.listFieldContextProjects.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
+        hidden: false,
+        build: build::<ListFieldContextProjectsArgs>,
+    },
+    ToolSpec {
+        name: "jira.listFieldContextIssueTypes",
+        title: "List field context issue types",
+        description: "List which issue type ids each context of a custom field applies to, paginated; isAnyIssueType means all.",
+        group: "read_customfields",
+        product: "jira",
+        operation: "jira#getIssueTypeMappingsForContexts",
+        method: Method::Get,
+        path: "/rest/api/3/field/{fieldId}/context/issuetypemapping",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listFieldContextIssueTypes.input.json"
+        ),
+        output_schema: Some(
+            include_str!(
+                "../../schemas/jira/jira.listFieldContextIssueTypes.output.json"
+            ),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
+        hidden: false,
+        build: build::<ListFieldContextIssueTypesArgs>,
+    },
+    ToolSpec {
+        name: "jira.getFieldContextDefaults",
+        title: "Get field context defaults",
+        description: "Get the default values of a custom field's contexts, paginated, per context and issue type.",
+        group: "read_customfields",
+        product: "jira",
+        operation: "jira#getContextDefaultValues",
+        method: Method::Get,
+        path: "/rest/api/3/field/{fieldId}/context/defaultValues",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getFieldContextDefaults.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.getFieldContextDefaults.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
+        hidden: false,
+        build: build::<GetFieldContextDefaultsArgs>,
+    },
+    ToolSpec {
+        name: "jira.searchTrashedFields",
+        title: "Search trashed fields",
+        description: "List custom fields in the trash, paginated, by name text or ids: what jira.restoreCustomField can bring back.",
+        group: "read_customfields",
+        product: "jira",
+        operation: "jira#getTrashedFieldsPaginated",
+        method: Method::Get,
+        path: "/rest/api/3/field/search/trashed",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.searchTrashedFields.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.searchTrashedFields.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
+        hidden: false,
+        build: build::<SearchTrashedFieldsArgs>,
+    },
+    ToolSpec {
+        name: "jira.listFieldScreens",
+        title: "List field screens",
+        description: "List the screens (and tabs) that show a field, paginated. Check before trashing or deleting a field.",
+        group: "read_customfields",
+        product: "jira",
+        operation: "jira#getScreensForField",
+        method: Method::Get,
+        path: "/rest/api/3/field/{fieldId}/screens",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listFieldScreens.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.listFieldScreens.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
+        hidden: false,
+        build: build::<ListFieldScreensArgs>,
+    },
+    ToolSpec {
+        name: "jira.trashCustomField",
+        title: "Trash custom field",
+        description: "Move a Jira custom field to the trash: hidden from issues and search, values kept 60 days. jira.restoreCustomField undoes it.",
+        group: "write_customfields",
+        product: "jira",
+        operation: "jira#trashCustomField",
+        method: Method::Post,
+        path: "/rest/api/3/field/{id}/trash",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.trashCustomField.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.searchFields\",\"args\":{\"id\":\"[args.fieldId]\"},\"pick\":\"(response['values'] or []) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.restoreCustomField\",\"args\":{\"fieldId\":\"args.fieldId\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<TrashCustomFieldArgs>,
+    },
+    ToolSpec {
+        name: "jira.restoreCustomField",
+        title: "Restore custom field",
+        description: "Restore a custom field from the trash with its values and contexts. Trashed fields: jira.searchTrashedFields.",
+        group: "write_customfields",
+        product: "jira",
+        operation: "jira#restoreCustomField",
+        method: Method::Post,
+        path: "/rest/api/3/field/{id}/restore",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.restoreCustomField.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"snapshot\":{\"tool\":\"jira.searchTrashedFields\",\"args\":{\"id\":\"[args.fieldId]\"},\"pick\":\"(response['values'] or []) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.trashCustomField\",\"args\":{\"fieldId\":\"args.fieldId\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<RestoreCustomFieldArgs>,
+    },
+    ToolSpec {
+        name: "jira.createFieldContext",
+        title: "Create field context",
+        description: "Add a context to a custom field: name, project ids and issue type ids it applies to (empty = all).",
+        group: "write_customfields",
+        product: "jira",
+        operation: "jira#createCustomFieldContext",
+        method: Method::Post,
+        path: "/rest/api/3/field/{fieldId}/context",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.createFieldContext.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.createFieldContext.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jira.deleteFieldContext\",\"args\":{\"contextId\":\"result.id | int\",\"fieldId\":\"args.fieldId\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<CreateFieldContextArgs>,
+    },
+    ToolSpec {
+        name: "jira.updateFieldContext",
+        title: "Update field context",
+        description: "Rename a custom field context or change its description. Projects and issue types have their own tools.",
+        group: "write_customfields",
+        product: "jira",
+        operation: "jira#updateCustomFieldContext",
+        method: Method::Put,
+        path: "/rest/api/3/field/{fieldId}/context/{contextId}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.updateFieldContext.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listFieldContexts\",\"args\":{\"contextId\":\"[args.contextId]\",\"fieldId\":\"args.fieldId\"},\"pick\":\"(response['values'] or []) | selectattr('id', 'equalto', args.contextId | string) | first\"},\"revert\":{\"tool\":{\"tool\":\"jira.updateFieldContext\",\"args\":{\"body\":{\"name\":\"snapshot.name if args.body.name is defined\",\"description\":\"snapshot.description if args.body.description is defined\"},\"contextId\":\"args.contextId\",\"fieldId\":\"args.fieldId\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<UpdateFieldContextArgs>,
+    },
+    ToolSpec {
+        name: "jira.deleteFieldContext",
+        title: "Delete field context",
+        description: "Delete a custom field context with its options and defaults; issues in its projects lose the field's values.",
+        group: "write_customfields",
+        product: "jira",
+        operation: "jira#deleteCustomFieldContext",
+        method: Method::Delete,
+        path: "/rest/api/3/field/{fieldId}/context/{contextId}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.deleteFieldContext.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listFieldContexts\",\"args\":{\"contextId\":\"[args.contextId]\",\"fieldId\":\"args.fieldId\"},\"pick\":\"(response['values'] or []) | selectattr('id', 'equalto', args.contextId | string) | first\"},\"revert\":{\"irreversible\":{\"reason\":\"Issue values held through the context are lost; a re-created context and its options get new ids and do not bring them back.\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<DeleteFieldContextArgs>,
+    },
+    ToolSpec {
+        name: "jira.createFieldOptions",
+        title: "Create field options",
+        description: "Add options to a select-list, checkbox or radio field's context. Returns their ids.",
+        group: "write_customfields",
+        product: "jira",
+        operation: "jira#createCustomFieldOption",
+        method: Method::Post,
+        path: "/rest/api/3/field/{fieldId}/context/{contextId}/option",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.createFieldOptions.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.createFieldOptions.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"irreversible\":{\"reason\":\"One call adds any number of options and a revert replays a fixed set of calls; delete each new option (ids in the answer) with jira.deleteFieldOption, or disable it with jira.updateFieldOptions.\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<CreateFieldOptionsArgs>,
+    },
+    ToolSpec {
+        name: "jira.updateFieldOptions",
+        title: "Update field options",
+        description: "Rename, disable or enable options of a field context by id (jira.listFieldContextOptions).",
+        group: "write_customfields",
+        product: "jira",
+        operation: "jira#updateCustomFieldOption",
+        method: Method::Put,
+        path: "/rest/api/3/field/{fieldId}/context/{contextId}/option",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.updateFieldOptions.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.updateFieldOptions.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listFieldContextOptions\",\"args\":{\"contextId\":\"args.contextId\",\"fieldId\":\"args.fieldId\"}},\"revert\":{\"tool\":{\"tool\":\"jira.updateFieldOptions\",\"args\":{\"body\":{\"options\":\"snapshot['values'] | selectattr('id', 'in', args.body.options | map(attribute='id') | list) | list\"},\"contextId\":\"args.contextId\",\"fieldId\":\"args.fieldId\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<UpdateFieldOptionsArgs>,
+    },
+    ToolSpec {
+        name: "jira.deleteFieldOption",
+        title: "Delete field option",
+        description: "Delete one option of a field context; issues lose that value. Prefer disabling it with jira.updateFieldOptions.",
+        group: "write_customfields",
+        product: "jira",
+        operation: "jira#deleteCustomFieldOption",
+        method: Method::Delete,
+        path: "/rest/api/3/field/{fieldId}/context/{contextId}/option/{optionId}",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.deleteFieldOption.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listFieldContextOptions\",\"args\":{\"contextId\":\"args.contextId\",\"fieldId\":\"args.fieldId\"},\"pick\":\"(response['values'] or []) | selectattr('id', 'equalto', args.optionId | string) | first\"},\"revert\":{\"irreversible\":{\"reason\":\"Issues lose the option's value; a re-created option gets a new id and issues do not get it back.\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<DeleteFieldOptionArgs>,
+    },
+    ToolSpec {
+        name: "jira.assignFieldContextProjects",
+        title: "Assign field context to projects",
+        description: "Make a custom field context apply to more projects (ids).",
+        group: "write_customfields",
+        product: "jira",
+        operation: "jira#assignProjectsToCustomFieldContext",
+        method: Method::Put,
+        path: "/rest/api/3/field/{fieldId}/context/{contextId}/project",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.assignFieldContextProjects.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listFieldContextProjects\",\"args\":{\"contextId\":\"[args.contextId]\",\"fieldId\":\"args.fieldId\"}},\"revert\":{\"tool\":{\"tool\":\"jira.removeFieldContextProjects\",\"args\":{\"body\":{\"projectIds\":\"args.body.projectIds\"},\"contextId\":\"args.contextId\",\"fieldId\":\"args.fieldId\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<AssignFieldContextProjectsArgs>,
+    },
+    ToolSpec {
+        name: "jira.removeFieldContextProjects",
+        title: "Remove field context from projects",
+        description: "Stop a custom field context applying to some projects (ids); with none left it applies to all.",
+        group: "write_customfields",
+        product: "jira",
+        operation: "jira#removeCustomFieldContextFromProjects",
+        method: Method::Post,
+        path: "/rest/api/3/field/{fieldId}/context/{contextId}/project/remove",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.removeFieldContextProjects.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listFieldContextProjects\",\"args\":{\"contextId\":\"[args.contextId]\",\"fieldId\":\"args.fieldId\"}},\"revert\":{\"tool\":{\"tool\":\"jira.assignFieldContextProjects\",\"args\":{\"body\":{\"projectIds\":\"args.body.projectIds\"},\"contextId\":\"args.contextId\",\"fieldId\":\"args.fieldId\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<RemoveFieldContextProjectsArgs>,
+    },
+    ToolSpec {
+        name: "jira.addFieldContextIssueTypes",
+        title: "Add issue types to field context",
+        description: "Make a custom field context apply to more issue types (ids from jira.getProject).",
+        group: "write_customfields",
+        product: "jira",
+        operation: "jira#addIssueTypesToContext",
+        method: Method::Put,
+        path: "/rest/api/3/field/{fieldId}/context/{contextId}/issuetype",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.addFieldContextIssueTypes.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listFieldContextIssueTypes\",\"args\":{\"contextId\":\"[args.contextId]\",\"fieldId\":\"args.fieldId\"}},\"revert\":{\"tool\":{\"tool\":\"jira.removeFieldContextIssueTypes\",\"args\":{\"body\":{\"issueTypeIds\":\"args.body.issueTypeIds\"},\"contextId\":\"args.contextId\",\"fieldId\":\"args.fieldId\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<AddFieldContextIssueTypesArgs>,
+    },
+    ToolSpec {
+        name: "jira.removeFieldContextIssueTypes",
+        title: "Remove issue types from field context",
+        description: "Stop a custom field context applying to some issue types (ids); with none left it applies to all.",
+        group: "write_customfields",
+        product: "jira",
+        operation: "jira#removeIssueTypesFromContext",
+        method: Method::Post,
+        path: "/rest/api/3/field/{fieldId}/context/{contextId}/issuetype/remove",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.removeFieldContextIssueTypes.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.listFieldContextIssueTypes\",\"args\":{\"contextId\":\"[args.contextId]\",\"fieldId\":\"args.fieldId\"}},\"revert\":{\"tool\":{\"tool\":\"jira.addFieldContextIssueTypes\",\"args\":{\"body\":{\"issueTypeIds\":\"args.body.issueTypeIds\"},\"contextId\":\"args.contextId\",\"fieldId\":\"args.fieldId\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<RemoveFieldContextIssueTypesArgs>,
     },
     ToolSpec {
         name: "jira.listPermissionSchemes",
@@ -813,6 +1827,453 @@ pub static TOOLS: &[ToolSpec] = &[
         trims: false,
         hidden: true,
         build: build::<DeleteScreenTabArgs>,
+    },
+    ToolSpec {
+        name: "jira.getWorkflows",
+        title: "Get workflows",
+        description: "Get Jira workflows' full definitions (statuses, transitions, rules, version) by ids or names.",
+        group: "read_workflows",
+        product: "jira",
+        operation: "jira#readWorkflows",
+        method: Method::Post,
+        path: "/rest/api/3/workflows",
+        input_schema: include_str!("../../schemas/jira/jira.getWorkflows.input.json"),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.getWorkflows.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<GetWorkflowsArgs>,
+    },
+    ToolSpec {
+        name: "jira.getWorkflowSchemeUsages",
+        title: "Get workflow scheme usages",
+        description: "List the workflow schemes using a Jira workflow.",
+        group: "read_workflows",
+        product: "jira",
+        operation: "jira#getWorkflowSchemeUsagesForWorkflow",
+        method: Method::Get,
+        path: "/rest/api/3/workflow/{workflowId}/workflowSchemes",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getWorkflowSchemeUsages.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.getWorkflowSchemeUsages.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Token,
+            cursor_arg: "nextPageToken",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: false,
+        hidden: false,
+        build: build::<GetWorkflowSchemeUsagesArgs>,
+    },
+    ToolSpec {
+        name: "jira.getWorkflowCapabilities",
+        title: "Get workflow capabilities",
+        description: "List the transition rules and triggers a Jira workflow, project or issue type can use.",
+        group: "read_workflows",
+        product: "jira",
+        operation: "jira#workflowCapabilities",
+        method: Method::Get,
+        path: "/rest/api/3/workflows/capabilities",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getWorkflowCapabilities.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.getWorkflowCapabilities.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: Some(60u32),
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<GetWorkflowCapabilitiesArgs>,
+    },
+    ToolSpec {
+        name: "jira.searchStatuses",
+        title: "Search statuses",
+        description: "Search Jira statuses by name, category or project: ids for workflows.",
+        group: "read_workflows",
+        product: "jira",
+        operation: "jira#search",
+        method: Method::Get,
+        path: "/rest/api/3/statuses/search",
+        input_schema: include_str!("../../schemas/jira/jira.searchStatuses.input.json"),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.searchStatuses.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Offset,
+            cursor_arg: "startAt",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: true,
+        hidden: false,
+        build: build::<SearchStatusesArgs>,
+    },
+    ToolSpec {
+        name: "jira.getStatuses",
+        title: "Get statuses",
+        description: "Get Jira statuses by id.",
+        group: "read_workflows",
+        product: "jira",
+        operation: "jira#getStatusesById",
+        method: Method::Get,
+        path: "/rest/api/3/statuses",
+        input_schema: include_str!("../../schemas/jira/jira.getStatuses.input.json"),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<GetStatusesArgs>,
+    },
+    ToolSpec {
+        name: "jira.getStatusWorkflowUsages",
+        title: "Get status workflow usages",
+        description: "List the Jira workflows using a status (a used status cannot be deleted).",
+        group: "read_workflows",
+        product: "jira",
+        operation: "jira#getWorkflowUsagesForStatus",
+        method: Method::Get,
+        path: "/rest/api/3/statuses/{statusId}/workflowUsages",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getStatusWorkflowUsages.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.getStatusWorkflowUsages.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: Some(Pagination {
+            style: PageStyle::Token,
+            cursor_arg: "nextPageToken",
+            limit_arg: Some("maxResults"),
+            max_limit: 100u32,
+        }),
+        trims: false,
+        hidden: false,
+        build: build::<GetStatusWorkflowUsagesArgs>,
+    },
+    ToolSpec {
+        name: "jira.listWorkflowHistory",
+        title: "List workflow history",
+        description: "List the saved versions of a Jira workflow.",
+        group: "read_workflows",
+        product: "jira",
+        operation: "jira#listWorkflowHistory",
+        method: Method::Post,
+        path: "/rest/api/3/workflow/history/list",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.listWorkflowHistory.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.listWorkflowHistory.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<ListWorkflowHistoryArgs>,
+    },
+    ToolSpec {
+        name: "jira.getWorkflowFromHistory",
+        title: "Get workflow from history",
+        description: "Get an earlier version of a Jira workflow, e.g. to restore it with jira.updateWorkflows.",
+        group: "read_workflows",
+        product: "jira",
+        operation: "jira#readWorkflowFromHistory",
+        method: Method::Post,
+        path: "/rest/api/3/workflow/history",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getWorkflowFromHistory.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.getWorkflowFromHistory.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<GetWorkflowFromHistoryArgs>,
+    },
+    ToolSpec {
+        name: "jira.getWorkflowSchemeDraft",
+        title: "Get workflow scheme draft",
+        description: "Get a Jira workflow scheme's draft (its issue type to workflow mappings).",
+        group: "read_workflows",
+        product: "jira",
+        operation: "jira#getWorkflowSchemeDraft",
+        method: Method::Get,
+        path: "/rest/api/3/workflowscheme/{id}/draft",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.getWorkflowSchemeDraft.input.json"
+        ),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.getWorkflowSchemeDraft.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: None,
+        cache_ttl_s: None,
+        pagination: None,
+        trims: true,
+        hidden: false,
+        build: build::<GetWorkflowSchemeDraftArgs>,
+    },
+    ToolSpec {
+        name: "jira.createStatuses",
+        title: "Create statuses",
+        description: "Create Jira statuses, global or in a team-managed project.",
+        group: "write_workflows",
+        product: "jira",
+        operation: "jira#createStatuses",
+        method: Method::Post,
+        path: "/rest/api/3/statuses",
+        input_schema: include_str!("../../schemas/jira/jira.createStatuses.input.json"),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jira.deleteStatuses\",\"args\":{\"id\":\"result.result | map(attribute='id') | list\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<CreateStatusesArgs>,
+    },
+    ToolSpec {
+        name: "jira.updateStatuses",
+        title: "Update statuses",
+        description: "Rename or re-categorise Jira statuses (every workflow using them shows it).",
+        group: "write_workflows",
+        product: "jira",
+        operation: "jira#updateStatuses",
+        method: Method::Put,
+        path: "/rest/api/3/statuses",
+        input_schema: include_str!("../../schemas/jira/jira.updateStatuses.input.json"),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getStatuses\",\"args\":{\"id\":\"args.body.statuses | map(attribute='id') | list\"}},\"revert\":{\"tool\":{\"tool\":\"jira.updateStatuses\",\"args\":{\"body\":{\"statuses\":\"snapshot.result\"}}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<UpdateStatusesArgs>,
+    },
+    ToolSpec {
+        name: "jira.deleteStatuses",
+        title: "Delete statuses",
+        description: "Delete unused Jira statuses. Revert recreates one, with a new id.",
+        group: "write_workflows",
+        product: "jira",
+        operation: "jira#deleteStatusesById",
+        method: Method::Delete,
+        path: "/rest/api/3/statuses",
+        input_schema: include_str!("../../schemas/jira/jira.deleteStatuses.input.json"),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getStatuses\",\"args\":{\"id\":\"args.id\"}},\"revert\":{\"tool\":{\"tool\":\"jira.createStatuses\",\"args\":{\"body\":{\"scope\":\"snapshot.result[0].scope if snapshot.result | length == 1\",\"statuses\":\"[{'name': snapshot.result[0].name, 'statusCategory': snapshot.result[0].statusCategory, 'description': snapshot.result[0].description or ''}] if snapshot.result | length == 1\"}}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<DeleteStatusesArgs>,
+    },
+    ToolSpec {
+        name: "jira.createWorkflows",
+        title: "Create workflows",
+        description: "Create an inactive Jira workflow; one a call keeps it revertible. Rules: jira.getWorkflowCapabilities.",
+        group: "write_workflows",
+        product: "jira",
+        operation: "jira#createWorkflows",
+        method: Method::Post,
+        path: "/rest/api/3/workflows/create",
+        input_schema: include_str!("../../schemas/jira/jira.createWorkflows.input.json"),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.createWorkflows.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"tool\":{\"tool\":\"jira.deleteWorkflow\",\"args\":{\"workflowId\":\"result.workflows[0].id if result.workflows | length == 1\"}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<CreateWorkflowsArgs>,
+    },
+    ToolSpec {
+        name: "jira.updateWorkflows",
+        title: "Update workflows",
+        description: "Replace a Jira workflow's statuses and transitions, with its version from jira.getWorkflows; one a call keeps it revertible.",
+        group: "write_workflows",
+        product: "jira",
+        operation: "jira#updateWorkflows",
+        method: Method::Post,
+        path: "/rest/api/3/workflows/update",
+        input_schema: include_str!("../../schemas/jira/jira.updateWorkflows.input.json"),
+        output_schema: Some(
+            include_str!("../../schemas/jira/jira.updateWorkflows.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getWorkflows\",\"args\":{\"body\":{\"workflowIds\":\"args.body.workflows | map(attribute='id') | list\"}}},\"revert\":{\"tool\":{\"tool\":\"jira.updateWorkflows\",\"args\":{\"body\":{\"statuses\":\"snapshot.statuses\",\"workflows\":\"[{'id': snapshot.workflows[0].id, 'version': result.workflows[0].version, 'description': snapshot.workflows[0].description or '', 'statuses': snapshot.workflows[0].statuses, 'transitions': snapshot.workflows[0].transitions}] if args.body.workflows | length == 1\"}}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<UpdateWorkflowsArgs>,
+    },
+    ToolSpec {
+        name: "jira.deleteWorkflow",
+        title: "Delete workflow",
+        description: "Delete an inactive Jira workflow. Revert recreates it, with a new id.",
+        group: "write_workflows",
+        product: "jira",
+        operation: "jira#deleteInactiveWorkflow",
+        method: Method::Delete,
+        path: "/rest/api/3/workflow/{entityId}",
+        input_schema: include_str!("../../schemas/jira/jira.deleteWorkflow.input.json"),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getWorkflows\",\"args\":{\"body\":{\"workflowIds\":\"[args.workflowId]\"}}},\"revert\":{\"tool\":{\"tool\":\"jira.createWorkflows\",\"args\":{\"body\":{\"scope\":\"snapshot.workflows[0].scope\",\"statuses\":\"snapshot.statuses\",\"workflows\":\"[{'name': snapshot.workflows[0].name, 'description': snapshot.workflows[0].description or '', 'statuses': snapshot.workflows[0].statuses, 'transitions': snapshot.workflows[0].transitions}]\"}}}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<DeleteWorkflowArgs>,
+    },
+    ToolSpec {
+        name: "jira.publishWorkflowSchemeDraft",
+        title: "Publish workflow scheme draft",
+        description: "Publish a Jira workflow scheme's draft, migrating issues by statusMappings; a task for gojira.task.get.",
+        group: "write_workflows",
+        product: "jira",
+        operation: "jira#publishDraftWorkflowScheme",
+        method: Method::Post,
+        path: "/rest/api/3/workflowscheme/{id}/draft/publish",
+        input_schema: include_str!(
+            "../../schemas/jira/jira.publishWorkflowSchemeDraft.input.json"
+        ),
+        output_schema: None,
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getWorkflowSchemeDraft\",\"args\":{\"schemeId\":\"args.schemeId\"}},\"revert\":{\"irreversible\":{\"reason\":\"publishing replaces the scheme and migrates issue statuses, and the draft is gone; change the scheme back with a new draft (the journaled snapshot holds the mappings), which migrates issues again.\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<PublishWorkflowSchemeDraftArgs>,
     },
     ToolSpec {
         name: "jira.getProjectPermissionScheme",
@@ -2152,6 +3613,208 @@ impl ToolArgs for DeleteProjectArgs {
         Ok(request)
     }
 }
+/// Arguments of `jira.listProjectRoles`: List project roles.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListProjectRolesArgs {
+    /// Project key (e.g. ABC) or numeric id
+    pub project: String,
+}
+impl ToolArgs for ListProjectRolesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/project/");
+        request.push_path_param("project", &self.project)?;
+        request.push_path("/roledetails");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getProjectRoleActors`: Get project role actors.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetProjectRoleActorsArgs {
+    /// Project key (e.g. ABC) or numeric id
+    pub project: String,
+    /// Project role id
+    #[serde(rename = "roleId")]
+    pub role_id: i64,
+}
+impl ToolArgs for GetProjectRoleActorsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/project/");
+        request.push_path_param("project", &self.project)?;
+        request.push_path("/role/");
+        request.push_path_param("roleId", &self.role_id)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listProjectCategories`: List project categories.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListProjectCategoriesArgs {}
+impl ToolArgs for ListProjectCategoriesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/projectCategory");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listProjectComponents`: List project components.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListProjectComponentsArgs {
+    /// Project key (e.g. ABC) or numeric id
+    pub project: String,
+}
+impl ToolArgs for ListProjectComponentsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/project/");
+        request.push_path_param("project", &self.project)?;
+        request.push_path("/components");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listProjectVersions`: List project versions.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListProjectVersionsArgs {
+    /// Project key (e.g. ABC) or numeric id
+    pub project: String,
+}
+impl ToolArgs for ListProjectVersionsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/project/");
+        request.push_path_param("project", &self.project)?;
+        request.push_path("/versions");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.addProjectRoleActors`: Add project role actors.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddProjectRoleActorsArgs {
+    /// Project key (e.g. ABC) or numeric id
+    pub project: String,
+    /// Project role id
+    #[serde(rename = "roleId")]
+    pub role_id: i64,
+    /// Request body.
+    pub body: types::ActorsMap,
+}
+impl ToolArgs for AddProjectRoleActorsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/project/");
+        request.push_path_param("project", &self.project)?;
+        request.push_path("/role/");
+        request.push_path_param("roleId", &self.role_id)?;
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.removeProjectRoleActor`: Remove project role actor.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveProjectRoleActorArgs {
+    /// Project key (e.g. ABC) or numeric id
+    pub project: String,
+    /// Project role id
+    #[serde(rename = "roleId")]
+    pub role_id: i64,
+    /// Account id to remove
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Group id to remove
+    #[serde(rename = "groupId")]
+    #[serde(default)]
+    pub group_id: Option<String>,
+}
+impl ToolArgs for RemoveProjectRoleActorArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/project/");
+        request.push_path_param("project", &self.project)?;
+        request.push_path("/role/");
+        request.push_path_param("roleId", &self.role_id)?;
+        request.query("user", &self.user, true)?;
+        request.query("groupId", &self.group_id, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.setProjectRoleActors`: Set project role actors.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetProjectRoleActorsArgs {
+    /// Project key (e.g. ABC) or numeric id
+    pub project: String,
+    /// Project role id
+    #[serde(rename = "roleId")]
+    pub role_id: i64,
+    /// Request body.
+    pub body: types::ProjectRoleActorsUpdateBean,
+}
+impl ToolArgs for SetProjectRoleActorsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/project/");
+        request.push_path_param("project", &self.project)?;
+        request.push_path("/role/");
+        request.push_path_param("roleId", &self.role_id)?;
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.createProjectCategory`: Create project category.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProjectCategoryArgs {
+    /// Request body.
+    pub body: types::ProjectCategory,
+}
+impl ToolArgs for CreateProjectCategoryArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/projectCategory");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.updateProjectCategory`: Update project category.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProjectCategoryArgs {
+    /// Project category id
+    pub id: i64,
+    /// Request body.
+    pub body: types::ProjectCategory,
+}
+impl ToolArgs for UpdateProjectCategoryArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/projectCategory/");
+        request.push_path_param("id", &self.id)?;
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.deleteProjectCategory`: Delete project category.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteProjectCategoryArgs {
+    /// Project category id
+    pub id: i64,
+}
+impl ToolArgs for DeleteProjectCategoryArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/projectCategory/");
+        request.push_path_param("id", &self.id)?;
+        Ok(request)
+    }
+}
 /// Arguments of `jira.searchFilters`: Search filters.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -2363,6 +4026,114 @@ impl ToolArgs for GetDashboardArgs {
         Ok(request)
     }
 }
+/// Arguments of `jira.listFilterSharePermissions`: List filter share permissions.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListFilterSharePermissionsArgs {
+    /// Filter id
+    pub id: i64,
+}
+impl ToolArgs for ListFilterSharePermissionsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/filter/");
+        request.push_path_param("id", &self.id)?;
+        request.push_path("/permission");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.changeFilterOwner`: Change filter owner.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeFilterOwnerArgs {
+    /// Filter id
+    pub id: i64,
+    /// Request body.
+    pub body: types::ChangeFilterOwner,
+}
+impl ToolArgs for ChangeFilterOwnerArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/filter/");
+        request.push_path_param("id", &self.id)?;
+        request.push_path("/owner");
+        request.json_body(&self.body)?;
+        request.header("X-ExperimentalApi", "opt-in");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.createDashboard`: Create dashboard.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDashboardArgs {
+    /// Request body.
+    pub body: types::DashboardDetails,
+}
+impl ToolArgs for CreateDashboardArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/dashboard");
+        request.json_body(&self.body)?;
+        request.header("X-ExperimentalApi", "opt-in");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listDashboardGadgets`: List dashboard gadgets.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListDashboardGadgetsArgs {
+    /// Dashboard id
+    #[serde(rename = "dashboardId")]
+    pub dashboard_id: i64,
+}
+impl ToolArgs for ListDashboardGadgetsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/dashboard/");
+        request.push_path_param("dashboardId", &self.dashboard_id)?;
+        request.push_path("/gadget");
+        request.header("X-ExperimentalApi", "opt-in");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.removeDashboardGadget`: Remove dashboard gadget.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveDashboardGadgetArgs {
+    /// Dashboard id
+    #[serde(rename = "dashboardId")]
+    pub dashboard_id: i64,
+    /// Gadget id
+    #[serde(rename = "gadgetId")]
+    pub gadget_id: i64,
+}
+impl ToolArgs for RemoveDashboardGadgetArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/dashboard/");
+        request.push_path_param("dashboardId", &self.dashboard_id)?;
+        request.push_path("/gadget/");
+        request.push_path_param("gadgetId", &self.gadget_id)?;
+        request.header("X-ExperimentalApi", "opt-in");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.deleteDashboard`: Delete dashboard.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteDashboardArgs {
+    /// Dashboard id
+    pub id: String,
+}
+impl ToolArgs for DeleteDashboardArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/dashboard/");
+        request.push_path_param("id", &self.id)?;
+        request.header("X-ExperimentalApi", "opt-in");
+        Ok(request)
+    }
+}
 /// Arguments of `jira.searchFields`: Search fields.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -2407,7 +4178,7 @@ impl ToolArgs for SearchFieldsArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListFieldContextsArgs {
-    /// Custom field id, e.g. customfield_10010
+    /// Custom field id (customfield_N)
     #[serde(rename = "fieldId")]
     pub field_id: String,
     /// Context ids
@@ -2454,7 +4225,7 @@ impl ToolArgs for CreateCustomFieldArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCustomFieldArgs {
-    /// Custom field id, e.g. customfield_10010
+    /// Custom field id (customfield_N)
     #[serde(rename = "fieldId")]
     pub field_id: String,
     /// Request body.
@@ -2482,6 +4253,466 @@ impl ToolArgs for DeleteCustomFieldArgs {
         let mut request = UpstreamRequest::new(Method::Delete);
         request.push_path("/rest/api/3/field/");
         request.push_path_param("fieldId", &self.field_id)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listFieldContextOptions`: List field context options.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListFieldContextOptionsArgs {
+    /// Custom field id (customfield_N)
+    #[serde(rename = "fieldId")]
+    pub field_id: String,
+    /// Context id
+    #[serde(rename = "contextId")]
+    pub context_id: i64,
+    /// The index of the first item to return in a page of results (page offset).
+    #[serde(rename = "startAt")]
+    #[serde(default)]
+    pub start_at: Option<i64>,
+    /// The maximum number of items to return per page.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+}
+impl ToolArgs for ListFieldContextOptionsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/field/");
+        request.push_path_param("fieldId", &self.field_id)?;
+        request.push_path("/context/");
+        request.push_path_param("contextId", &self.context_id)?;
+        request.push_path("/option");
+        request.query("startAt", &self.start_at, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listFieldContextProjects`: List field context projects.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListFieldContextProjectsArgs {
+    /// Custom field id (customfield_N)
+    #[serde(rename = "fieldId")]
+    pub field_id: String,
+    /// Only these context ids
+    #[serde(rename = "contextId")]
+    #[serde(default)]
+    pub context_id: Option<Vec<i64>>,
+    /// The index of the first item to return in a page of results (page offset).
+    #[serde(rename = "startAt")]
+    #[serde(default)]
+    pub start_at: Option<i64>,
+    /// The maximum number of items to return per page.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+}
+impl ToolArgs for ListFieldContextProjectsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/field/");
+        request.push_path_param("fieldId", &self.field_id)?;
+        request.push_path("/context/projectmapping");
+        request.query("contextId", &self.context_id, true)?;
+        request.query("startAt", &self.start_at, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listFieldContextIssueTypes`: List field context issue types.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListFieldContextIssueTypesArgs {
+    /// Custom field id (customfield_N)
+    #[serde(rename = "fieldId")]
+    pub field_id: String,
+    /// Only these context ids
+    #[serde(rename = "contextId")]
+    #[serde(default)]
+    pub context_id: Option<Vec<i64>>,
+    /// The index of the first item to return in a page of results (page offset).
+    #[serde(rename = "startAt")]
+    #[serde(default)]
+    pub start_at: Option<i64>,
+    /// The maximum number of items to return per page.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+}
+impl ToolArgs for ListFieldContextIssueTypesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/field/");
+        request.push_path_param("fieldId", &self.field_id)?;
+        request.push_path("/context/issuetypemapping");
+        request.query("contextId", &self.context_id, true)?;
+        request.query("startAt", &self.start_at, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getFieldContextDefaults`: Get field context defaults.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetFieldContextDefaultsArgs {
+    /// Custom field id (customfield_N)
+    #[serde(rename = "fieldId")]
+    pub field_id: String,
+    /// Only these context ids
+    #[serde(rename = "contextId")]
+    #[serde(default)]
+    pub context_id: Option<Vec<i64>>,
+    /// The index of the first item to return in a page of results (page offset).
+    #[serde(rename = "startAt")]
+    #[serde(default)]
+    pub start_at: Option<i64>,
+    /// The maximum number of items to return per page.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+}
+impl ToolArgs for GetFieldContextDefaultsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/field/");
+        request.push_path_param("fieldId", &self.field_id)?;
+        request.push_path("/context/defaultValues");
+        request.query("contextId", &self.context_id, true)?;
+        request.query("startAt", &self.start_at, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.searchTrashedFields`: Search trashed fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchTrashedFieldsArgs {
+    /// The index of the first item to return in a page of results (page offset).
+    #[serde(rename = "startAt")]
+    #[serde(default)]
+    pub start_at: Option<i64>,
+    /// The maximum number of items to return per page.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+    /// Field ids, e.g. customfield_10010
+    #[serde(default)]
+    pub id: Option<Vec<String>>,
+    /// Text matched against field name or description
+    #[serde(default)]
+    pub query: Option<String>,
+}
+impl ToolArgs for SearchTrashedFieldsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/field/search/trashed");
+        request.query("startAt", &self.start_at, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        request.query("id", &self.id, true)?;
+        request.query("query", &self.query, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listFieldScreens`: List field screens.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListFieldScreensArgs {
+    /// Field id, e.g. customfield_10010
+    #[serde(rename = "fieldId")]
+    pub field_id: String,
+    /// The index of the first item to return in a page of results (page offset).
+    #[serde(rename = "startAt")]
+    #[serde(default)]
+    pub start_at: Option<i64>,
+    /// The maximum number of items to return per page.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+}
+impl ToolArgs for ListFieldScreensArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/field/");
+        request.push_path_param("fieldId", &self.field_id)?;
+        request.push_path("/screens");
+        request.query("startAt", &self.start_at, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.trashCustomField`: Trash custom field.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrashCustomFieldArgs {
+    /// Custom field id, e.g. customfield_10010
+    #[serde(rename = "fieldId")]
+    pub field_id: String,
+}
+impl ToolArgs for TrashCustomFieldArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/field/");
+        request.push_path_param("fieldId", &self.field_id)?;
+        request.push_path("/trash");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.restoreCustomField`: Restore custom field.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreCustomFieldArgs {
+    /// Custom field id, e.g. customfield_10010
+    #[serde(rename = "fieldId")]
+    pub field_id: String,
+}
+impl ToolArgs for RestoreCustomFieldArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/field/");
+        request.push_path_param("fieldId", &self.field_id)?;
+        request.push_path("/restore");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.createFieldContext`: Create field context.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFieldContextArgs {
+    /// Custom field id (customfield_N)
+    #[serde(rename = "fieldId")]
+    pub field_id: String,
+    /// Request body.
+    pub body: types::CreateCustomFieldContext,
+}
+impl ToolArgs for CreateFieldContextArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/field/");
+        request.push_path_param("fieldId", &self.field_id)?;
+        request.push_path("/context");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.updateFieldContext`: Update field context.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateFieldContextArgs {
+    /// Custom field id (customfield_N)
+    #[serde(rename = "fieldId")]
+    pub field_id: String,
+    /// Context id
+    #[serde(rename = "contextId")]
+    pub context_id: i64,
+    /// Request body.
+    pub body: types::CustomFieldContextUpdateDetails,
+}
+impl ToolArgs for UpdateFieldContextArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/field/");
+        request.push_path_param("fieldId", &self.field_id)?;
+        request.push_path("/context/");
+        request.push_path_param("contextId", &self.context_id)?;
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.deleteFieldContext`: Delete field context.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteFieldContextArgs {
+    /// Custom field id (customfield_N)
+    #[serde(rename = "fieldId")]
+    pub field_id: String,
+    /// Context id
+    #[serde(rename = "contextId")]
+    pub context_id: i64,
+}
+impl ToolArgs for DeleteFieldContextArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/field/");
+        request.push_path_param("fieldId", &self.field_id)?;
+        request.push_path("/context/");
+        request.push_path_param("contextId", &self.context_id)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.createFieldOptions`: Create field options.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFieldOptionsArgs {
+    /// Custom field id (customfield_N)
+    #[serde(rename = "fieldId")]
+    pub field_id: String,
+    /// Context id
+    #[serde(rename = "contextId")]
+    pub context_id: i64,
+    /// Request body.
+    pub body: types::BulkCustomFieldOptionCreateRequest,
+}
+impl ToolArgs for CreateFieldOptionsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/field/");
+        request.push_path_param("fieldId", &self.field_id)?;
+        request.push_path("/context/");
+        request.push_path_param("contextId", &self.context_id)?;
+        request.push_path("/option");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.updateFieldOptions`: Update field options.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateFieldOptionsArgs {
+    /// Custom field id (customfield_N)
+    #[serde(rename = "fieldId")]
+    pub field_id: String,
+    /// Context id
+    #[serde(rename = "contextId")]
+    pub context_id: i64,
+    /// Request body.
+    pub body: types::BulkCustomFieldOptionUpdateRequest,
+}
+impl ToolArgs for UpdateFieldOptionsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/field/");
+        request.push_path_param("fieldId", &self.field_id)?;
+        request.push_path("/context/");
+        request.push_path_param("contextId", &self.context_id)?;
+        request.push_path("/option");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.deleteFieldOption`: Delete field option.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteFieldOptionArgs {
+    /// Custom field id (customfield_N)
+    #[serde(rename = "fieldId")]
+    pub field_id: String,
+    /// Context id
+    #[serde(rename = "contextId")]
+    pub context_id: i64,
+    /// Option id
+    #[serde(rename = "optionId")]
+    pub option_id: i64,
+}
+impl ToolArgs for DeleteFieldOptionArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/field/");
+        request.push_path_param("fieldId", &self.field_id)?;
+        request.push_path("/context/");
+        request.push_path_param("contextId", &self.context_id)?;
+        request.push_path("/option/");
+        request.push_path_param("optionId", &self.option_id)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.assignFieldContextProjects`: Assign field context to projects.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignFieldContextProjectsArgs {
+    /// Custom field id (customfield_N)
+    #[serde(rename = "fieldId")]
+    pub field_id: String,
+    /// Context id
+    #[serde(rename = "contextId")]
+    pub context_id: i64,
+    /// Request body.
+    pub body: types::ProjectIds,
+}
+impl ToolArgs for AssignFieldContextProjectsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/field/");
+        request.push_path_param("fieldId", &self.field_id)?;
+        request.push_path("/context/");
+        request.push_path_param("contextId", &self.context_id)?;
+        request.push_path("/project");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.removeFieldContextProjects`: Remove field context from projects.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveFieldContextProjectsArgs {
+    /// Custom field id (customfield_N)
+    #[serde(rename = "fieldId")]
+    pub field_id: String,
+    /// Context id
+    #[serde(rename = "contextId")]
+    pub context_id: i64,
+    /// Request body.
+    pub body: types::ProjectIds,
+}
+impl ToolArgs for RemoveFieldContextProjectsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/field/");
+        request.push_path_param("fieldId", &self.field_id)?;
+        request.push_path("/context/");
+        request.push_path_param("contextId", &self.context_id)?;
+        request.push_path("/project/remove");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.addFieldContextIssueTypes`: Add issue types to field context.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddFieldContextIssueTypesArgs {
+    /// Custom field id (customfield_N)
+    #[serde(rename = "fieldId")]
+    pub field_id: String,
+    /// Context id
+    #[serde(rename = "contextId")]
+    pub context_id: i64,
+    /// Request body.
+    pub body: types::IssueTypeIds,
+}
+impl ToolArgs for AddFieldContextIssueTypesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/field/");
+        request.push_path_param("fieldId", &self.field_id)?;
+        request.push_path("/context/");
+        request.push_path_param("contextId", &self.context_id)?;
+        request.push_path("/issuetype");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.removeFieldContextIssueTypes`: Remove issue types from field context.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveFieldContextIssueTypesArgs {
+    /// Custom field id (customfield_N)
+    #[serde(rename = "fieldId")]
+    pub field_id: String,
+    /// Context id
+    #[serde(rename = "contextId")]
+    pub context_id: i64,
+    /// Request body.
+    pub body: types::IssueTypeIds,
+}
+impl ToolArgs for RemoveFieldContextIssueTypesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/field/");
+        request.push_path_param("fieldId", &self.field_id)?;
+        request.push_path("/context/");
+        request.push_path_param("contextId", &self.context_id)?;
+        request.push_path("/issuetype/remove");
+        request.json_body(&self.body)?;
         Ok(request)
     }
 }
@@ -2647,6 +4878,316 @@ impl ToolArgs for DeleteScreenTabArgs {
         request.push_path_param("screenId", &self.screen_id)?;
         request.push_path("/tabs/");
         request.push_path_param("tabId", &self.tab_id)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getWorkflows`: Get workflows.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetWorkflowsArgs {
+    /// Request body.
+    pub body: types::WorkflowReadRequest,
+}
+impl ToolArgs for GetWorkflowsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/workflows");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getWorkflowSchemeUsages`: Get workflow scheme usages.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetWorkflowSchemeUsagesArgs {
+    /// Workflow id (UUID) from jira.searchWorkflows
+    #[serde(rename = "workflowId")]
+    pub workflow_id: String,
+    /// The cursor for pagination
+    #[serde(rename = "nextPageToken")]
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+    /// The maximum number of results to return. Must be an integer between 1 and 200.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+}
+impl ToolArgs for GetWorkflowSchemeUsagesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/workflow/");
+        request.push_path_param("workflowId", &self.workflow_id)?;
+        request.push_path("/workflowSchemes");
+        request.query("nextPageToken", &self.next_page_token, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getWorkflowCapabilities`: Get workflow capabilities.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetWorkflowCapabilitiesArgs {
+    /// Workflow id (UUID)
+    #[serde(rename = "workflowId")]
+    #[serde(default)]
+    pub workflow_id: Option<String>,
+    /// Project id (team-managed scope)
+    #[serde(rename = "projectId")]
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// Issue type id (team-managed scope)
+    #[serde(rename = "issueTypeId")]
+    #[serde(default)]
+    pub issue_type_id: Option<String>,
+}
+impl ToolArgs for GetWorkflowCapabilitiesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/workflows/capabilities");
+        request.query("workflowId", &self.workflow_id, true)?;
+        request.query("projectId", &self.project_id, true)?;
+        request.query("issueTypeId", &self.issue_type_id, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.searchStatuses`: Search statuses.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchStatusesArgs {
+    /// Project id: its team-managed statuses
+    #[serde(rename = "projectId")]
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// The index of the first item to return in a page of results (page offset).
+    #[serde(rename = "startAt")]
+    #[serde(default)]
+    pub start_at: Option<i64>,
+    /// The maximum number of items to return per page.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+    /// Text matched against status names
+    #[serde(default)]
+    pub query: Option<String>,
+    /// TODO, IN_PROGRESS or DONE
+    #[serde(rename = "statusCategory")]
+    #[serde(default)]
+    pub status_category: Option<String>,
+}
+impl ToolArgs for SearchStatusesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/statuses/search");
+        request.query("projectId", &self.project_id, true)?;
+        request.query("startAt", &self.start_at, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        request.query("searchString", &self.query, true)?;
+        request.query("statusCategory", &self.status_category, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getStatuses`: Get statuses.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetStatusesArgs {
+    /// Status ids
+    pub id: Vec<String>,
+}
+impl ToolArgs for GetStatusesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/statuses");
+        request.query("id", &self.id, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getStatusWorkflowUsages`: Get status workflow usages.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetStatusWorkflowUsagesArgs {
+    /// Status id
+    #[serde(rename = "statusId")]
+    pub status_id: String,
+    /// The cursor for pagination
+    #[serde(rename = "nextPageToken")]
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+    /// The maximum number of results to return. Must be an integer between 1 and 200.
+    #[serde(rename = "maxResults")]
+    #[serde(default)]
+    pub max_results: Option<i32>,
+}
+impl ToolArgs for GetStatusWorkflowUsagesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/statuses/");
+        request.push_path_param("statusId", &self.status_id)?;
+        request.push_path("/workflowUsages");
+        request.query("nextPageToken", &self.next_page_token, true)?;
+        request.query("maxResults", &self.max_results, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.listWorkflowHistory`: List workflow history.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListWorkflowHistoryArgs {
+    /// Request body.
+    pub body: types::WorkflowHistoryListRequest,
+}
+impl ToolArgs for ListWorkflowHistoryArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/workflow/history/list");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getWorkflowFromHistory`: Get workflow from history.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetWorkflowFromHistoryArgs {
+    /// Request body.
+    pub body: types::WorkflowHistoryReadRequest,
+}
+impl ToolArgs for GetWorkflowFromHistoryArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/workflow/history");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.getWorkflowSchemeDraft`: Get workflow scheme draft.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetWorkflowSchemeDraftArgs {
+    /// Workflow scheme id
+    #[serde(rename = "schemeId")]
+    pub scheme_id: i64,
+}
+impl ToolArgs for GetWorkflowSchemeDraftArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Get);
+        request.push_path("/rest/api/3/workflowscheme/");
+        request.push_path_param("schemeId", &self.scheme_id)?;
+        request.push_path("/draft");
+        Ok(request)
+    }
+}
+/// Arguments of `jira.createStatuses`: Create statuses.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateStatusesArgs {
+    /// Request body.
+    pub body: types::StatusCreateRequest,
+}
+impl ToolArgs for CreateStatusesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/statuses");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.updateStatuses`: Update statuses.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateStatusesArgs {
+    /// Request body.
+    pub body: types::StatusUpdateRequest,
+}
+impl ToolArgs for UpdateStatusesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Put);
+        request.push_path("/rest/api/3/statuses");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.deleteStatuses`: Delete statuses.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteStatusesArgs {
+    /// Status ids
+    pub id: Vec<String>,
+}
+impl ToolArgs for DeleteStatusesArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/statuses");
+        request.query("id", &self.id, true)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.createWorkflows`: Create workflows.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWorkflowsArgs {
+    /// Request body.
+    pub body: types::WorkflowCreateRequest,
+}
+impl ToolArgs for CreateWorkflowsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/workflows/create");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.updateWorkflows`: Update workflows.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWorkflowsArgs {
+    /// Request body.
+    pub body: types::WorkflowUpdateRequest,
+}
+impl ToolArgs for UpdateWorkflowsArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/workflows/update");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.deleteWorkflow`: Delete workflow.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteWorkflowArgs {
+    /// Workflow id (UUID)
+    #[serde(rename = "workflowId")]
+    pub workflow_id: String,
+}
+impl ToolArgs for DeleteWorkflowArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Delete);
+        request.push_path("/rest/api/3/workflow/");
+        request.push_path_param("workflowId", &self.workflow_id)?;
+        Ok(request)
+    }
+}
+/// Arguments of `jira.publishWorkflowSchemeDraft`: Publish workflow scheme draft.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishWorkflowSchemeDraftArgs {
+    /// Workflow scheme id
+    #[serde(rename = "schemeId")]
+    pub scheme_id: i64,
+    /// Only check the status mappings; publish nothing
+    #[serde(rename = "validateOnly")]
+    #[serde(default)]
+    pub validate_only: Option<bool>,
+    /// Request body.
+    pub body: types::PublishDraftWorkflowScheme,
+}
+impl ToolArgs for PublishWorkflowSchemeDraftArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/rest/api/3/workflowscheme/");
+        request.push_path_param("schemeId", &self.scheme_id)?;
+        request.push_path("/draft/publish");
+        request.query("validateOnly", &self.validate_only, true)?;
+        request.json_body(&self.body)?;
         Ok(request)
     }
 }
@@ -3479,10 +6020,157 @@ pub mod types {
     use serde::{Deserialize, Serialize};
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
+    pub struct ActorsMap {
+        /// The name of the group to add. This parameter cannot be used with the `groupId` parameter. As a group's name can change, use of `groupId` is recommended.
+        #[serde(rename = "group", default, skip_serializing_if = "Option::is_none")]
+        pub group: Option<Vec<String>>,
+        /// The ID of the group to add. This parameter cannot be used with the `group` parameter.
+        #[serde(rename = "groupId", default, skip_serializing_if = "Option::is_none")]
+        pub group_id: Option<Vec<String>>,
+        /// The user account ID of the user to add.
+        #[serde(rename = "user", default, skip_serializing_if = "Option::is_none")]
+        pub user: Option<Vec<String>>,
+    }
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
     pub struct AddFieldBean {
         /// The ID of the field to add.
         #[serde(rename = "fieldId")]
         pub field_id: String,
+    }
+    /// The approval configuration of a status within a workflow. Applies only to Jira Service Management approvals.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ApprovalConfiguration {
+        /// Whether the approval configuration is active.
+        #[serde(rename = "active")]
+        pub active: ApprovalConfigurationActive,
+        /// How the required approval count is calculated. It may be configured to require a specific number of approvals, or approval by a percentage of approvers. If the approvers source field is Approver groups, you can configure how many approvals per group are required for the request to be approved. The number will be the same across all groups.
+        #[serde(rename = "conditionType")]
+        pub condition_type: ApprovalConfigurationConditionType,
+        /// The number or percentage of approvals required for a request to be approved. If `conditionType` is `number`, the value must be 20 or less. If `conditionType` is `percent`, the value must be 100 or less.
+        #[serde(rename = "conditionValue")]
+        pub condition_value: String,
+        /// A list of roles that should be excluded as possible approvers.
+        #[serde(rename = "exclude", default, skip_serializing_if = "Option::is_none")]
+        pub exclude: Option<Vec<Option<ApprovalConfigurationExcludeItem>>>,
+        /// The custom field ID of the "Approvers" or "Approver Groups" field.
+        #[serde(rename = "fieldId")]
+        pub field_id: String,
+        /// The custom field ID of the field used to pre-populate the Approver field. Only supports the "Affected Services" field.
+        #[serde(
+            rename = "prePopulatedFieldId",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub pre_populated_field_id: Option<String>,
+        /// The numeric ID of the transition to be executed if the request is approved.
+        #[serde(rename = "transitionApproved")]
+        pub transition_approved: String,
+        /// The numeric ID of the transition to be executed if the request is declined.
+        #[serde(rename = "transitionRejected")]
+        pub transition_rejected: String,
+    }
+    /// Whether the approval configuration is active.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum ApprovalConfigurationActive {
+        #[serde(rename = "true")]
+        True,
+        #[serde(rename = "false")]
+        False,
+    }
+    /// How the required approval count is calculated. It may be configured to require a specific number of approvals, or approval by a percentage of approvers. If the approvers source field is Approver groups, you can configure how many approvals per group are required for the request to be approved. The number will be the same across all groups.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum ApprovalConfigurationConditionType {
+        #[serde(rename = "number")]
+        Number,
+        #[serde(rename = "percent")]
+        Percent,
+        #[serde(rename = "numberPerPrincipal")]
+        NumberPerPrincipal,
+    }
+    /// A list of roles that should be excluded as possible approvers.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum ApprovalConfigurationExcludeItem {
+        #[serde(rename = "assignee")]
+        Assignee,
+        #[serde(rename = "reporter")]
+        Reporter,
+    }
+    /// Details of the options to create for a custom field.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct BulkCustomFieldOptionCreateRequest {
+        /// Details of options to create.
+        #[serde(rename = "options", default, skip_serializing_if = "Option::is_none")]
+        pub options: Option<Vec<CustomFieldOptionCreate>>,
+    }
+    /// Details of the options to update for a custom field.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct BulkCustomFieldOptionUpdateRequest {
+        /// Details of the options to update.
+        #[serde(rename = "options", default, skip_serializing_if = "Option::is_none")]
+        pub options: Option<Vec<CustomFieldOptionUpdate>>,
+    }
+    /// The account ID of the new owner.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ChangeFilterOwner {
+        /// The account ID of the new owner.
+        #[serde(rename = "accountId")]
+        pub account_id: String,
+    }
+    /// The conditions group associated with the transition.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ConditionGroupUpdate {
+        /// The nested conditions of the condition group.
+        #[serde(
+            rename = "conditionGroups",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub condition_groups: Option<Vec<Box<ConditionGroupUpdate>>>,
+        /// The rules for this condition.
+        #[serde(rename = "conditions", default, skip_serializing_if = "Option::is_none")]
+        pub conditions: Option<Vec<WorkflowRuleConfiguration>>,
+        /// Determines how the conditions in the group are evaluated. Accepts either `ANY` or `ALL`. If `ANY` is used, at least one condition in the group must be true for the group to evaluate to true. If `ALL` is used, all conditions in the group must be true for the group to evaluate to true.
+        #[serde(rename = "operation")]
+        pub operation: ConditionGroupUpdateOperation,
+    }
+    /// Determines how the conditions in the group are evaluated. Accepts either `ANY` or `ALL`. If `ANY` is used, at least one condition in the group must be true for the group to evaluate to true. If `ALL` is used, all conditions in the group must be true for the group to evaluate to true.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum ConditionGroupUpdateOperation {
+        #[serde(rename = "ANY")]
+        Any,
+        #[serde(rename = "ALL")]
+        All,
+    }
+    /// The details of a created custom field context.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateCustomFieldContext {
+        /// The description of the context.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The list of issue types IDs for the context. If the list is empty, the context refers to all issue types.
+        #[serde(
+            rename = "issueTypeIds",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub issue_type_ids: Option<Vec<String>>,
+        /// The name of the context.
+        #[serde(rename = "name")]
+        pub name: String,
+        /// The list of project IDs associated with the context. If the list is empty, the context is global.
+        #[serde(rename = "projectIds", default, skip_serializing_if = "Option::is_none")]
+        pub project_ids: Option<Vec<String>>,
     }
     /// Details about the project.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -3730,6 +6418,21 @@ pub mod types {
         #[serde(rename = "business")]
         Business,
     }
+    /// Details of a custom field context.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct CustomFieldContextUpdateDetails {
+        /// The description of the custom field context. The maximum length is 255 characters.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The name of the custom field context. The name must be unique. The maximum length is 255 characters.
+        #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+        pub name: Option<String>,
+    }
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct CustomFieldDefinitionJsonBean {
@@ -3882,6 +6585,70 @@ pub mod types {
         )]
         ComAtlassianJiraPluginSystemCustomfieldtypesColonVersionsearcher,
     }
+    /// Details of a custom field option to create.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct CustomFieldOptionCreate {
+        /// Whether the option is disabled.
+        #[serde(rename = "disabled", default, skip_serializing_if = "Option::is_none")]
+        pub disabled: Option<bool>,
+        /// For cascading options, the ID of a parent option.
+        #[serde(rename = "optionId", default, skip_serializing_if = "Option::is_none")]
+        pub option_id: Option<String>,
+        /// The value of the custom field option.
+        #[serde(rename = "value")]
+        pub value: String,
+    }
+    /// Details of a custom field option for a context.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct CustomFieldOptionUpdate {
+        /// Whether the option is disabled.
+        #[serde(rename = "disabled", default, skip_serializing_if = "Option::is_none")]
+        pub disabled: Option<bool>,
+        /// The ID of the custom field option.
+        #[serde(rename = "id")]
+        pub id: String,
+        /// The value of the custom field option.
+        #[serde(rename = "value", default, skip_serializing_if = "Option::is_none")]
+        pub value: Option<String>,
+    }
+    /// Details of a dashboard.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct DashboardDetails {
+        /// The description of the dashboard.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The edit permissions for the dashboard.
+        #[serde(rename = "editPermissions")]
+        pub edit_permissions: Vec<SharePermission>,
+        /// The name of the dashboard.
+        #[serde(rename = "name")]
+        pub name: String,
+        /// The share permissions for the dashboard.
+        #[serde(rename = "sharePermissions")]
+        pub share_permissions: Vec<SharePermission>,
+    }
+    /// The current version details of this workflow scheme.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct DocumentVersion {
+        /// The version UUID.
+        #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
+        pub id: Option<String>,
+        /// The version number.
+        #[serde(
+            rename = "versionNumber",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub version_number: Option<i64>,
+    }
     /// Details about a filter.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -3934,6 +6701,14 @@ pub mod types {
         /// The ID of the permission scheme to associate with the project. Use the [Get all permission schemes](#api-rest-api-3-permissionscheme-get) resource to get a list of permission scheme IDs.
         #[serde(rename = "id")]
         pub id: i64,
+    }
+    /// The list of issue type IDs.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct IssueTypeIds {
+        /// The list of issue type IDs.
+        #[serde(rename = "issueTypeIds")]
+        pub issue_type_ids: Vec<String>,
     }
     /// Details of an issue type scheme and its associated issue types.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -4120,6 +6895,48 @@ pub mod types {
         #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
         pub id: Option<String>,
     }
+    /// A project and issueType ID pair that identifies a status mapping.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ProjectAndIssueTypePair {
+        /// The ID of the issue type.
+        #[serde(rename = "issueTypeId")]
+        pub issue_type_id: String,
+        /// The ID of the project.
+        #[serde(rename = "projectId")]
+        pub project_id: String,
+    }
+    /// A project category.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ProjectCategory {
+        /// The description of the project category.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The name of the project category. Required on create, optional on update.
+        #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+        pub name: Option<String>,
+    }
+    /// Project ID details.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ProjectId {
+        /// The ID of the project.
+        #[serde(rename = "id")]
+        pub id: String,
+    }
+    /// A list of project IDs.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ProjectIds {
+        /// The IDs of projects.
+        #[serde(rename = "projectIds")]
+        pub project_ids: Vec<String>,
+    }
     /// Details about the roles in a project.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -4141,6 +6958,38 @@ pub mod types {
             skip_serializing_if = "Option::is_none"
         )]
         pub translated_name: Option<String>,
+    }
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ProjectRoleActorsUpdateBean {
+        /// The actors to add to the project role.
+        ///
+        /// Add groups using:
+        ///
+        ///  *  `atlassian-group-role-actor` and a list of group names.
+        ///  *  `atlassian-group-role-actor-id` and a list of group IDs.
+        ///
+        /// As a group's name can change, use of `atlassian-group-role-actor-id` is recommended. For example, `"atlassian-group-role-actor-id":["eef79f81-0b89-4fca-a736-4be531a10869","77f6ab39-e755-4570-a6ae-2d7a8df0bcb8"]`.
+        ///
+        /// Add users using `atlassian-user-role-actor` and a list of account IDs. For example, `"atlassian-user-role-actor":["12345678-9abc-def1-2345-6789abcdef12", "abcdef12-3456-789a-bcde-f123456789ab"]`.
+        #[serde(
+            rename = "categorisedActors",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub categorised_actors: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    }
+    /// Details about the status mappings for publishing a draft workflow scheme.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct PublishDraftWorkflowScheme {
+        /// Mappings of statuses to new statuses for issue types.
+        #[serde(
+            rename = "statusMappings",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub status_mappings: Option<Vec<StatusMapping>>,
     }
     /// The projects the item is associated with. Indicated for items associated with [next-gen projects](https://confluence.atlassian.com/x/loMyO).
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -4384,6 +7233,243 @@ pub mod types {
         Authenticated,
         #[serde(rename = "project-unknown")]
         ProjectMinusUnknown,
+    }
+    /// Details of the status being created.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct StatusCreate {
+        /// The description of the status.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The name of the status.
+        #[serde(rename = "name")]
+        pub name: String,
+        /// The category of the status.
+        #[serde(rename = "statusCategory")]
+        pub status_category: StatusCreateStatusCategory,
+    }
+    /// Details of the statuses being created and their scope.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct StatusCreateRequest {
+        /// The scope of the status.
+        #[serde(rename = "scope")]
+        pub scope: StatusScope,
+        /// Details of the statuses being created.
+        #[serde(rename = "statuses")]
+        pub statuses: Vec<StatusCreate>,
+    }
+    /// The category of the status.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum StatusCreateStatusCategory {
+        #[serde(rename = "TODO")]
+        Todo,
+        #[serde(rename = "IN_PROGRESS")]
+        InProgress,
+        #[serde(rename = "DONE")]
+        Done,
+    }
+    /// The statuses associated with this workflow.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct StatusLayoutUpdate {
+        /// The approval configuration of a status within a workflow. Applies only to Jira Service Management approvals.
+        #[serde(
+            rename = "approvalConfiguration",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub approval_configuration: Option<ApprovalConfiguration>,
+        /// The starting point for the statuses in the workflow.
+        #[serde(rename = "layout", default, skip_serializing_if = "Option::is_none")]
+        pub layout: Option<WorkflowLayout>,
+        /// The properties for this status layout.
+        #[serde(rename = "properties")]
+        pub properties: std::collections::BTreeMap<String, String>,
+        /// A unique ID which the status will use to refer to this layout configuration.
+        #[serde(rename = "statusReference")]
+        pub status_reference: String,
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    /// Details about the mapping from a status to a new status for an issue type.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct StatusMapping {
+        /// The ID of the issue type.
+        #[serde(rename = "issueTypeId")]
+        pub issue_type_id: String,
+        /// The ID of the new status.
+        #[serde(rename = "newStatusId")]
+        pub new_status_id: String,
+        /// The ID of the status.
+        #[serde(rename = "statusId")]
+        pub status_id: String,
+    }
+    /// The mapping of old to new status ID for a specific project and issue type.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct StatusMappingDto {
+        /// The issue type for the status mapping.
+        #[serde(rename = "issueTypeId")]
+        pub issue_type_id: String,
+        /// The project for the status mapping.
+        #[serde(rename = "projectId")]
+        pub project_id: String,
+        /// The list of old and new status ID mappings for the specified project and issue type.
+        #[serde(rename = "statusMigrations")]
+        pub status_migrations: Vec<StatusMigration>,
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    /// The mapping of old to new status ID.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct StatusMigration {
+        /// The new status ID.
+        #[serde(rename = "newStatusReference")]
+        pub new_status_reference: String,
+        /// The old status ID.
+        #[serde(rename = "oldStatusReference")]
+        pub old_status_reference: String,
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    /// The scope of the status.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct StatusScope {
+        /// Project ID details.
+        #[serde(rename = "project", default, skip_serializing_if = "Option::is_none")]
+        pub project: Option<ProjectId>,
+        /// The scope of the status. `GLOBAL` for company-managed projects and `PROJECT` for team-managed projects.
+        #[serde(rename = "type")]
+        pub type_: StatusScopeType,
+    }
+    /// The scope of the status. `GLOBAL` for company-managed projects and `PROJECT` for team-managed projects.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum StatusScopeType {
+        #[serde(rename = "PROJECT")]
+        Project,
+        #[serde(rename = "GLOBAL")]
+        Global,
+    }
+    /// Details of the status being updated.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct StatusUpdate {
+        /// The description of the status.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The ID of the status.
+        #[serde(rename = "id")]
+        pub id: String,
+        /// The name of the status.
+        #[serde(rename = "name")]
+        pub name: String,
+        /// The category of the status.
+        #[serde(rename = "statusCategory")]
+        pub status_category: StatusUpdateStatusCategory,
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    /// The list of statuses that will be updated.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct StatusUpdateRequest {
+        /// The list of statuses that will be updated.
+        #[serde(rename = "statuses")]
+        pub statuses: Vec<StatusUpdate>,
+    }
+    /// The category of the status.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum StatusUpdateStatusCategory {
+        #[serde(rename = "TODO")]
+        Todo,
+        #[serde(rename = "IN_PROGRESS")]
+        InProgress,
+        #[serde(rename = "DONE")]
+        Done,
+    }
+    /// The transition update data.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct TransitionUpdateDto {
+        /// The post-functions of the transition.
+        #[serde(rename = "actions", default, skip_serializing_if = "Option::is_none")]
+        pub actions: Option<Vec<WorkflowRuleConfiguration>>,
+        /// The conditions group associated with the transition.
+        #[serde(rename = "conditions", default, skip_serializing_if = "Option::is_none")]
+        pub conditions: Option<ConditionGroupUpdate>,
+        /// The custom event ID of the transition.
+        #[serde(
+            rename = "customIssueEventId",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub custom_issue_event_id: Option<String>,
+        /// The description of the transition.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The ID of the transition.
+        #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
+        pub id: Option<String>,
+        /// The statuses the transition can start from, and the mapping of ports between the statuses.
+        #[serde(rename = "links", default, skip_serializing_if = "Option::is_none")]
+        pub links: Option<Vec<WorkflowTransitionLinks>>,
+        /// The name of the transition.
+        #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+        pub name: Option<String>,
+        /// The properties of the transition.
+        #[serde(rename = "properties", default, skip_serializing_if = "Option::is_none")]
+        pub properties: Option<std::collections::BTreeMap<String, String>>,
+        /// The status the transition goes to.
+        #[serde(
+            rename = "toStatusReference",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub to_status_reference: Option<String>,
+        /// The configuration of the rule.
+        #[serde(
+            rename = "transitionScreen",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub transition_screen: Option<WorkflowRuleConfiguration>,
+        /// The triggers of the transition.
+        #[serde(rename = "triggers", default, skip_serializing_if = "Option::is_none")]
+        pub triggers: Option<Vec<WorkflowTrigger>>,
+        /// The transition type.
+        #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+        pub type_: Option<TransitionUpdateDtoType>,
+        /// The validators of the transition.
+        #[serde(rename = "validators", default, skip_serializing_if = "Option::is_none")]
+        pub validators: Option<Vec<WorkflowRuleConfiguration>>,
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    /// The transition type.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum TransitionUpdateDtoType {
+        #[serde(rename = "INITIAL")]
+        Initial,
+        #[serde(rename = "GLOBAL")]
+        Global,
+        #[serde(rename = "DIRECTED")]
+        Directed,
     }
     /// Details of a custom field.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -4632,6 +7718,122 @@ pub mod types {
         #[serde(rename = "48x48", default, skip_serializing_if = "Option::is_none")]
         pub n_48x48: Option<String>,
     }
+    /// The details of the workflows to create.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowCreate {
+        /// The description of the workflow to create.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The starting point for the statuses in the workflow.
+        #[serde(
+            rename = "loopedTransitionContainerLayout",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub looped_transition_container_layout: Option<WorkflowLayout>,
+        /// The name of the workflow to create.
+        #[serde(rename = "name")]
+        pub name: String,
+        /// The starting point for the statuses in the workflow.
+        #[serde(
+            rename = "startPointLayout",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub start_point_layout: Option<WorkflowLayout>,
+        /// The statuses associated with this workflow.
+        #[serde(rename = "statuses")]
+        pub statuses: Vec<StatusLayoutUpdate>,
+        /// The transitions of this workflow.
+        #[serde(rename = "transitions")]
+        pub transitions: Vec<TransitionUpdateDto>,
+    }
+    /// The create workflows payload.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowCreateRequest {
+        /// The scope of the workflow.
+        #[serde(rename = "scope", default, skip_serializing_if = "Option::is_none")]
+        pub scope: Option<WorkflowScope>,
+        /// The statuses to associate with the workflows.
+        #[serde(rename = "statuses", default, skip_serializing_if = "Option::is_none")]
+        pub statuses: Option<Vec<WorkflowStatusUpdate>>,
+        /// The details of the workflows to create.
+        #[serde(rename = "workflows", default, skip_serializing_if = "Option::is_none")]
+        pub workflows: Option<Vec<WorkflowCreate>>,
+    }
+    /// A request to read all the workflow history entries for a specific workflow.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowHistoryListRequest {
+        /// The id of the workflow to read the history for.
+        #[serde(rename = "workflowId", default, skip_serializing_if = "Option::is_none")]
+        pub workflow_id: Option<String>,
+    }
+    /// A request to read a specific workflow version from history.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowHistoryReadRequest {
+        #[serde(rename = "version", default, skip_serializing_if = "Option::is_none")]
+        pub version: Option<i64>,
+        #[serde(rename = "workflowId", default, skip_serializing_if = "Option::is_none")]
+        pub workflow_id: Option<String>,
+    }
+    /// The starting point for the statuses in the workflow.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowLayout {
+        /// The x axis location.
+        #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
+        pub x: Option<f64>,
+        /// The y axis location.
+        #[serde(rename = "y", default, skip_serializing_if = "Option::is_none")]
+        pub y: Option<f64>,
+    }
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowReadRequest {
+        /// The list of projects and issue types to query.
+        #[serde(
+            rename = "projectAndIssueTypes",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub project_and_issue_types: Option<Vec<ProjectAndIssueTypePair>>,
+        /// The list of workflow IDs to query.
+        #[serde(
+            rename = "workflowIds",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub workflow_ids: Option<Vec<String>>,
+        /// The list of workflow names to query.
+        #[serde(
+            rename = "workflowNames",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub workflow_names: Option<Vec<String>>,
+    }
+    /// The configuration of the rule.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowRuleConfiguration {
+        /// The ID of the rule.
+        #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
+        pub id: Option<String>,
+        /// The parameters related to the rule.
+        #[serde(rename = "parameters", default, skip_serializing_if = "Option::is_none")]
+        pub parameters: Option<std::collections::BTreeMap<String, String>>,
+        /// The rule key of the rule.
+        #[serde(rename = "ruleKey")]
+        pub rule_key: String,
+    }
     /// Details about a workflow scheme.
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -4688,5 +7890,157 @@ pub mod types {
             skip_serializing_if = "Option::is_none"
         )]
         pub workflow_scheme_id: Option<String>,
+    }
+    /// The scope of the workflow.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowScope {
+        /// Project ID details.
+        #[serde(rename = "project", default, skip_serializing_if = "Option::is_none")]
+        pub project: Option<ProjectId>,
+        /// The scope of the workflow. `GLOBAL` for company-managed projects and `PROJECT` for team-managed projects.
+        #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+        pub type_: Option<WorkflowScopeType>,
+    }
+    /// The scope of the workflow. `GLOBAL` for company-managed projects and `PROJECT` for team-managed projects.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum WorkflowScopeType {
+        #[serde(rename = "PROJECT")]
+        Project,
+        #[serde(rename = "GLOBAL")]
+        Global,
+    }
+    /// Details of the status being updated.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct WorkflowStatusUpdate {
+        /// The description of the status.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The ID of the status. When reusing an existing status, this field should be provided.
+        #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
+        pub id: Option<String>,
+        /// The name of the status.
+        #[serde(rename = "name")]
+        pub name: String,
+        /// The category of the status.
+        #[serde(rename = "statusCategory")]
+        pub status_category: WorkflowStatusUpdateStatusCategory,
+        /// The reference of the status. If adding a new status to a team-managed workflow, this must be a UUID (for company-managed a UUID is not needed).
+        #[serde(rename = "statusReference")]
+        pub status_reference: String,
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    /// The category of the status.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum WorkflowStatusUpdateStatusCategory {
+        #[serde(rename = "TODO")]
+        Todo,
+        #[serde(rename = "IN_PROGRESS")]
+        InProgress,
+        #[serde(rename = "DONE")]
+        Done,
+    }
+    /// The statuses the transition can start from, and the mapping of ports between the statuses.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowTransitionLinks {
+        /// The port that the transition starts from.
+        #[serde(rename = "fromPort", default, skip_serializing_if = "Option::is_none")]
+        pub from_port: Option<i32>,
+        /// The status that the transition starts from.
+        #[serde(
+            rename = "fromStatusReference",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub from_status_reference: Option<String>,
+        /// The port that the transition goes to.
+        #[serde(rename = "toPort", default, skip_serializing_if = "Option::is_none")]
+        pub to_port: Option<i32>,
+    }
+    /// The trigger configuration associated with a workflow.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowTrigger {
+        /// The ID of the trigger.
+        #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
+        pub id: Option<String>,
+        /// The parameters of the trigger.
+        #[serde(rename = "parameters")]
+        pub parameters: std::collections::BTreeMap<String, String>,
+        /// The rule key of the trigger.
+        #[serde(rename = "ruleKey")]
+        pub rule_key: String,
+    }
+    /// The details of the workflows to update.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct WorkflowUpdate {
+        /// The mapping of old to new status ID.
+        #[serde(
+            rename = "defaultStatusMappings",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub default_status_mappings: Option<Vec<StatusMigration>>,
+        /// The new description for this workflow.
+        #[serde(
+            rename = "description",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub description: Option<String>,
+        /// The ID of this workflow.
+        #[serde(rename = "id")]
+        pub id: String,
+        /// The starting point for the statuses in the workflow.
+        #[serde(
+            rename = "loopedTransitionContainerLayout",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub looped_transition_container_layout: Option<WorkflowLayout>,
+        /// The starting point for the statuses in the workflow.
+        #[serde(
+            rename = "startPointLayout",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub start_point_layout: Option<WorkflowLayout>,
+        /// The mapping of old to new status ID for a specific project and issue type.
+        #[serde(
+            rename = "statusMappings",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub status_mappings: Option<Vec<StatusMappingDto>>,
+        /// The statuses associated with this workflow.
+        #[serde(rename = "statuses")]
+        pub statuses: Vec<StatusLayoutUpdate>,
+        /// The transitions of this workflow.
+        #[serde(rename = "transitions")]
+        pub transitions: Vec<TransitionUpdateDto>,
+        /// The current version details of this workflow scheme.
+        #[serde(rename = "version")]
+        pub version: DocumentVersion,
+        /// Members beside the named properties.
+        #[serde(flatten)]
+        pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    /// The update workflows payload.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct WorkflowUpdateRequest {
+        /// The statuses to associate with the workflows.
+        #[serde(rename = "statuses", default, skip_serializing_if = "Option::is_none")]
+        pub statuses: Option<Vec<WorkflowStatusUpdate>>,
+        /// The details of the workflows to update.
+        #[serde(rename = "workflows", default, skip_serializing_if = "Option::is_none")]
+        pub workflows: Option<Vec<WorkflowUpdate>>,
     }
 }

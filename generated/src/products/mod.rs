@@ -3,13 +3,15 @@
 
 //! The generated catalog: products, permission groups and one module of tools per product.
 use gojira_catalog_types::{Access, AuthKind, Group, Product, ToolSpec};
-/// Jira Software: 6 tools from `jira-software.json`.
+/// Jira Software: 11 tools from `jira-software.json`.
 pub mod agile;
 /// Assets: 10 tools from `assets.json`.
 pub mod assets;
+/// Jira automation: 11 tools from `automation.json`.
+pub mod automation;
 /// Confluence: 10 tools from `confluence-v2.json`.
 pub mod confluence;
-/// Jira Cloud platform: 68 tools from `jira-platform.json`.
+/// Jira Cloud platform: 119 tools from `jira-platform.json`.
 pub mod jira;
 /// Jira Service Management: 12 tools from `jsm.json`.
 pub mod jsm;
@@ -31,6 +33,14 @@ pub static PRODUCTS: &[Product] = &[
         spec: "assets.json",
         spec_version: "1",
         base_url: "{api}/jsm/assets/workspace/{workspaceId}/v1",
+        auth: AuthKind::ApiToken,
+    },
+    Product {
+        key: "automation",
+        title: "Jira automation",
+        spec: "automation.json",
+        spec_version: "1.1",
+        base_url: "{api}/automation/public/jira/{cloudId}",
         auth: AuthKind::ApiToken,
     },
     Product {
@@ -96,7 +106,7 @@ pub static GROUPS: &[Group] = &[
         name: "read_automation",
         access: Access::Read,
         product: "Jira",
-        description: "Automation rules, audit log, usage: read",
+        description: "Automation rules, templates, manual rules: read",
     },
     Group {
         name: "read_confluence_admin",
@@ -108,13 +118,13 @@ pub static GROUPS: &[Group] = &[
         name: "read_customfields",
         access: Access::Read,
         product: "Jira",
-        description: "Custom fields and their contexts: read",
+        description: "Custom fields, contexts, options, mappings, screens, trash: read",
     },
     Group {
         name: "read_filters_dashboards",
         access: Access::Read,
         product: "Jira",
-        description: "List/get filters and dashboards",
+        description: "List/get filters, their shares, dashboards and gadgets",
     },
     Group {
         name: "read_jsm_admin",
@@ -126,7 +136,7 @@ pub static GROUPS: &[Group] = &[
         name: "read_projects",
         access: Access::Read,
         product: "Jira",
-        description: "List/get projects: admin view and details",
+        description: "List/get projects: details, roles and actors, components, versions, categories",
     },
     Group {
         name: "read_schemes",
@@ -138,7 +148,7 @@ pub static GROUPS: &[Group] = &[
         name: "read_workflows",
         access: Access::Read,
         product: "Jira",
-        description: "List/get workflows and transition components",
+        description: "Workflows, statuses, transition components, workflow history: read",
     },
     Group {
         name: "utility",
@@ -150,7 +160,7 @@ pub static GROUPS: &[Group] = &[
         name: "write_agile",
         access: Access::Write,
         product: "Jira Software",
-        description: "Create/update sprints",
+        description: "Create/update/start/close/delete sprints, create/delete boards",
     },
     Group {
         name: "write_assets",
@@ -162,7 +172,7 @@ pub static GROUPS: &[Group] = &[
         name: "write_automation",
         access: Access::Write,
         product: "Jira",
-        description: "Create/update/delete/enable/disable automation rules",
+        description: "Create/update/enable/disable automation rules, run manual rules",
     },
     Group {
         name: "write_confluence_admin",
@@ -174,13 +184,13 @@ pub static GROUPS: &[Group] = &[
         name: "write_customfields",
         access: Access::Write,
         product: "Jira",
-        description: "Create/update/delete custom fields, contexts and options",
+        description: "Custom fields, contexts, options, mappings: create/update/delete; trash and restore",
     },
     Group {
         name: "write_filters_dashboards",
         access: Access::Write,
         product: "Jira",
-        description: "Create/update/delete filters and dashboards",
+        description: "Filters (sharing, owner) and dashboards (gadgets): create/update/delete",
     },
     Group {
         name: "write_jsm_admin",
@@ -192,7 +202,7 @@ pub static GROUPS: &[Group] = &[
         name: "write_projects",
         access: Access::Write,
         product: "Jira",
-        description: "Create, update and archive projects (deletion is its own group)",
+        description: "Create, update and archive projects; role actors, categories (deletion is its own group)",
     },
     Group {
         name: "write_schemes",
@@ -204,13 +214,14 @@ pub static GROUPS: &[Group] = &[
         name: "write_workflows",
         access: Access::Write,
         product: "Jira",
-        description: "Create/update/delete workflows and transitions, publish",
+        description: "Create/update/delete workflows and statuses, publish scheme drafts",
     },
 ];
 /// The tools of each product.
 pub static TOOLSETS: &[&[ToolSpec]] = &[
     agile::TOOLS,
     assets::TOOLS,
+    automation::TOOLS,
     confluence::TOOLS,
     jira::TOOLS,
     jsm::TOOLS,

@@ -94,6 +94,8 @@ pub fn fake_env(fake: &FakeHandle, groups: &str) -> BTreeMap<String, String> {
         ("ATLASSIAN_EMAIL", "e2e@example.com"),
         ("ATLASSIAN_API_TOKEN", "e2e-secret-token"),
         ("GOJIRA_ASSETS_WORKSPACE_ID", "ws-1"),
+        // Fills {cloudId} of the automation product's base URL.
+        ("ATLASSIAN_CLOUD_ID", fake_atlassian::DEFAULT_CLOUD_ID),
         ("GOJIRA_ORG_ID", "org-1"),
         ("GOJIRA_ENABLE_ORG_ADMIN", "true"),
         ("GOJIRA_ORG_ADMIN_TOKEN", "e2e-org-key"),
@@ -309,7 +311,13 @@ pub fn minimal(schema: &Value) -> Value {
         "number" => json!(1.0),
         "boolean" => json!(false),
         "array" => {
-            let n = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0);
+            // One item at least: a required list is rarely accepted empty
+            // (jira.deleteStatuses needs an id to read and to delete).
+            let n = schema
+                .get("minItems")
+                .and_then(Value::as_u64)
+                .unwrap_or(1)
+                .max(1);
             let item = minimal(schema.get("items").unwrap_or(&json!({})));
             Value::Array((0..n).map(|_| item.clone()).collect())
         }

@@ -64,7 +64,7 @@ impl Outgoing {
         out
     }
 
-    fn error(status: u16, message: String) -> Self {
+    pub(crate) fn error(status: u16, message: String) -> Self {
         Self::json(status, json!({ "errorMessages": [message] }))
     }
 }
@@ -552,16 +552,16 @@ impl Engine {
 }
 
 /// Builds the success answer of one operation, using and updating the store.
-struct Responder<'a> {
-    op: &'a Operation,
-    defs: &'a Map<String, Value>,
+pub(crate) struct Responder<'a> {
+    pub(crate) op: &'a Operation,
+    pub(crate) defs: &'a Map<String, Value>,
     base_url: String,
     /// Whether documented examples replace synthesized bodies (not on stateful answers).
     examples: bool,
     /// Whether records are a seeded tenant's (served as they are, see `state::fit_with`).
-    trusted: bool,
-    /// The seeded tenant's views, actions, documents, envelopes and paging.
-    seed: Option<Arc<Seed>>,
+    pub(crate) trusted: bool,
+    /// The seeded tenant's views, actions, documents, envelopes, paging and bulk endpoints.
+    pub(crate) seed: Option<Arc<Seed>>,
 }
 
 impl Responder<'_> {
@@ -575,6 +575,9 @@ impl Responder<'_> {
     ) -> Outgoing {
         let op = self.op;
         let status = op.response.status;
+        if let Some(out) = self.bulk_answer(store, method, path, parts.query, body) {
+            return out;
+        }
         if let Some(out) = self.seeded_answer(store, method, path, parts, body) {
             return out;
         }
@@ -675,8 +678,8 @@ impl Responder<'_> {
                 None => Outgoing::error(404, format!("No resource at {collection}/{ident}")),
             });
         }
-        if let Some((bulk, collection)) = seed.bulk(method, path) {
-            return Some(self.bulk_answer(store, bulk, canonical_collection(&collection), body));
+        if let Some((batch, collection)) = seed.batch(method, path) {
+            return Some(self.batch_answer(store, batch, canonical_collection(&collection), body));
         }
         if let Some(document) = seed.document(method, path) {
             let mut out = self.synthesized(status);
@@ -771,10 +774,10 @@ impl Responder<'_> {
     /// element of the body's `member` becomes (or updates, by `id`) one
     /// record; the answer lists them in the same member. An element naming
     /// no record is a 404 and nothing is changed.
-    fn bulk_answer(
+    fn batch_answer(
         &self,
         store: &Mutex<Store>,
-        bulk: &crate::seed::Bulk,
+        bulk: &crate::seed::Batch,
         collection: &str,
         body: Option<&Value>,
     ) -> Outgoing {
@@ -828,7 +831,7 @@ impl Responder<'_> {
 
     /// The response schema: the declared one, or one inferred from the example
     /// (so that records can be overlaid on example responses too).
-    fn schema(&self) -> Option<Cow<'_, Value>> {
+    pub(crate) fn schema(&self) -> Option<Cow<'_, Value>> {
         match &self.op.response.body {
             ResponseBody::Schema(s) => Some(Cow::Borrowed(s)),
             ResponseBody::Example(e) => Some(Cow::Owned(infer_schema(e))),
@@ -837,7 +840,7 @@ impl Responder<'_> {
     }
 
     /// The synthesized (or example, or empty) response.
-    fn synthesized(&self, status: u16) -> Outgoing {
+    pub(crate) fn synthesized(&self, status: u16) -> Outgoing {
         let body = match &self.op.response.body {
             ResponseBody::Empty => None,
             ResponseBody::Schema(s) => Some(Synth::new(self.defs).instance(s)),

@@ -37,6 +37,7 @@
 //! actions, loaded from `seed/tenant.json`), `faults`, `record`, `engine` (the
 //! pipeline), `server` (axum glue).
 
+mod bulk;
 mod convert;
 mod engine;
 mod error;

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::FakeError;
+use crate::bulk::Bulk;
 
 /// The tenant `serve --sandbox` starts with (see [`crate::FakeAtlassian::with_seed`]):
 /// one file per area (file name, text), merged by [`Seed::parse_all`]. An
@@ -24,6 +25,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("tenant.json", include_str!("../seed/tenant.json")),
     ("schemes.json", include_str!("../seed/schemes.json")),
     ("fields.json", include_str!("../seed/fields.json")),
+    ("workflows.json", include_str!("../seed/workflows.json")),
 ];
 
 /// A parsed seed file.
@@ -63,6 +65,9 @@ pub(crate) struct Seed {
     /// Operations that create or update several records of one collection
     /// at once, the records in one member of the body and of the answer.
     #[serde(default)]
+    pub(crate) batches: Vec<Batch>,
+    /// Endpoints reading or writing several records, or records wrapped in a member (see `bulk.rs`).
+    #[serde(default)]
     pub(crate) bulk: Vec<Bulk>,
 }
 
@@ -70,7 +75,7 @@ pub(crate) struct Seed {
 /// `id`) of the collection at `path` (`{}` = one segment, filled from the request).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Bulk {
+pub(crate) struct Batch {
     /// HTTP method: POST creates, PUT updates.
     pub(crate) method: String,
     /// Concrete path of the collection; `{}` matches one segment.
@@ -473,6 +478,7 @@ impl Seed {
             all.actions.extend(seed.actions);
             all.documents.extend(seed.documents);
             all.paging.extend(seed.paging);
+            all.batches.extend(seed.batches);
             all.bulk.extend(seed.bulk);
         }
         Ok(all)
@@ -491,9 +497,9 @@ impl Seed {
         })
     }
 
-    /// The bulk operation of `method path`, with its concrete collection.
-    pub(crate) fn bulk(&self, method: &str, path: &str) -> Option<(&Bulk, String)> {
-        self.bulk.iter().find_map(|b| {
+    /// The batch operation of `method path`, with its concrete collection.
+    pub(crate) fn batch(&self, method: &str, path: &str) -> Option<(&Batch, String)> {
+        self.batches.iter().find_map(|b| {
             if !b.method.eq_ignore_ascii_case(method) {
                 return None;
             }
@@ -522,6 +528,16 @@ impl Seed {
                 offset: offset.unwrap_or(0),
                 limit: limit.unwrap_or(50).max(1),
             })
+        })
+    }
+
+    /// The bulk endpoint answering `method path`, with the segments its `{}`s matched.
+    pub(crate) fn bulk(&self, method: &str, path: &str) -> Option<(&Bulk, Vec<String>)> {
+        self.bulk.iter().find_map(|b| {
+            if !b.method.eq_ignore_ascii_case(method) {
+                return None;
+            }
+            Some((b, match_pattern(&b.path, path)?))
         })
     }
 
@@ -774,12 +790,12 @@ mod tests {
         );
         assert_eq!(set["actors"], json!([]));
 
-        let (bulk, collection) = seed.bulk("POST", "/f/cf_1/ctx/7/opt").unwrap();
+        let (bulk, collection) = seed.batch("POST", "/f/cf_1/ctx/7/opt").unwrap();
         assert_eq!(
             (bulk.member.as_str(), collection.as_str()),
             ("options", "/f/cf_1/ctx/7/opt")
         );
-        assert!(seed.bulk("PUT", "/f/cf_1/ctx/7/opt").is_none());
+        assert!(seed.batch("PUT", "/f/cf_1/ctx/7/opt").is_none());
         assert_eq!(
             fill("/a/{}/b/{}", &["x".into(), "y".into(), "z".into()]),
             ("/a/x/b/y".into(), &["z".to_string()][..])

@@ -63,6 +63,34 @@ pub static TOOLS: &[ToolSpec] = &[
         hidden: false,
         build: build::<CreateSpaceArgs>,
     },
+    ToolSpec {
+        name: "fx.createBareSpace",
+        title: "Create bare space",
+        description: "Create a space without a homepage (the recursive type is hidden).",
+        group: "write_fx",
+        product: "fx",
+        operation: "fx#createSpace",
+        method: Method::Post,
+        path: "/wiki/rest/api/space",
+        input_schema: include_str!("../../schemas/fx/fx.createBareSpace.input.json"),
+        output_schema: Some(
+            include_str!("../../schemas/fx/fx.createBareSpace.output.json"),
+        ),
+        annotations: Annotations {
+            read_only: false,
+            destructive: false,
+            idempotent: false,
+            open_world: true,
+        },
+        safety: Some(
+            "{\"consent\":\"none\",\"revert\":{\"irreversible\":{\"reason\":\"fixture: no inverse\"}}}",
+        ),
+        cache_ttl_s: None,
+        pagination: None,
+        trims: false,
+        hidden: false,
+        build: build::<CreateBareSpaceArgs>,
+    },
 ];
 /// Arguments of `fx.createContent`: Create content.
 #[derive(Debug, Deserialize)]
@@ -87,6 +115,21 @@ pub struct CreateSpaceArgs {
     pub body: types::Space,
 }
 impl ToolArgs for CreateSpaceArgs {
+    fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
+        let mut request = UpstreamRequest::new(Method::Post);
+        request.push_path("/wiki/rest/api/space");
+        request.json_body(&self.body)?;
+        Ok(request)
+    }
+}
+/// Arguments of `fx.createBareSpace`: Create bare space.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBareSpaceArgs {
+    /// Request body.
+    pub body: types::Space,
+}
+impl ToolArgs for CreateBareSpaceArgs {
     fn into_request(self) -> Result<UpstreamRequest, ArgsError> {
         let mut request = UpstreamRequest::new(Method::Post);
         request.push_path("/wiki/rest/api/space");

@@ -3,7 +3,7 @@
 
 //! The generated catalog: products, permission groups and one module of tools per product.
 use gojira_catalog_types::{Access, AuthKind, Group, Product, ToolSpec};
-/// Fixture: 2 tools from `reference_cycle.json`.
+/// Fixture: 3 tools from `reference_cycle.json`.
 pub mod fx;
 /// Every product the catalog covers, in key order.
 pub static PRODUCTS: &[Product] = &[
