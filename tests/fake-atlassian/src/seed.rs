@@ -731,7 +731,7 @@ mod tests {
     }
 
     #[test]
-    fn multi_segment_items_array_actions_unnested_views_and_bulk_paths() {
+    fn multi_segment_items_array_actions_unnested_views_and_batch_paths() {
         let seed = Seed::parse(
             r#"{"views": [{"method": "GET", "path": "/f/{}/ctx/map", "collection": "/f/{}/ctx",
                            "unnest": {"field": "pids", "into": "pid", "parent": "cid", "empty": {"global": true}}},
@@ -740,7 +740,7 @@ mod tests {
                             {"method": "POST", "path": "/f/{}/ctx/{}/p/rm", "remove": {"pids": "/ids"}},
                             {"method": "POST", "path": "/p/{}/role/{}", "add": {"actors": [{"from": "/user", "as": {"user": {"id": "{}"}}}]}},
                             {"method": "DELETE", "path": "/p/{}/role/{}", "drop": {"actors": [{"param": "user", "match": "/user/id"}]}}],
-                "bulk": [{"method": "POST", "path": "/f/{}/ctx/{}/opt", "member": "options"}]}"#,
+                "batches": [{"method": "POST", "path": "/f/{}/ctx/{}/opt", "member": "options"}]}"#,
         )
         .unwrap();
         let (view, collection, left) = seed.view("GET", "/f/cf_1/ctx/map").unwrap();
