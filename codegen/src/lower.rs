@@ -576,7 +576,6 @@ fn lower_tool(
                 if spec_body.required {
                     required.push(json!("body"));
                 }
-                schema::set_description(&mut json, "Request body (JSON).");
                 props.insert("body".into(), json);
                 idents.insert("body".into());
                 body = Some(BodyDef {

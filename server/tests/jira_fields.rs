@@ -345,36 +345,3 @@ async fn a_field_deletion_task_that_fails_fails_its_journal_entry() {
     );
     assert_eq!(entry["status"], "failed", "{entry}");
 }
-
-/// The context budget over the whole catalog (every group enabled), counted
-/// as the bench counts it: inputSchema + description + annotations as JSON.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_whole_catalog_stays_within_600_bytes_a_tool() {
-    let fake = common::start_fake().await;
-    let server = start_server(&fake_env(&fake, &all_groups()));
-    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
-    let tools = client.list_all_tools().await.expect("tools/list");
-    let sizes: Vec<(usize, String)> = tools
-        .iter()
-        .map(|t| {
-            let counted = json!({
-                "inputSchema": t.input_schema,
-                "description": t.description,
-                "annotations": t.annotations,
-            });
-            (counted.to_string().len(), t.name.to_string())
-        })
-        .collect();
-    let mean = sizes.iter().map(|(n, _)| n).sum::<usize>() as f64 / sizes.len() as f64;
-    let mut largest = sizes.clone();
-    largest.sort();
-    println!(
-        "{} tools, mean {mean:.0} bytes a tool; largest: {:?}",
-        sizes.len(),
-        &largest[largest.len().saturating_sub(5)..]
-    );
-    assert!(
-        mean <= 600.0,
-        "mean {mean:.0} bytes a tool is over the 600 budget"
-    );
-}

@@ -537,54 +537,6 @@ async fn issue_type_screen_scheme_round_trip() {
     assert!(!state.to_string().contains("Hardware screens"), "{state}");
 }
 
-/// tools/list costs a model's context on every turn: the whole catalog must
-/// average at most 600 bytes a tool (input schema + description +
-/// annotations, as `cargo xtask bench` counts them); this prints the mean of
-/// the whole catalog and of the scheme tools.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_catalog_with_the_scheme_tools_keeps_its_context_budget() {
-    let fake = start_fake().await;
-    let server = start_server(&fake_env(&fake, &all_groups()));
-    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
-    let tools = client.list_all_tools().await.expect("tools/list");
-    let size = |t: &rmcp::model::Tool| {
-        let t = serde_json::to_value(t).unwrap();
-        json!({"inputSchema": t["inputSchema"], "description": t["description"], "annotations": t["annotations"]})
-            .to_string()
-            .len()
-    };
-    let mean = |sizes: &[usize]| sizes.iter().sum::<usize>() as f64 / sizes.len().max(1) as f64;
-    let all: Vec<usize> = tools.iter().map(size).collect();
-    let groups: std::collections::BTreeMap<&str, &str> = gojira_generated::TOOLSETS
-        .iter()
-        .flat_map(|s| s.iter())
-        .map(|t| (t.name, t.group))
-        .collect();
-    let schemes: Vec<usize> = tools
-        .iter()
-        .filter(|t| {
-            matches!(
-                groups.get(t.name.as_ref()),
-                Some(&"read_schemes" | &"write_schemes")
-            )
-        })
-        .map(size)
-        .collect();
-    println!(
-        "tools/list: {} tools, mean {:.0} bytes a tool; {} scheme tools, mean {:.0}",
-        all.len(),
-        mean(&all),
-        schemes.len(),
-        mean(&schemes)
-    );
-    assert!(mean(&all) <= 600.0, "mean {:.0} > 600", mean(&all));
-    assert!(
-        mean(&schemes) <= 600.0,
-        "schemes mean {:.0} > 600",
-        mean(&schemes)
-    );
-}
-
 /// Screens: add a tab → rename it → revert → add a field → read back →
 /// remove it → revert (back on the tab) → delete the tab (the revert of its
 /// creation, through the hidden jira.deleteScreenTab).

@@ -258,7 +258,7 @@ impl ServerHandler for GojiraServer {
             )
             .with_instructions(
                 "Atlassian Cloud administration tools (Jira, Jira Software, JSM, Assets, Confluence, org admin). \
-                 Read tools are safe; write tools change production configuration. Find ids with list/search tools first. \
+                 Read tools are safe; write tools change production configuration. Find ids with list/search tools first. A request body goes in the `body` argument. \
                  Paged tools take `limit` (default 25) and `cursor`: pass the previous answer's `nextCursor`; no `nextCursor` means the last page. \
                  Answers omit self links, avatar URLs and expand echoes; pass `raw: true` to get them.",
             )

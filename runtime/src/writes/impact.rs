@@ -12,9 +12,9 @@ use serde_json::{Map, Value, json};
 
 use crate::catalog::Tool as CatalogTool;
 use crate::error::{ErrorCode, ToolError};
-use crate::writes::safety::{self, Impact};
 use crate::state::{CallContext, ServerState};
 use crate::upstream::shape;
+use crate::writes::safety::{self, Impact};
 
 /// Pages of the listing read followed at most.
 const MAX_PAGES: usize = 10;
