@@ -250,6 +250,8 @@ async fn workflows_are_created_updated_deleted_and_each_revert_restores_the_fake
         plan["before"]["workflows"][0]["description"], "To Do → In Progress → In Review → Done",
         "{plan}"
     );
+    // Its blast radius: the projects whose workflow schemes use it.
+    assert_eq!(plan["impact"]["usedBy"], json!([{"id": "10001"}]), "{plan}");
     let updated = ok(&updated);
     let now = workflows_at_fake(&fake, json!({"workflowIds": [ROBO_FLOW]})).await;
     assert_eq!(now[0]["transitions"].as_array().unwrap().len(), 2);
@@ -465,4 +467,34 @@ async fn a_create_of_two_workflows_is_not_half_reverted() {
         "nothing was deleted"
     );
     client.cancel().await.ok();
+}
+
+/// A workflow a workflow scheme still uses is not deleted: the refusal names
+/// the scheme and the tool that takes the workflow out of it, and nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_workflow_a_scheme_uses_is_refused_naming_the_scheme() {
+    let fake = seeded_fake().await;
+    let server = start_server(&fake_env(&fake, GROUPS));
+    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
+    let refused = call(
+        &client,
+        "jira.deleteWorkflow",
+        json!({"workflowId": ROBO_FLOW}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.is_error, Some(true), "{}", text(&refused));
+    let error = &refused.structured_content.clone().unwrap_or_default()["error"];
+    assert_eq!(error["code"], "IN_USE", "{error}");
+    assert_eq!(
+        error["details"]["usedBy"],
+        json!([{"id": "10000"}]),
+        "{error}"
+    );
+    let message = text(&refused);
+    assert!(message.contains("jira.updateWorkflowScheme"), "{message}");
+    assert!(
+        fake.requests().iter().all(|r| r.method != "DELETE"),
+        "nothing was deleted"
+    );
 }

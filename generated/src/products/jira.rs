@@ -2213,7 +2213,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: Some(
-            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getWorkflows\",\"args\":{\"body\":{\"workflowIds\":\"args.body.workflows | map(attribute='id') | list\"}}},\"revert\":{\"tool\":{\"tool\":\"jira.updateWorkflows\",\"args\":{\"body\":{\"statuses\":\"snapshot.statuses\",\"workflows\":\"[{'id': snapshot.workflows[0].id, 'version': result.workflows[0].version, 'description': snapshot.workflows[0].description or '', 'statuses': snapshot.workflows[0].statuses, 'transitions': snapshot.workflows[0].transitions}] if args.body.workflows | length == 1\"}}}}}",
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getWorkflows\",\"args\":{\"body\":{\"workflowIds\":\"args.body.workflows | map(attribute='id') | list\"}}},\"revert\":{\"tool\":{\"tool\":\"jira.updateWorkflows\",\"args\":{\"body\":{\"statuses\":\"snapshot.statuses\",\"workflows\":\"[{'id': snapshot.workflows[0].id, 'version': result.workflows[0].version, 'description': snapshot.workflows[0].description or '', 'statuses': snapshot.workflows[0].statuses, 'transitions': snapshot.workflows[0].transitions}] if args.body.workflows | length == 1\"}}}},\"impact\":{\"tool\":\"jira.getWorkflowProjectUsages\",\"args\":{\"workflowId\":\"args.body.workflows[0].id if args.body.workflows else none\"},\"pick\":\"(response.projects | default({}))['values']\"}}",
         ),
         cache_ttl_s: None,
         pagination: None,
@@ -2239,7 +2239,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: Some(
-            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getWorkflows\",\"args\":{\"body\":{\"workflowIds\":\"[args.workflowId]\"}}},\"revert\":{\"tool\":{\"tool\":\"jira.createWorkflows\",\"args\":{\"body\":{\"scope\":\"snapshot.workflows[0].scope\",\"statuses\":\"snapshot.statuses\",\"workflows\":\"[{'name': snapshot.workflows[0].name, 'description': snapshot.workflows[0].description or '', 'statuses': snapshot.workflows[0].statuses, 'transitions': snapshot.workflows[0].transitions}]\"}}}}}",
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getWorkflows\",\"args\":{\"body\":{\"workflowIds\":\"[args.workflowId]\"}}},\"revert\":{\"tool\":{\"tool\":\"jira.createWorkflows\",\"args\":{\"body\":{\"scope\":\"snapshot.workflows[0].scope\",\"statuses\":\"snapshot.statuses\",\"workflows\":\"[{'name': snapshot.workflows[0].name, 'description': snapshot.workflows[0].description or '', 'statuses': snapshot.workflows[0].statuses, 'transitions': snapshot.workflows[0].transitions}]\"}}}},\"impact\":{\"tool\":\"jira.getWorkflowSchemeUsages\",\"args\":{\"workflowId\":\"args.workflowId\"},\"pick\":\"(response.workflowSchemes | default({}))['values']\",\"refuse_when_used\":true,\"resolve_with\":\"jira.updateWorkflowScheme\"}}",
         ),
         cache_ttl_s: None,
         pagination: None,
@@ -2267,7 +2267,7 @@ pub static TOOLS: &[ToolSpec] = &[
             open_world: true,
         },
         safety: Some(
-            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getWorkflowSchemeDraft\",\"args\":{\"schemeId\":\"args.schemeId\"}},\"revert\":{\"irreversible\":{\"reason\":\"publishing replaces the scheme and migrates issue statuses, and the draft is gone; change the scheme back with a new draft (the journaled snapshot holds the mappings), which migrates issues again.\"}}}",
+            "{\"consent\":\"commit\",\"snapshot\":{\"tool\":\"jira.getWorkflowSchemeDraft\",\"args\":{\"schemeId\":\"args.schemeId\"}},\"revert\":{\"irreversible\":{\"reason\":\"publishing replaces the scheme and migrates issue statuses, and the draft is gone; change the scheme back with a new draft (the journaled snapshot holds the mappings), which migrates issues again.\"}},\"impact\":{\"tool\":\"jira.getWorkflowSchemeProjectUsages\",\"args\":{\"workflowSchemeId\":\"args.schemeId | string\"},\"pick\":\"(response.projects | default({}))['values']\"}}",
         ),
         cache_ttl_s: None,
         pagination: None,

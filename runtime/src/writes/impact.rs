@@ -67,6 +67,24 @@ pub(crate) async fn read(
     let context = json!({"args": args});
     let list_args = safety::args(&impact.args, &context).map_err(|e| mapping_error("args", e))?;
     let lister = reader(state, &impact.tool)?;
+    // A write that names no target (its mapping left a required argument of
+    // the read unset, e.g. an update listing no workflow) affects nothing.
+    let names_its_target = lister
+        .input_schema
+        .get("required")
+        .and_then(Value::as_array)
+        .is_none_or(|required| {
+            required
+                .iter()
+                .filter_map(Value::as_str)
+                .all(|name| list_args.contains_key(name))
+        });
+    if !names_its_target {
+        return Ok(Impacted {
+            used_by: Vec::new(),
+            complete: true,
+        });
+    }
     let mut listed: Vec<Value> = Vec::new();
     let mut cursor: Option<String> = None;
     let mut pages = 0;
