@@ -8,35 +8,21 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod common;
+#[path = "common/roundtrip.rs"]
+mod roundtrip;
 
 use std::collections::BTreeMap;
 
 use common::*;
-use fake_atlassian::{DEFAULT_CLOUD_ID, FakeAtlassian, FakeHandle};
-use rmcp::model::{CallToolResult, ProtocolVersion};
+use fake_atlassian::{DEFAULT_CLOUD_ID, FakeHandle};
+use rmcp::model::ProtocolVersion;
+use roundtrip::{ok, seeded_fake};
 use serde_json::{Value, json};
 
 const GROUPS: &str = "utility,read_automation,write_automation";
 /// A seeded rule, enabled, scoped to project 10000.
 const SUBTASKS_RULE: &str = "0192e5ac-0e25-71de-ba7b-d972e6a2049a";
 const PROJECT_ARI: &str = "ari:cloud:jira:11111111-2222-3333-4444-555555555555:project/10000";
-
-fn ok(result: &CallToolResult) -> Value {
-    assert_ne!(result.is_error, Some(true), "{}", text(result));
-    result.structured_content.clone().unwrap_or(Value::Null)
-}
-
-async fn seeded_fake() -> FakeHandle {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = fake_atlassian::find_specs_dir().expect("the spec files (cargo xtask fetch-specs)");
-    FakeAtlassian::load(&dir)
-        .expect("fake Atlassian loads the specs")
-        .with_seed()
-        .expect("the seed loads")
-        .serve(0)
-        .await
-        .expect("fake Atlassian binds")
-}
 
 fn env(fake: &FakeHandle) -> BTreeMap<String, String> {
     let mut env = fake_env(fake, GROUPS);

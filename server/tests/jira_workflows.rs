@@ -8,34 +8,19 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod common;
+#[path = "common/roundtrip.rs"]
+mod roundtrip;
 
 use common::*;
-use fake_atlassian::{FakeAtlassian, FakeHandle, Fault};
-use rmcp::model::{CallToolResult, ProtocolVersion};
+use fake_atlassian::{FakeHandle, Fault};
+use rmcp::model::ProtocolVersion;
+use roundtrip::{ok, seeded_fake};
 use serde_json::{Value, json};
 
 const GROUPS: &str = "utility,read_workflows,write_workflows";
 /// A workflow the seeded tenant's ROBO project uses (version 7, three transitions).
 const ROBO_FLOW: &str = "b9ff2384-d3b6-4d4e-9509-3ee19f607168";
 const TASK: &str = "/rest/api/3/task/20001";
-
-fn ok(result: &CallToolResult) -> Value {
-    assert_ne!(result.is_error, Some(true), "{}", text(result));
-    result.structured_content.clone().unwrap_or(Value::Null)
-}
-
-/// The fake with its seeded tenant.
-async fn seeded_fake() -> FakeHandle {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = fake_atlassian::find_specs_dir().expect("the spec files (cargo xtask fetch-specs)");
-    FakeAtlassian::load(&dir)
-        .expect("fake Atlassian loads the specs")
-        .with_seed()
-        .expect("the seed loads")
-        .serve(0)
-        .await
-        .expect("fake Atlassian binds")
-}
 
 /// What the fake holds, asked directly (not through gojira).
 async fn at_fake(fake: &FakeHandle, method: &str, path: &str, body: Option<Value>) -> Value {
