@@ -271,7 +271,7 @@ struct PathArg {
 /// Finds which arguments fill which template parameters, by building with a
 /// marker in each top-level string argument.
 fn path_args(tool: &Tool, base: &str) -> (Map<String, Value>, Vec<PathArg>) {
-    let Value::Object(args) = minimal(&Value::Object((*tool.input_schema).clone())) else {
+    let Value::Object(args) = minimal(&Value::Object((**tool.input_schema()).clone())) else {
         panic!("{}: minimal arguments are an object", tool.spec.name);
     };
     let baseline = (tool.spec.build)(Value::Object(args.clone()))

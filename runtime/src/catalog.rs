@@ -29,14 +29,15 @@ pub fn access_scope(access: Access) -> Option<&'static str> {
     }
 }
 
-/// A tool ready to serve: its spec, parsed schemas and a lazily compiled validator.
+/// A tool ready to serve: its spec, and its schemas and validator, parsed
+/// and compiled on first use (a server that never lists or calls a tool
+/// never holds its parsed schemas: memory at ready does not grow with the
+/// catalog).
 pub struct Tool {
     /// The generated definition.
     pub spec: &'static ToolSpec,
-    /// Parsed input schema, shared with the listed MCP tool (one copy in memory).
-    pub input_schema: Arc<serde_json::Map<String, Value>>,
-    /// Parsed output schema.
-    pub output_schema: Option<Arc<serde_json::Map<String, Value>>>,
+    input: OnceLock<Arc<serde_json::Map<String, Value>>>,
+    output: OnceLock<Option<Arc<serde_json::Map<String, Value>>>>,
     validator: OnceLock<Result<jsonschema::Validator, String>>,
 }
 
@@ -49,10 +50,49 @@ impl fmt::Debug for Tool {
 }
 
 impl Tool {
+    fn new(spec: &'static ToolSpec) -> Self {
+        Self {
+            spec,
+            input: OnceLock::new(),
+            output: OnceLock::new(),
+            validator: OnceLock::new(),
+        }
+    }
+
+    /// The input schema, shared with the listed MCP tool (one copy in
+    /// memory). A generated schema that does not parse (a generator bug the
+    /// tests catch) becomes one that accepts nothing, so the tool refuses
+    /// every call rather than accepting any.
+    pub fn input_schema(&self) -> &Arc<serde_json::Map<String, Value>> {
+        self.input.get_or_init(|| {
+            Arc::new(
+                parse_object(self.spec.name, "input", self.spec.input_schema).unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "tool refused: its input schema is unreadable");
+                    let mut refuse = serde_json::Map::new();
+                    refuse.insert("not".into(), Value::Object(serde_json::Map::new()));
+                    refuse
+                }),
+            )
+        })
+    }
+
+    /// The output schema (none when the generated one does not parse).
+    pub fn output_schema(&self) -> Option<&Arc<serde_json::Map<String, Value>>> {
+        self.output
+            .get_or_init(|| {
+                let text = self.spec.output_schema?;
+                parse_object(self.spec.name, "output", text)
+                    .map_err(|e| tracing::error!(error = %e, "output schema left out"))
+                    .ok()
+                    .map(Arc::new)
+            })
+            .as_ref()
+    }
+
     /// Validates arguments against the input schema; the error lists every
     /// violation with its JSON pointer.
     pub fn validate(&self, args: &Value) -> Result<(), String> {
-        validate_lazily(&self.validator, &self.input_schema, args)
+        validate_lazily(&self.validator, self.input_schema(), args)
     }
 }
 
@@ -136,20 +176,7 @@ impl Catalog {
     ) -> Result<Self, CatalogError> {
         let mut tools = BTreeMap::new();
         for spec in toolsets.iter().flat_map(|set| set.iter()) {
-            let input_schema = Arc::new(parse_object(spec.name, "input", spec.input_schema)?);
-            let output_schema = spec
-                .output_schema
-                .map(|s| parse_object(spec.name, "output", s).map(Arc::new))
-                .transpose()?;
-            tools.insert(
-                spec.name,
-                Tool {
-                    spec,
-                    input_schema,
-                    output_schema,
-                    validator: OnceLock::new(),
-                },
-            );
+            tools.insert(spec.name, Tool::new(spec));
         }
         Ok(Self {
             products: products.iter().map(|p| (p.key, p)).collect(),

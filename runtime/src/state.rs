@@ -8,6 +8,7 @@
 //! journal and safety declarations) or `builtin` (`runtime_layering_holds` in xtask).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use rmcp::model::Tool;
@@ -66,7 +67,7 @@ pub struct ServerState {
     pub(crate) enabled: BTreeSet<String>,
     pub(crate) upstream: Upstream,
     pub(crate) timeout: Duration,
-    pub(crate) tools: Vec<Tool>,
+    pub(crate) tools: ToolList,
     /// The OAuth scope each served tool needs (checked in oauth mode at
     /// `tools/list`, at the HTTP edge and at dispatch), hidden tools
     /// included: a revert that calls one needs its scope too.
@@ -218,9 +219,20 @@ impl ServerState {
         &self.catalog
     }
 
-    /// The tools served, as MCP sees them.
+    /// The tools served, as MCP sees them (built on the first `tools/list`,
+    /// which parses the catalog tools' schemas then, not at start-up).
     pub fn tools(&self) -> &[Tool] {
-        &self.tools
+        self.tools.built.get_or_init(|| {
+            let mut tools: Vec<Tool> = self
+                .tools
+                .served
+                .iter()
+                .filter_map(|name| self.catalog.tools.get(name))
+                .map(self.tools.make)
+                .collect();
+            tools.extend(self.tools.builtins.iter().cloned());
+            tools
+        })
     }
 
     /// Who calls upstream when no bearer says otherwise (the configured credential).
@@ -429,5 +441,25 @@ impl ServerState {
         self.cache
             .invalidate(&ctx.principal, tool.spec.product)
             .await;
+    }
+}
+
+/// The tools a server lists: its enabled catalog tools (by name, in catalog
+/// order; hidden ones left out) made into MCP tools on first use, then its
+/// built-in tools.
+pub(crate) struct ToolList {
+    pub(crate) served: Vec<&'static str>,
+    pub(crate) builtins: Vec<Tool>,
+    /// How a catalog tool is listed (the MCP layer's `mcp_tool`).
+    pub(crate) make: fn(&CatalogTool) -> Tool,
+    pub(crate) built: OnceLock<Vec<Tool>>,
+}
+
+impl std::fmt::Debug for ToolList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolList")
+            .field("served", &self.served.len())
+            .field("builtins", &self.builtins.len())
+            .finish()
     }
 }

@@ -151,8 +151,8 @@ fn routes(catalog: &Catalog) -> Vec<RouteDef> {
                 path: format!("{base_path}{}", tool.spec.path),
                 operation: tool.spec.operation.to_owned(),
                 response_schema: tool
-                    .output_schema
-                    .as_deref()
+                    .output_schema()
+                    .map(|m| &**m)
                     .cloned()
                     .map(serde_json::Value::Object),
             })

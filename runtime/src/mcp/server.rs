@@ -105,7 +105,11 @@ impl ServerState {
                 .filter(|t| enabled.contains(t.spec.group))
         };
         // A hidden tool is never listed: only a revert calls it.
-        let mut tools: Vec<Tool> = served().filter(|t| !t.spec.hidden).map(mcp_tool).collect();
+        let listed: Vec<&'static str> = served()
+            .filter(|t| !t.spec.hidden)
+            .map(|t| t.spec.name)
+            .collect();
+        let mut builtin_tools: Vec<Tool> = Vec::new();
         let hidden: BTreeSet<&'static str> = served()
             .filter(|t| t.spec.hidden)
             .map(|t| t.spec.name)
@@ -116,7 +120,7 @@ impl ServerState {
                 match builtin_tool(def) {
                     Ok((tool, mcp)) => {
                         builtins.insert(def.name, tool);
-                        tools.push(mcp);
+                        builtin_tools.push(mcp);
                     }
                     // A hand-written schema that does not compile is a bug caught by tests.
                     Err(e) => warn!(tool = def.name, error = %e, "built-in tool left out"),
@@ -152,7 +156,12 @@ impl ServerState {
             enabled,
             upstream,
             timeout,
-            tools,
+            tools: crate::state::ToolList {
+                served: listed,
+                builtins: builtin_tools,
+                make: mcp_tool,
+                built: std::sync::OnceLock::new(),
+            },
             scopes,
             hidden,
             journal_operators: BTreeSet::new(),
@@ -239,11 +248,11 @@ fn mcp_tool(tool: &CatalogTool) -> Tool {
     let mut mcp = Tool::new_with_raw(
         spec.name,
         Some(Cow::Borrowed(spec.description)),
-        tool.input_schema.clone(),
+        tool.input_schema().clone(),
     )
     .with_title(spec.title)
     .with_annotations(annotations);
-    if let Some(output) = &tool.output_schema {
+    if let Some(output) = tool.output_schema() {
         mcp = mcp.with_raw_output_schema(output.clone());
     }
     mcp
@@ -277,7 +286,7 @@ impl ServerHandler for GojiraServer {
         let tools = match signed_in_user(&context) {
             Some(user) => self
                 .state
-                .tools
+                .tools()
                 .iter()
                 .filter(|t| {
                     self.state
@@ -286,7 +295,7 @@ impl ServerHandler for GojiraServer {
                 })
                 .cloned()
                 .collect(),
-            None => self.state.tools.clone(),
+            None => self.state.tools().to_vec(),
         };
         Ok(ListToolsResult::with_all_items(tools)
             .with_ttl_ms(TOOLS_LIST_TTL_MS)
@@ -307,7 +316,7 @@ impl ServerHandler for GojiraServer {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.state.tools.iter().find(|t| t.name == name).cloned()
+        self.state.tools().iter().find(|t| t.name == name).cloned()
     }
 
     async fn call_tool(

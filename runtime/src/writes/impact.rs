@@ -70,7 +70,7 @@ pub(crate) async fn read(
     // A write that names no target (its mapping left a required argument of
     // the read unset, e.g. an update listing no workflow) affects nothing.
     let names_its_target = lister
-        .input_schema
+        .input_schema()
         .get("required")
         .and_then(Value::as_array)
         .is_none_or(|required| {

@@ -112,16 +112,31 @@ fn string_path_args(
 }
 
 /// The snapshot tool a write reads before it changes anything.
-fn snapshot_tool(spec: &gojira_runtime::catalog::ToolSpec) -> Option<String> {
-    let safety: Value = serde_json::from_str(spec.safety?).ok()?;
-    safety["snapshot"]["tool"].as_str().map(str::to_owned)
+/// The reads a write's declarations make before it is sent: its snapshot,
+/// and its impact (the list read and the per-item read).
+fn declared_reads(spec: &gojira_runtime::catalog::ToolSpec) -> Vec<String> {
+    let Some(safety) = spec
+        .safety
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+    else {
+        return Vec::new();
+    };
+    [
+        &safety["snapshot"]["tool"],
+        &safety["impact"]["tool"],
+        &safety["impact"]["each"]["tool"],
+    ]
+    .into_iter()
+    .filter_map(Value::as_str)
+    .map(str::to_owned)
+    .collect()
 }
 
 /// Every tool, every string path parameter, every hostile value; reads
 /// called once, writes previewed, committed with the preview's digest, and
 /// sent `commit: true` without one. Every request that reaches the fake
-/// matches its tool's template (or, for a write's snapshot read, the
-/// snapshot tool's); refused values get INVALID_ARGUMENTS naming the
+/// matches its tool's template (or, for a write's snapshot and impact
+/// reads, those tools'); refused values get INVALID_ARGUMENTS naming the
 /// argument, with nothing sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_path_parameter_never_leaves_its_template() {
@@ -154,7 +169,8 @@ async fn a_path_parameter_never_leaves_its_template() {
     let mut failures = Vec::new();
     let (mut calls, mut sent, mut writes, mut path_params) = (0usize, 0usize, 0usize, 0usize);
     for tool in catalog.tools.values() {
-        let Value::Object(base_args) = minimal(&Value::Object((*tool.input_schema).clone())) else {
+        let Value::Object(base_args) = minimal(&Value::Object((**tool.input_schema()).clone()))
+        else {
             panic!("{}: minimal arguments", tool.spec.name);
         };
         let own = &templates[tool.spec.name];
@@ -194,11 +210,11 @@ async fn a_path_parameter_never_leaves_its_template() {
             tool.spec.name
         );
         let mut allowed = vec![own.clone()];
-        if let Some(snap) = snapshot_tool(tool.spec) {
-            allowed.push(templates[snap.as_str()].clone());
+        for read in declared_reads(tool.spec) {
+            allowed.push(templates[read.as_str()].clone());
         }
         let takes_commit = tool
-            .input_schema
+            .input_schema()
             .get("properties")
             .is_some_and(|p| p.get("commit").is_some());
         for (arg, param) in string_path_args(tool, &base_args) {

@@ -49,7 +49,7 @@ pub fn tool_args(data: &[u8]) {
         return;
     };
     let args = if head.get(2).is_some_and(|b| b % 2 == 1) {
-        let schema = Value::Object((*tool.input_schema).clone());
+        let schema = Value::Object((**tool.input_schema()).clone());
         let mut u = Unstructured::new(rest);
         match json::guided(&mut u, &schema, 5) {
             Ok(args) => args,
