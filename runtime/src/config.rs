@@ -64,6 +64,10 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     /// Per-call deadline (`GOJIRA_TOOL_TIMEOUT_MS`).
     pub tool_timeout: Duration,
+    /// At SIGTERM or Ctrl-C, how long calls in flight get to finish before
+    /// the server exits anyway (`GOJIRA_SHUTDOWN_GRACE_SECS`, default 25:
+    /// below Kubernetes' 30 s `terminationGracePeriodSeconds`).
+    pub shutdown_grace: Duration,
     /// The state backend.
     pub store: StoreConfig,
     /// How long journal entries are kept (`GOJIRA_JOURNAL_RETENTION_DAYS`, default 90).
@@ -501,6 +505,21 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
         None => Duration::from_secs(15),
     };
 
+    let shutdown_grace = match get("GOJIRA_SHUTDOWN_GRACE_SECS") {
+        None => Duration::from_secs(25),
+        Some(s) => match s.parse::<u64>() {
+            Ok(secs @ 1..=3600) => Duration::from_secs(secs),
+            _ => {
+                return Err(err(
+                    "GOJIRA_SHUTDOWN_GRACE_SECS",
+                    format!(
+                        "{s:?} must be whole seconds from 1 to 3600 that calls in flight get to finish at shutdown (default 25, below Kubernetes' 30 s grace period)"
+                    ),
+                ));
+            }
+        },
+    };
+
     let api = match get("ATLASSIAN_API_BASE_URL") {
         Some(u) => upstream_url("ATLASSIAN_API_BASE_URL", &u)?,
         None => "https://api.atlassian.com".to_owned(),
@@ -725,6 +744,7 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
             site_url: site,
         },
         tool_timeout,
+        shutdown_grace,
         store,
         journal_retention,
         tasks,

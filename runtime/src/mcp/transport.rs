@@ -429,7 +429,7 @@ pub async fn bind(config: &Config) -> Result<tokio::net::TcpListener, TransportE
     })
 }
 
-/// Serves HTTP until `shutdown` is cancelled or Ctrl-C. `on_ready` gets the
+/// Serves HTTP until `shutdown` is cancelled, SIGTERM or Ctrl-C. `on_ready` gets the
 /// bound address (useful with `MCP_PORT=0`).
 pub async fn serve_http(
     config: &Config,
@@ -445,8 +445,10 @@ pub async fn serve_http(
 /// accept loop (see [`crate::mcp::listener`]: header, idle and body timeouts, a
 /// connection cap below the open-file limit, `TCP_NODELAY`, the client's
 /// address as `ConnectInfo<SocketAddr>`), with a declared body over
-/// [`MAX_BODY_BYTES`] refused before it is read. Requests in progress get
-/// the tool deadline to finish at shutdown; event streams end then.
+/// [`MAX_BODY_BYTES`] refused before it is read. At shutdown (`shutdown`
+/// cancelled, SIGTERM or Ctrl-C) the listener closes at once (new
+/// connections are refused) and requests in progress get
+/// `GOJIRA_SHUTDOWN_GRACE_SECS` to finish; event streams end then.
 pub async fn serve_listener(
     listener: tokio::net::TcpListener,
     config: &Config,
@@ -468,19 +470,41 @@ pub async fn serve_listener(
         config.listener,
         cap.max,
         async move {
-            tokio::select! {
-                () = stop.cancelled() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
+            let signal = tokio::select! {
+                () = stop.cancelled() => return,
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                () = terminate() => "SIGTERM",
+            };
+            info!(
+                signal,
+                "shutting down: no new connections; calls in flight get GOJIRA_SHUTDOWN_GRACE_SECS to finish"
+            );
         },
         crate::mcp::listener::Shutdown {
-            grace: config.tool_timeout + std::time::Duration::from_secs(2),
+            grace: config.shutdown_grace,
             streams: shutdown.clone(),
         },
     )
     .await;
     shutdown.cancel();
     Ok(())
+}
+
+/// Completes at SIGTERM (what Kubernetes, systemd and `docker stop` send);
+/// never where there is no such signal or it cannot be watched.
+async fn terminate() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot watch SIGTERM: only Ctrl-C drains"),
+        }
+    }
+    std::future::pending::<()>().await;
 }
 
 /// The largest request body any endpoint takes: `/mcp`'s JSON-RPC messages
