@@ -97,3 +97,70 @@ async fn sigterm_drains_a_write_in_flight_and_exits_0() {
     assert_eq!(entry["outcome"]["upstreamStatus"], 204, "{entry}");
     client.cancel().await.ok();
 }
+
+/// A client ends its session with DELETE: 204 for a session that exists,
+/// 404 for one that does not (never existed, or already ended).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_ends_a_session_and_404s_an_unknown_one() {
+    let fake = start_fake().await;
+    let server = start_server(&fake_env(&fake, "read_projects"));
+    let http = reqwest::Client::new();
+    let post = |body: Value, session: Option<&str>| {
+        let mut request = http
+            .post(server.mcp_url())
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        if let Some(id) = session {
+            request = request
+                .header("mcp-session-id", id)
+                .header("mcp-protocol-version", "2025-11-25");
+        }
+        request.send()
+    };
+    let delete = |session: &str| {
+        http.delete(server.mcp_url())
+            .header("mcp-session-id", session)
+            .header("mcp-protocol-version", "2025-11-25")
+            .send()
+    };
+    let init = post(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"}}}),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(init.status(), 200);
+    let session = init.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let initialized = post(
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        Some(&session),
+    )
+    .await
+    .unwrap();
+    assert!(initialized.status().is_success());
+
+    let deleted = delete(&session).await.unwrap();
+    assert!(
+        matches!(deleted.status().as_u16(), 200 | 204),
+        "closing a session answered {}",
+        deleted.status()
+    );
+    // The session is gone: using it or closing it again is 404.
+    let again = delete(&session).await.unwrap();
+    assert_eq!(again.status(), 404, "closing it again");
+    let listed = post(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        Some(&session),
+    )
+    .await
+    .unwrap();
+    assert_eq!(listed.status(), 404, "using a closed session");
+    let unknown = delete("no-such-session").await.unwrap();
+    assert_eq!(unknown.status(), 404, "closing an unknown session");
+}

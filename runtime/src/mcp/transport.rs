@@ -82,9 +82,10 @@ pub fn router(
         }
     };
     let factory_state = state.clone();
+    let sessions = Arc::new(LocalSessionManager::default());
     let mcp = StreamableHttpService::new(
         move || Ok(GojiraServer::new(factory_state.clone())),
-        Arc::new(LocalSessionManager::default()),
+        sessions.clone(),
         http,
     );
     let limits = Arc::new(LimitState {
@@ -93,6 +94,7 @@ pub fn router(
     });
     let mut mcp = Router::new()
         .fallback_service(mcp)
+        .layer(middleware::from_fn_with_state(sessions, close_session))
         .layer(middleware::from_fn_with_state(limits, inbound_limit));
     let auth = state.identity().oauth_server().cloned();
     let mut app = Router::new()
@@ -336,6 +338,47 @@ async fn bind_sessions(
         (Some(id), _) if deleting && response.status().is_success() => owners.forget(id),
         (None, Some(created)) => owners.bind(created, &caller.principal),
         _ => {}
+    }
+    response
+}
+
+/// `DELETE /mcp` (a client ending its session): 404 for a session this
+/// server does not hold (never opened, or already closed), as for any other
+/// request naming it, and 204 once rmcp has closed it (rmcp answers 202,
+/// which says nothing was done yet). Runs after the bearer check and the
+/// session binding, so only the session's own user gets this far.
+async fn close_session(
+    State(sessions): State<Arc<LocalSessionManager>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    use rmcp::transport::streamable_http_server::SessionManager;
+    if request.method() != axum::http::Method::DELETE {
+        return next.run(request).await;
+    }
+    let known = match request
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+    {
+        // rmcp answers a DELETE without a session id (400).
+        None => true,
+        Some(id) => sessions.has_session(&Arc::from(id)).await.unwrap_or(false),
+    };
+    if !known {
+        let body = json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {"code": -32001, "message": "no such MCP session (it was closed or never opened); start a new one with initialize"},
+        });
+        return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+    }
+    let mut response = next.run(request).await;
+    if response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        *response.body_mut() = axum::body::Body::empty();
+        response.headers_mut().remove(header::CONTENT_TYPE);
+        response.headers_mut().remove(header::CONTENT_LENGTH);
     }
     response
 }
