@@ -64,6 +64,10 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     /// Per-call deadline (`GOJIRA_TOOL_TIMEOUT_MS`).
     pub tool_timeout: Duration,
+    /// At SIGTERM or Ctrl-C, how long calls in flight get to finish before
+    /// the server exits anyway (`GOJIRA_SHUTDOWN_GRACE_SECS`, default 25:
+    /// below Kubernetes' 30 s `terminationGracePeriodSeconds`).
+    pub shutdown_grace: Duration,
     /// The state backend.
     pub store: StoreConfig,
     /// How long journal entries are kept (`GOJIRA_JOURNAL_RETENTION_DAYS`, default 90).
@@ -257,6 +261,10 @@ pub struct UpstreamConfig {
     /// Requests the burst class may send at once before the rate applies
     /// (`GOJIRA_UPSTREAM_BURST`, default twice the rate, at least 1).
     pub burst_capacity: f64,
+    /// Longest pause gojira sets by itself after consecutive `429`s that
+    /// carry no rate-limit header (1 s, doubling per such `429`, reset by a
+    /// success) (`GOJIRA_UPSTREAM_BACKOFF_MAX_SECS`, default 60).
+    pub backoff_max: Duration,
     /// Whether upstream requests are paced at all (`GOJIRA_UPSTREAM_PACING`,
     /// default on; off only behind a gateway that paces, or to benchmark).
     pub pacing: bool,
@@ -497,6 +505,21 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
         None => Duration::from_secs(15),
     };
 
+    let shutdown_grace = match get("GOJIRA_SHUTDOWN_GRACE_SECS") {
+        None => Duration::from_secs(25),
+        Some(s) => match s.parse::<u64>() {
+            Ok(secs @ 1..=3600) => Duration::from_secs(secs),
+            _ => {
+                return Err(err(
+                    "GOJIRA_SHUTDOWN_GRACE_SECS",
+                    format!(
+                        "{s:?} must be whole seconds from 1 to 3600 that calls in flight get to finish at shutdown (default 25, below Kubernetes' 30 s grace period)"
+                    ),
+                ));
+            }
+        },
+    };
+
     let api = match get("ATLASSIAN_API_BASE_URL") {
         Some(u) => upstream_url("ATLASSIAN_API_BASE_URL", &u)?,
         None => "https://api.atlassian.com".to_owned(),
@@ -620,6 +643,20 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
         None => (rate_per_sec * 2.0).max(1.0),
     };
 
+    let backoff_max = match get("GOJIRA_UPSTREAM_BACKOFF_MAX_SECS") {
+        None => Duration::from_secs(60),
+        Some(b) => match b.parse::<u64>() {
+            Ok(secs @ 1..=3600) => Duration::from_secs(secs),
+            _ => {
+                return Err(err(
+                    "GOJIRA_UPSTREAM_BACKOFF_MAX_SECS",
+                    format!(
+                        "{b:?} must be the longest back-off after header-less 429s, whole seconds from 1 to 3600 (default 60)"
+                    ),
+                ));
+            }
+        },
+    };
     let pacing = match get("GOJIRA_UPSTREAM_PACING").as_deref() {
         None | Some("on") => true,
         Some("off") => false,
@@ -702,10 +739,12 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError>
             org_admin_enabled,
             rate_per_sec,
             burst_capacity,
+            backoff_max,
             pacing,
             site_url: site,
         },
         tool_timeout,
+        shutdown_grace,
         store,
         journal_retention,
         tasks,

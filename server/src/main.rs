@@ -218,10 +218,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let state = Arc::new(state);
     // Writes a crash left pending are resolved once the server answers;
     // a pending intent younger than a call's deadline may still be in flight.
-    gojira_runtime::write::spawn_maintenance(
+    let maintenance = gojira_runtime::write::spawn_maintenance(
         state.clone(),
         config.tool_timeout + std::time::Duration::from_secs(2),
         config.journal_retention,
+        shutdown.clone(),
     );
     let tool_count = state.tools().len();
     match listener {
@@ -241,9 +242,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
         }
     }
+    // Calls in flight have finished (or the grace ran out): let an upkeep
+    // round under way append its outcomes, then exit 0.
+    shutdown.cancel();
+    maintenance.finish(std::time::Duration::from_secs(2)).await;
     if let Some(fake) = fake {
         fake.shutdown();
     }
+    tracing::info!("gojira-mcp stopped");
     Ok(())
 }
 

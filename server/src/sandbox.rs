@@ -18,6 +18,10 @@ use anyhow::Context;
 use fake_atlassian::{FakeAtlassian, FakeHandle, RouteDef};
 use gojira_runtime::Catalog;
 
+/// The sandbox's fake keeps its newest 10 000 requests (about 5 MB): it
+/// may run for weeks, and nothing reads older ones.
+const SANDBOX_REQUEST_LOG_CAP: usize = 10_000;
+
 /// Starts the fake and fills in the upstream variables the config reads.
 pub async fn start(
     catalog: &Catalog,
@@ -46,7 +50,8 @@ pub async fn start(
         }
     }
     .with_seed()
-    .context("sandbox: loading the seeded tenant")?;
+    .context("sandbox: loading the seeded tenant")?
+    .with_request_log_cap(SANDBOX_REQUEST_LOG_CAP);
     let handle = fake
         .serve(0)
         .await

@@ -447,3 +447,67 @@ async fn a_pause_is_honoured_by_every_instance() {
     client_a.cancel().await.ok();
     client_b.cancel().await.ok();
 }
+
+/// A storm of 429s that carry no rate-limit header at all (no `Retry-After`,
+/// no reset, no reason): gojira backs that class off on its own (1 s,
+/// doubling per consecutive header-less 429) instead of meeting the storm
+/// at full rate, and the tool error says when to retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_less_429_storm_is_backed_off() {
+    let fake = start_fake().await;
+    let server = start_server(&env_with(
+        &fake,
+        "read_projects",
+        &[("GOJIRA_TOOL_TIMEOUT_MS", "2000")],
+    ));
+    let client = connect(&server, ProtocolVersion::V_2025_11_25).await;
+    fake.inject(Fault::status(429).on_operation("getProject"));
+    let window = Duration::from_secs(6);
+    let started = Instant::now();
+    let mut calls = 0;
+    let mut last = String::new();
+    while started.elapsed() < window {
+        let result = call(&client, "jira.getProject", json!({"project": "ABC"}))
+            .await
+            .unwrap();
+        assert!(is_error(&result));
+        last = text(&result);
+        assert!(last.contains("UPSTREAM_RATE_LIMITED"), "{last}");
+        calls += 1;
+    }
+    let sent = fake.requests().len();
+    // Without a back-off every call makes up to five attempts 100 ms to 2 s
+    // apart (dozens of requests in the window); with it: t=0, t=1 s (pause
+    // 1 s), t=3 s (pause 2 s), then a 4 s pause beyond the window.
+    assert!(
+        sent <= 5,
+        "{sent} requests reached Atlassian in {window:?} of header-less 429s ({calls} calls)"
+    );
+    assert!(
+        last.contains("wait ") && last.contains(" s before retrying"),
+        "the error says when to retry: {last}"
+    );
+
+    // A success resets the back-off: once Atlassian answers again, the
+    // next header-less 429 pauses for 1 s, not for the doubled pause.
+    fake.clear_faults();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let result = call(&client, "jira.getProject", json!({"project": "ABC"}))
+        .await
+        .unwrap();
+    assert!(!is_error(&result), "{}", text(&result));
+    fake.clear_requests();
+    fake.inject(Fault::status(429).on_operation("getProject").times(1));
+    let result = call(&client, "jira.getProject", json!({"project": "ABC"}))
+        .await
+        .unwrap();
+    assert!(!is_error(&result), "{}", text(&result));
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2, "one 429, one retry");
+    let gap = secs_between(requests[0].at, requests[1].at);
+    assert!(
+        (0.99..1.9).contains(&gap),
+        "the retry came {gap:.3} s after the 429 (back-off reset to 1 s)"
+    );
+    client.cancel().await.ok();
+}

@@ -280,7 +280,7 @@ impl Registry {
         closed
     }
 
-    /// Requests in progress other than event streams.
+    /// Requests in progress other than open-ended (GET) event streams.
     fn requests_in_progress(&self) -> usize {
         lock(&self.conns)
             .values()
@@ -500,6 +500,10 @@ pub async fn serve(
             let conn = conn.clone();
             move |request: hyper::Request<Incoming>| {
                 let busy = BusyGuard::start(conn.clone());
+                // A POST answered as an event stream carries one call's
+                // answer and ends with it: at shutdown it is a request in
+                // progress. A GET's stream is open-ended.
+                let open_ended = request.method() == hyper::Method::GET;
                 let mut request = request.map(|inner| DeadlineBody {
                     inner,
                     deadline: Instant::now() + limits.body_timeout,
@@ -514,7 +518,7 @@ pub async fn serve(
                         Ok(response) => response,
                         Err(never) => match never {},
                     };
-                    if is_event_stream(&response) {
+                    if open_ended && is_event_stream(&response) {
                         busy.streaming();
                     }
                     Ok::<_, Infallible>(response.map(|inner| Tracked {

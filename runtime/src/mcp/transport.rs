@@ -82,9 +82,10 @@ pub fn router(
         }
     };
     let factory_state = state.clone();
+    let sessions = Arc::new(LocalSessionManager::default());
     let mcp = StreamableHttpService::new(
         move || Ok(GojiraServer::new(factory_state.clone())),
-        Arc::new(LocalSessionManager::default()),
+        sessions.clone(),
         http,
     );
     let limits = Arc::new(LimitState {
@@ -93,6 +94,7 @@ pub fn router(
     });
     let mut mcp = Router::new()
         .fallback_service(mcp)
+        .layer(middleware::from_fn_with_state(sessions, close_session))
         .layer(middleware::from_fn_with_state(limits, inbound_limit));
     let auth = state.identity().oauth_server().cloned();
     let mut app = Router::new()
@@ -340,6 +342,47 @@ async fn bind_sessions(
     response
 }
 
+/// `DELETE /mcp` (a client ending its session): 404 for a session this
+/// server does not hold (never opened, or already closed), as for any other
+/// request naming it, and 204 once rmcp has closed it (rmcp answers 202,
+/// which says nothing was done yet). Runs after the bearer check and the
+/// session binding, so only the session's own user gets this far.
+async fn close_session(
+    State(sessions): State<Arc<LocalSessionManager>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    use rmcp::transport::streamable_http_server::SessionManager;
+    if request.method() != axum::http::Method::DELETE {
+        return next.run(request).await;
+    }
+    let known = match request
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+    {
+        // rmcp answers a DELETE without a session id (400).
+        None => true,
+        Some(id) => sessions.has_session(&Arc::from(id)).await.unwrap_or(false),
+    };
+    if !known {
+        let body = json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {"code": -32001, "message": "no such MCP session (it was closed or never opened); start a new one with initialize"},
+        });
+        return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+    }
+    let mut response = next.run(request).await;
+    if response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        *response.body_mut() = axum::body::Body::empty();
+        response.headers_mut().remove(header::CONTENT_TYPE);
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+    }
+    response
+}
+
 struct LimitState {
     limiter: InboundLimiter,
     state: Arc<ServerState>,
@@ -429,7 +472,7 @@ pub async fn bind(config: &Config) -> Result<tokio::net::TcpListener, TransportE
     })
 }
 
-/// Serves HTTP until `shutdown` is cancelled or Ctrl-C. `on_ready` gets the
+/// Serves HTTP until `shutdown` is cancelled, SIGTERM or Ctrl-C. `on_ready` gets the
 /// bound address (useful with `MCP_PORT=0`).
 pub async fn serve_http(
     config: &Config,
@@ -445,8 +488,10 @@ pub async fn serve_http(
 /// accept loop (see [`crate::mcp::listener`]: header, idle and body timeouts, a
 /// connection cap below the open-file limit, `TCP_NODELAY`, the client's
 /// address as `ConnectInfo<SocketAddr>`), with a declared body over
-/// [`MAX_BODY_BYTES`] refused before it is read. Requests in progress get
-/// the tool deadline to finish at shutdown; event streams end then.
+/// [`MAX_BODY_BYTES`] refused before it is read. At shutdown (`shutdown`
+/// cancelled, SIGTERM or Ctrl-C) the listener closes at once (new
+/// connections are refused) and requests in progress get
+/// `GOJIRA_SHUTDOWN_GRACE_SECS` to finish; event streams end then.
 pub async fn serve_listener(
     listener: tokio::net::TcpListener,
     config: &Config,
@@ -468,19 +513,41 @@ pub async fn serve_listener(
         config.listener,
         cap.max,
         async move {
-            tokio::select! {
-                () = stop.cancelled() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
+            let signal = tokio::select! {
+                () = stop.cancelled() => return,
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                () = terminate() => "SIGTERM",
+            };
+            info!(
+                signal,
+                "shutting down: no new connections; calls in flight get GOJIRA_SHUTDOWN_GRACE_SECS to finish"
+            );
         },
         crate::mcp::listener::Shutdown {
-            grace: config.tool_timeout + std::time::Duration::from_secs(2),
+            grace: config.shutdown_grace,
             streams: shutdown.clone(),
         },
     )
     .await;
     shutdown.cancel();
     Ok(())
+}
+
+/// Completes at SIGTERM (what Kubernetes, systemd and `docker stop` send);
+/// never where there is no such signal or it cannot be watched.
+async fn terminate() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot watch SIGTERM: only Ctrl-C drains"),
+        }
+    }
+    std::future::pending::<()>().await;
 }
 
 /// The largest request body any endpoint takes: `/mcp`'s JSON-RPC messages

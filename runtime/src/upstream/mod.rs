@@ -173,7 +173,8 @@ impl Upstream {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ToolError::internal(format!("could not build the HTTP client: {e}")))?;
-        let limits = PacingLimits::new(config.rate_per_sec, config.burst_capacity);
+        let limits = PacingLimits::new(config.rate_per_sec, config.burst_capacity)
+            .with_backoff_max(config.backoff_max);
         let mut configured = Known::new();
         match &config.credential {
             Credential::ApiToken { email, token } => configured.add_basic(email, token.expose()),
@@ -376,6 +377,9 @@ impl Upstream {
                             .await
                     };
                     if (200..400).contains(&answer.status) {
+                        if self.config.pacing {
+                            self.pacer.succeeded(&scope, home);
+                        }
                         return Ok(UpstreamResponse {
                             status: answer.status,
                             body: answer.body,
@@ -912,6 +916,7 @@ mod tests {
             org_admin_enabled: false,
             rate_per_sec: 10.0,
             burst_capacity: 20.0,
+            backoff_max: Duration::from_secs(60),
             pacing: false,
             site_url: None,
         };

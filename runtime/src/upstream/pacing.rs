@@ -40,6 +40,14 @@
 //! without one): while watched, every request also takes a token from the
 //! quota bucket, which paces, never pauses.
 //!
+//! A `429` with none of those headers (no `Retry-After`, no reset) still
+//! pauses its class: gojira backs off by itself, 1 s after the first such
+//! `429`, doubling with each consecutive one up to
+//! `GOJIRA_UPSTREAM_BACKOFF_MAX_SECS` (default 60), shared like any pause.
+//! Header-less `429`s that arrive while the class is already paused (the
+//! requests that were in flight) do not double it again; a success of the
+//! class resets the back-off to 1 s.
+//!
 //! `X-RateLimit-NearLimit: true` (on any answer) takes half the class's
 //! capacity from its bucket at once, so the next requests slow to the
 //! refill rate sooner.
@@ -59,7 +67,7 @@
 //! after a few seconds. Authentication is not affected.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -76,6 +84,10 @@ const MAX_PAUSE_MS: u64 = 2 * 3600 * 1000;
 const QUOTA_WATCH_MS: u64 = 3600 * 1000;
 /// After a store failure, how long to pace locally before asking again.
 const STORE_RETRY_MS: u64 = 5_000;
+/// The first back-off after a header-less `429`; it doubles per consecutive one.
+const BACKOFF_FIRST_MS: u64 = 1_000;
+/// What a pause gojira set by itself says (a tool error shows it).
+const BACKOFF_REASON: &str = "a 429 without rate-limit headers; gojira backs off";
 /// At most one "store unavailable" warning this often.
 const WARN_EVERY_MS: u64 = 10 * 60 * 1000;
 
@@ -144,6 +156,9 @@ pub struct PacingLimits {
     pub quota: BucketSpec,
     /// `per_issue_write`: 1/s, capacity 5.
     pub per_issue_write: BucketSpec,
+    /// The longest back-off after consecutive header-less `429`s
+    /// (`GOJIRA_UPSTREAM_BACKOFF_MAX_SECS`, default 60 s).
+    pub backoff_max: Duration,
 }
 
 impl PacingLimits {
@@ -162,7 +177,15 @@ impl PacingLimits {
                 capacity: 5.0,
                 refill_per_sec: 1.0,
             },
+            backoff_max: Duration::from_secs(60),
         }
+    }
+
+    /// The same, with the longest back-off after header-less `429`s.
+    #[must_use]
+    pub fn with_backoff_max(mut self, backoff_max: Duration) -> Self {
+        self.backoff_max = backoff_max.max(Duration::from_millis(BACKOFF_FIRST_MS));
+        self
     }
 
     /// The shape of `class`.
@@ -254,7 +277,7 @@ impl Denied {
         let at = format_timestamp(now_ms().saturating_add(self.wait.as_millis() as u64));
         match &self.paused_by {
             Some(reason) => format!(
-                "{operation} was not sent: Atlassian rate-limited {} requests to {} ({reason}) and asked for a pause until {at}, {secs} s from now, beyond this call's deadline. Next: wait {secs} s before retrying",
+                "{operation} was not sent: Atlassian rate-limited {} requests to {} ({reason}); the class is paused until {at}, {secs} s from now, beyond this call's deadline. Next: wait {secs} s before retrying",
                 self.class.as_str(),
                 self.scope
             ),
@@ -277,6 +300,8 @@ pub struct Scope {
     paused_until_ms: [AtomicU64; 3],
     pause_reasons: Mutex<[Option<String>; 3]>,
     quota_watch_until_ms: AtomicU64,
+    /// Consecutive header-less `429`s of each class (reset by a success).
+    backoffs: [AtomicU32; 3],
     loaded: tokio::sync::OnceCell<()>,
 }
 
@@ -293,6 +318,7 @@ impl Scope {
             paused_until_ms: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
             pause_reasons: Mutex::new([None, None, None]),
             quota_watch_until_ms: AtomicU64::new(0),
+            backoffs: [AtomicU32::new(0), AtomicU32::new(0), AtomicU32::new(0)],
             loaded: tokio::sync::OnceCell::new(),
             label,
         }
@@ -483,9 +509,17 @@ impl Pacer {
                 .quota_watch_until_ms
                 .fetch_max(watch, Ordering::Relaxed);
         }
+        let until = match until {
+            None if status == 429 => self.backoff(scope, class, now),
+            until => until,
+        };
         if let Some(until) = until {
             let reason = signals.reason.as_deref().unwrap_or(if status == 429 {
-                "429 without RateLimit-Reason"
+                if signals.retry_after.is_some() || reset.is_some() {
+                    "429 without RateLimit-Reason"
+                } else {
+                    BACKOFF_REASON
+                }
             } else {
                 "X-RateLimit-Remaining: 0"
             });
@@ -496,6 +530,31 @@ impl Pacer {
             self.drain(scope, class).await;
         }
         (status == 429).then_some(class)
+    }
+
+    /// The end of gojira's own pause after a `429` without any rate-limit
+    /// header: 1 s, doubling per consecutive one, at most `backoff_max`;
+    /// `None` when the class is already paused (a request that was in flight
+    /// when the pause began is not a new refusal).
+    fn backoff(&self, scope: &Scope, class: Class, now: u64) -> Option<u64> {
+        if scope.paused_until_ms(class) > now {
+            return None;
+        }
+        let level = scope.backoffs[class.index()].fetch_add(1, Ordering::Relaxed);
+        let max = self.inner.limits.backoff_max.as_millis() as u64;
+        let wait = BACKOFF_FIRST_MS
+            .saturating_mul(1u64 << level.min(32))
+            .min(max);
+        Some(now.saturating_add(wait))
+    }
+
+    /// A success of `home`: the next header-less `429` backs off 1 s again
+    /// (one relaxed load when there is nothing to reset).
+    pub fn succeeded(&self, scope: &Scope, home: Class) {
+        let level = &scope.backoffs[home.index()];
+        if level.load(Ordering::Relaxed) != 0 {
+            level.store(0, Ordering::Relaxed);
+        }
     }
 
     /// Holds `class` of `scope` until `until_ms`, here and in the store.
@@ -973,6 +1032,45 @@ mod tests {
                 .is_err()
         );
         assert!(quota.quota_watch_until_ms.load(Ordering::Relaxed) > now_ms());
+    }
+
+    #[tokio::test]
+    async fn header_less_429s_back_off_exponentially_up_to_the_cap() {
+        let limits = PacingLimits::default().with_backoff_max(Duration::from_secs(5));
+        let pacer = Pacer::new(limits, None);
+        let scope = pacer.scope("site.example", "basic");
+        let quiet = Signals::default();
+        let pause_ms = |scope: &Scope| scope.paused_until_ms(Class::Burst).saturating_sub(now_ms());
+        let end_pause = |scope: &Scope| scope.paused_until_ms[0].store(0, Ordering::Relaxed);
+        let mut pauses = Vec::new();
+        for _ in 0..5 {
+            let refused = pacer.observe(&scope, Class::Burst, 429, &quiet).await;
+            assert_eq!(refused, Some(Class::Burst));
+            pauses.push(pause_ms(&scope).div_ceil(1000));
+            // A 429 of a request that was in flight when the pause began
+            // does not double it.
+            let before = scope.paused_until_ms(Class::Burst);
+            pacer.observe(&scope, Class::Burst, 429, &quiet).await;
+            assert_eq!(scope.paused_until_ms(Class::Burst), before);
+            end_pause(&scope);
+        }
+        assert_eq!(pauses, [1, 2, 4, 5, 5]);
+        let denied_scope = pacer.scope("denied.example", "basic");
+        pacer
+            .observe(&denied_scope, Class::Burst, 429, &quiet)
+            .await;
+        let soon = tokio::time::Instant::now() + Duration::from_millis(100);
+        let denied = pacer
+            .acquire(&denied_scope, Class::Burst, None, soon)
+            .await
+            .unwrap_err();
+        assert_eq!(denied.paused_by.as_deref(), Some(BACKOFF_REASON));
+        assert!(denied.message("op").contains("wait 1 s before retrying"));
+        // A success resets it; other classes are not affected.
+        pacer.succeeded(&scope, Class::Burst);
+        pacer.observe(&scope, Class::Burst, 429, &quiet).await;
+        assert_eq!(pause_ms(&scope).div_ceil(1000), 1);
+        assert_eq!(scope.paused_until_ms(Class::PerIssueWrite), 0);
     }
 
     #[tokio::test]

@@ -755,29 +755,50 @@ pub(crate) fn upkeep_context(principal: &str, site: Option<&str>) -> CallContext
 /// asynchronous task nobody has seen end are followed
 /// ([`crate::builtin::task::follow_unpolled`]); and every hour, deletion of
 /// entries older than `retention`.
-pub fn spawn_maintenance(state: std::sync::Arc<ServerState>, grace: Duration, retention: Duration) {
+///
+/// The upkeep stops when `stop` is cancelled, between two rounds: a round
+/// under way (an outcome being appended) finishes first; see
+/// [`Maintenance::finish`].
+pub fn spawn_maintenance(
+    state: std::sync::Arc<ServerState>,
+    grace: Duration,
+    retention: Duration,
+    stop: tokio_util::sync::CancellationToken,
+) -> Maintenance {
     let recovering = state.clone();
-    tokio::spawn(async move {
+    let until = stop.clone();
+    let recovery = tokio::spawn(async move {
         recover(&recovering, upkeep_context, grace).await;
-        tokio::time::sleep(grace).await;
+        let mut pause = grace;
         loop {
+            tokio::select! {
+                () = until.cancelled() => return,
+                () = tokio::time::sleep(pause) => {}
+            }
             recover(&recovering, upkeep_context, grace).await;
-            tokio::time::sleep(Duration::from_secs(60)).await;
+            pause = Duration::from_secs(60);
         }
     });
     let following = state.clone();
-    tokio::spawn(async move {
+    let until = stop.clone();
+    let follow = tokio::spawn(async move {
         let mut tick = tokio::time::interval(following.task_policy().poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                () = until.cancelled() => return,
+                _ = tick.tick() => {}
+            }
             crate::builtin::task::follow_unpolled(&following, upkeep_context).await;
         }
     });
-    tokio::spawn(async move {
+    let retention = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
-            tick.tick().await;
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
             let cutoff = journal::now_ms().saturating_sub(retention.as_millis() as u64);
             match state.journal().expire(cutoff).await {
                 Ok(0) => {}
@@ -788,6 +809,36 @@ pub fn spawn_maintenance(state: std::sync::Arc<ServerState>, grace: Duration, re
             }
         }
     });
+    Maintenance {
+        tasks: vec![recovery, follow, retention],
+    }
+}
+
+/// The journal's upkeep tasks (see [`spawn_maintenance`]).
+#[derive(Debug)]
+pub struct Maintenance {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Maintenance {
+    /// At shutdown, once `stop` is cancelled: waits at most `within` for the
+    /// rounds under way to finish (their outcomes land in the journal), then
+    /// abandons them (an intent left without an outcome is recovered at the
+    /// next start).
+    pub async fn finish(self, within: Duration) {
+        let all = futures_join(self.tasks);
+        if tokio::time::timeout(within, all).await.is_err() {
+            warn!(
+                "shutdown: the journal's upkeep did not finish a round in time; the next start recovers what it left"
+            );
+        }
+    }
+}
+
+async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for task in tasks {
+        let _ = task.await;
+    }
 }
 
 /// At start-up: intents older than `grace` without an outcome (the process

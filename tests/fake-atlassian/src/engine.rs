@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::faults::{Fault, Faults};
 use crate::identity::{Authorize, Identity, Resolved};
-use crate::record::RecordedRequest;
+use crate::record::{RecordedRequest, RequestLog};
 use crate::router::RouteMatch;
 use crate::seed::Seed;
 use crate::spec::{Catalog, Operation, ResponseBody};
@@ -98,7 +98,7 @@ pub(crate) struct Engine {
     pub(crate) catalog: Arc<Catalog>,
     store: Mutex<Store>,
     faults: Mutex<Faults>,
-    log: Mutex<Vec<RecordedRequest>>,
+    pub(crate) log: Mutex<RequestLog>,
     trace: AtomicU64,
     /// Answer documented examples instead of synthesized bodies where the
     /// spec has them (see [`crate::FakeAtlassian::with_examples`]).
@@ -119,7 +119,7 @@ impl Engine {
             catalog,
             store: Mutex::new(Store::default()),
             faults: Mutex::new(Faults::default()),
-            log: Mutex::new(Vec::new()),
+            log: Mutex::new(RequestLog::default()),
             trace: AtomicU64::new(1),
             examples: AtomicBool::new(false),
             identity: Mutex::new(Identity::default()),
@@ -128,7 +128,7 @@ impl Engine {
 
     /// Recorded requests, oldest first.
     pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.log).clone()
+        lock(&self.log).records()
     }
 
     /// Forget recorded requests.

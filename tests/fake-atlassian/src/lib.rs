@@ -65,7 +65,7 @@ pub use identity::{
     DEFAULT_DISPLAY_NAME, DEFAULT_EMAIL, DEFAULT_ORG_ADMIN_KEY, DEFAULT_ORG_ID, DEFAULT_SITE_NAME,
     FakeSite, FakeUser, IssuedToken, ORG_ADMIN_PRINCIPAL,
 };
-pub use record::RecordedRequest;
+pub use record::{DEFAULT_REQUEST_LOG_CAP, RecordedRequest};
 /// The built-in seed files (name, text) that [`FakeAtlassian::with_seed`] merges.
 pub use seed::BUILTIN as BUILTIN_SEEDS;
 pub use server::FakeHandle;
@@ -159,6 +159,7 @@ impl FakeAtlassian {
     /// ([`FakeAtlassian::with_seed`], freshly loaded) carry over.
     pub fn fresh(&self) -> Self {
         let engine = Engine::new(self.engine.catalog.clone());
+        lock(&engine.log).set_cap(lock(&self.engine.log).cap());
         engine.examples.store(
             self.engine.examples.load(Ordering::Relaxed),
             Ordering::Relaxed,
@@ -380,14 +381,35 @@ impl FakeAtlassian {
             .collect()
     }
 
-    /// Every request received so far, oldest first.
+    /// Every request received so far, oldest first (the newest
+    /// [`FakeAtlassian::request_log_cap`] of them).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.engine.requests()
     }
 
-    /// Forget the recorded requests.
+    /// Forget the recorded requests (and the count of dropped ones).
     pub fn clear_requests(&self) {
         self.engine.clear_requests();
+    }
+
+    /// Keep only the newest `cap` requests in the log (default
+    /// [`DEFAULT_REQUEST_LOG_CAP`], generous for tests; a long-running fake,
+    /// such as `serve --sandbox`'s, keeps fewer); older ones are dropped
+    /// and counted ([`FakeAtlassian::dropped_requests`]).
+    #[must_use]
+    pub fn with_request_log_cap(self, cap: usize) -> Self {
+        lock(&self.engine.log).set_cap(cap);
+        self
+    }
+
+    /// How many requests the log keeps at most.
+    pub fn request_log_cap(&self) -> usize {
+        lock(&self.engine.log).cap()
+    }
+
+    /// How many recorded requests were dropped to stay within the cap.
+    pub fn dropped_requests(&self) -> u64 {
+        lock(&self.engine.log).dropped()
     }
 
     /// Add a fault.

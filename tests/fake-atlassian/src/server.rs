@@ -170,9 +170,15 @@ impl FakeHandle {
         self.inner.engine.requests()
     }
 
-    /// Forget the recorded requests.
+    /// Forget the recorded requests (and the count of dropped ones).
     pub fn clear_requests(&self) {
         self.inner.engine.clear_requests();
+    }
+
+    /// How many recorded requests were dropped to stay within the log's cap
+    /// (see [`crate::FakeAtlassian::with_request_log_cap`]).
+    pub fn dropped_requests(&self) -> u64 {
+        crate::engine::lock(&self.inner.engine.log).dropped()
     }
 
     /// Add a fault (see [`Fault`]).

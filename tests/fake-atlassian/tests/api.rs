@@ -828,3 +828,30 @@ async fn examples_mode_answers_documented_examples_and_keeps_state() {
 fn plain_fake() -> FakeAtlassian {
     fake()
 }
+
+/// The request log is a ring: past its cap the oldest records go, and the
+/// fake counts them (a long-running sandbox must not grow without bound).
+#[tokio::test]
+async fn the_request_log_keeps_the_newest_records_up_to_its_cap() {
+    assert!(
+        fake().request_log_cap() >= 100_000,
+        "tests read the log: the default stays generous"
+    );
+    let fake = fake().with_request_log_cap(3);
+    for key in ["A1", "A2", "A3", "A4", "A5"] {
+        get(&fake, &format!("/rest/api/3/project/{key}")).await;
+    }
+    let paths: Vec<String> = fake.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        [
+            "/rest/api/3/project/A3",
+            "/rest/api/3/project/A4",
+            "/rest/api/3/project/A5"
+        ]
+    );
+    assert_eq!(fake.dropped_requests(), 2);
+    fake.clear_requests();
+    assert!(fake.requests().is_empty());
+    assert_eq!(fake.dropped_requests(), 0);
+}
