@@ -124,26 +124,7 @@ async fn delete_ends_a_session_and_404s_an_unknown_one() {
             .header("mcp-protocol-version", "2025-11-25")
             .send()
     };
-    let init = post(
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "raw", "version": "1"}}}),
-        None,
-    )
-    .await
-    .unwrap();
-    assert_eq!(init.status(), 200);
-    let session = init.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let initialized = post(
-        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-        Some(&session),
-    )
-    .await
-    .unwrap();
-    assert!(initialized.status().is_success());
+    let session = open_raw_session(&http, &server).await;
 
     let deleted = delete(&session).await.unwrap();
     assert!(

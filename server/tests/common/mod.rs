@@ -366,3 +366,42 @@ pub fn minimal(schema: &Value) -> Value {
         }
     }
 }
+
+/// Opens a 2025-11-25 session over raw HTTP (`initialize`, then
+/// `notifications/initialized`) and returns its id.
+pub async fn open_raw_session(http: &reqwest::Client, server: &Server) -> String {
+    let post = |body: Value, session: Option<&str>| {
+        let mut request = http
+            .post(server.mcp_url())
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        if let Some(id) = session {
+            request = request
+                .header("mcp-session-id", id)
+                .header("mcp-protocol-version", "2025-11-25");
+        }
+        request.send()
+    };
+    let init = post(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"}}}),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(init.status(), 200);
+    let session = init.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let initialized = post(
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        Some(&session),
+    )
+    .await
+    .unwrap();
+    assert!(initialized.status().is_success());
+    session
+}

@@ -215,39 +215,7 @@ async fn an_open_event_stream_outlives_the_idle_timeout() {
     env.insert("GOJIRA_HTTP_IDLE_TIMEOUT_MS".into(), "1500".into());
     let server = start_server(&env);
     let http = reqwest::Client::new();
-    let post = |body: Value, session: Option<&str>| {
-        let mut request = http
-            .post(server.mcp_url())
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .json(&body);
-        if let Some(id) = session {
-            request = request
-                .header("mcp-session-id", id)
-                .header("mcp-protocol-version", "2025-11-25");
-        }
-        request.send()
-    };
-    let init = post(
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "raw", "version": "1"}}}),
-        None,
-    )
-    .await
-    .unwrap();
-    assert_eq!(init.status(), 200);
-    let session = init.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let initialized = post(
-        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-        Some(&session),
-    )
-    .await
-    .unwrap();
-    assert!(initialized.status().is_success());
+    let session = open_raw_session(&http, &server).await;
 
     let mut stream = open(&addr(&server)).await;
     let get = format!(
