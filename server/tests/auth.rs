@@ -833,6 +833,21 @@ async fn a_session_is_bound_to_the_user_who_opened_it_and_carries_no_identity() 
         .await
         .unwrap();
     assert_eq!(bare.status(), 401);
+    // Nor can Bob close Alice's session: his DELETE is refused and her
+    // session still answers her.
+    let closed = http
+        .delete(server.mcp_url())
+        .bearer_auth(&bob.access)
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), 403, "Bob closed Alice's session");
+    let still = post(&alice.access, Some(&session), whoami.clone())
+        .await
+        .unwrap();
+    assert_eq!(still.status(), 200, "Alice's session survived Bob's DELETE");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
